@@ -1,0 +1,64 @@
+/* Internal platform layer: context internals, errors, allocation, logging, clocks. */
+#ifndef ITS_CORE_H
+#define ITS_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "itscale.h"
+
+#define ITS_ERRMSG_CAP 512
+#define ITS_ALIGN 64
+
+struct its_ctx {
+    its_allocator alloc;
+    its_log_fn log;
+    void *log_user;
+    its_log_level log_level;
+    int n_threads;
+    const its_backend_i *backend;
+    void *backend_state;
+    its_status last_status;
+    char errmsg[ITS_ERRMSG_CAP];
+};
+
+/* Records status and a formatted message on ctx (if non-NULL) and returns status. */
+its_status its_error(its_ctx *ctx, its_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void its_clear_error(its_ctx *ctx);
+void its_log(its_ctx *ctx, its_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Host memory from the context's allocator, ITS_ALIGN aligned. its_malloc records
+ * ITS_ERR_NOMEM on ctx when it fails. */
+void *its_malloc(its_ctx *ctx, size_t size);
+void *its_calloc(its_ctx *ctx, size_t n, size_t size);
+void its_mfree(its_ctx *ctx, void *p);
+char *its_strdup(its_ctx *ctx, const char *s);
+
+/* Overflow-checked size arithmetic: 0 on success, -1 on overflow. */
+static inline int its_mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a)
+        return -1;
+    *out = a * b;
+    return 0;
+}
+
+/* Latent memory through the backend (or the context allocator when the backend has no alloc). */
+float *its_latent_alloc(its_ctx *ctx, size_t nfloats);
+void its_latent_free(its_ctx *ctx, float *p);
+
+double its_now(void); /* monotonic seconds */
+
+#define ITS_TRY(expr)                  \
+    do {                               \
+        its_status its_try_s_ = (expr); \
+        if (its_try_s_ != ITS_OK)      \
+            return its_try_s_;         \
+    } while (0)
+
+#define ITS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,200 @@
+#include "core/core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void *its_default_alloc(void *opaque, size_t size, size_t align)
+{
+    (void)opaque;
+    void *p = NULL;
+    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1) != 0)
+        return NULL;
+    return p;
+}
+
+static void its_default_free(void *opaque, void *ptr)
+{
+    (void)opaque;
+    free(ptr);
+}
+
+void its_ctx_params_init(its_ctx_params *p)
+{
+    if (!p)
+        return;
+    memset(p, 0, sizeof(*p));
+    p->version = ITS_CTX_PARAMS_V1;
+    p->log_level = ITS_LOG_WARN;
+    p->n_threads = 1;
+}
+
+its_status its_ctx_create(const its_ctx_params *p, its_ctx **out)
+{
+    its_ctx_params def;
+    if (!out)
+        return ITS_ERR_INVALID;
+    *out = NULL;
+    if (!p) {
+        its_ctx_params_init(&def);
+        p = &def;
+    }
+    if (p->version != ITS_CTX_PARAMS_V1)
+        return ITS_ERR_INVALID;
+    if ((p->allocator.alloc == NULL) != (p->allocator.free == NULL))
+        return ITS_ERR_INVALID;
+    if (p->n_threads < 0 || p->n_threads > 1024 || (unsigned)p->log_level >= ITS_LOG_COUNT_)
+        return ITS_ERR_INVALID;
+    const its_backend_i *be = p->backend ? p->backend : its_backend_cpu();
+    if (be->version != ITS_BACKEND_V1 || !be->copy || !be->lincomb || !be->lincomb_randn ||
+        !be->dot || ((be->alloc == NULL) != (be->free == NULL)))
+        return ITS_ERR_INVALID;
+
+    its_allocator a = p->allocator;
+    if (!a.alloc) {
+        a.alloc = its_default_alloc;
+        a.free = its_default_free;
+        a.opaque = NULL;
+    }
+    its_ctx *ctx = a.alloc(a.opaque, sizeof(*ctx), ITS_ALIGN);
+    if (!ctx)
+        return ITS_ERR_NOMEM;
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->alloc = a;
+    ctx->log = p->log;
+    ctx->log_user = p->log_user;
+    ctx->log_level = p->log_level;
+    ctx->n_threads = p->n_threads ? p->n_threads : 1;
+    ctx->backend = be;
+    ctx->backend_state = p->backend_state;
+    *out = ctx;
+    return ITS_OK;
+}
+
+void its_ctx_free(its_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    its_allocator a = ctx->alloc;
+    a.free(a.opaque, ctx);
+}
+
+const char *its_ctx_errmsg(const its_ctx *ctx)
+{
+    return ctx ? ctx->errmsg : "no context";
+}
+
+its_status its_ctx_errcode(const its_ctx *ctx)
+{
+    return ctx ? ctx->last_status : ITS_ERR_INVALID;
+}
+
+void its_ctx_mem_free(its_ctx *ctx, void *ptr)
+{
+    its_mfree(ctx, ptr);
+}
+
+its_status its_error(its_ctx *ctx, its_status status, const char *fmt, ...)
+{
+    if (!ctx)
+        return status;
+    ctx->last_status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->errmsg, sizeof(ctx->errmsg), fmt, ap);
+    va_end(ap);
+    if (status < 0 && ctx->log && ctx->log_level >= ITS_LOG_DEBUG)
+        ctx->log(ctx->log_user, ITS_LOG_DEBUG, ctx->errmsg);
+    return status;
+}
+
+void its_clear_error(its_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    ctx->last_status = ITS_OK;
+    ctx->errmsg[0] = '\0';
+}
+
+void its_log(its_ctx *ctx, its_log_level level, const char *fmt, ...)
+{
+    if (!ctx || !ctx->log || level > ctx->log_level)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    ctx->log(ctx->log_user, level, buf);
+}
+
+void *its_malloc(its_ctx *ctx, size_t size)
+{
+    void *p = ctx->alloc.alloc(ctx->alloc.opaque, size ? size : 1, ITS_ALIGN);
+    if (!p)
+        its_error(ctx, ITS_ERR_NOMEM, "out of memory allocating %zu bytes", size);
+    return p;
+}
+
+void *its_calloc(its_ctx *ctx, size_t n, size_t size)
+{
+    size_t total;
+    if (its_mul_size(n, size, &total) != 0) {
+        its_error(ctx, ITS_ERR_NOMEM, "allocation size overflows (%zu x %zu)", n, size);
+        return NULL;
+    }
+    void *p = its_malloc(ctx, total);
+    if (p)
+        memset(p, 0, total);
+    return p;
+}
+
+void its_mfree(its_ctx *ctx, void *p)
+{
+    if (ctx && p)
+        ctx->alloc.free(ctx->alloc.opaque, p);
+}
+
+char *its_strdup(its_ctx *ctx, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = its_malloc(ctx, n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+float *its_latent_alloc(its_ctx *ctx, size_t nfloats)
+{
+    size_t bytes;
+    if (its_mul_size(nfloats ? nfloats : 1, sizeof(float), &bytes) != 0) {
+        its_error(ctx, ITS_ERR_NOMEM, "latent buffer size overflows (%zu floats)", nfloats);
+        return NULL;
+    }
+    if (ctx->backend->alloc) {
+        float *p = ctx->backend->alloc(ctx->backend_state, bytes);
+        if (!p)
+            its_error(ctx, ITS_ERR_NOMEM, "backend '%s' out of memory allocating %zu bytes",
+                      ctx->backend->name ? ctx->backend->name : "?", bytes);
+        return p;
+    }
+    return its_malloc(ctx, bytes);
+}
+
+void its_latent_free(its_ctx *ctx, float *p)
+{
+    if (!ctx || !p)
+        return;
+    if (ctx->backend->free)
+        ctx->backend->free(ctx->backend_state, p);
+    else
+        its_mfree(ctx, p);
+}
+
+double its_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

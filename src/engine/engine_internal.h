@@ -1,0 +1,64 @@
+/* Engine layout, shared by engine.c, result.c and the sampler front end. */
+#ifndef ITS_ENGINE_INTERNAL_H
+#define ITS_ENGINE_INTERNAL_H
+
+#include "engine/engine.h"
+#include "samplers/sampler.h"
+
+#define ITS_ARENA_CAP 512
+#define ITS_TRACE_CAP 1024
+
+typedef struct its_arena_item {
+    void *p;
+    int latent;
+} its_arena_item;
+
+struct its_engine {
+    its_ctx *ctx;
+    const its_backend_i *be;
+    void *bs;
+    const its_model *model;
+    const its_verifier *ver;
+    const its_run_params *run;
+    const its_method_vt *vt;
+    const void *params;
+    uint64_t seed;
+    size_t dim;
+    const its_interp *work_ip;      /* the interpolant steps are taken in */
+    const its_interp *convert_to;   /* NULL: no interpolant conversion */
+    double *grid;
+    int steps;
+
+    its_usage usage;
+    double t_start;
+    double deadline_s;              /* absolute, 0 = none */
+    its_stop stop;
+    uint64_t model_call_idx, ver_call_idx;
+
+    /* scratch sized for the largest particle set */
+    size_t scratch_rows;
+    float *tbuf;                    /* host: model times */
+    float *sbuf;                    /* host: verifier scores */
+    float *in_buf;                  /* backend: scaled model input (conversion only) */
+    size_t model_chunk;             /* rows per model call */
+    size_t ver_chunk;
+
+    its_pool final, look;
+    double best;
+    its_trace_point *trace;
+    size_t n_trace;
+    its_step_usage *step_rec;
+    size_t n_step_rec, cap_step_rec;
+
+    its_arena_item arena[ITS_ARENA_CAP];
+    size_t n_arena;
+};
+
+its_status its_engine_setup(its_engine *e, its_ctx *ctx, const its_method_vt *vt,
+                            const void *params, const its_run_params *run, const its_model *m, const its_verifier *v,
+                            uint64_t seed);
+void its_engine_release(its_engine *e);
+/* Builds the result after the method returned st (ITS_OK, ITS_STOP_ or ITS_CANCELLED). */
+its_status its_engine_result(its_engine *e, its_status st, its_result **out);
+
+#endif

@@ -1,0 +1,350 @@
+/* Standard normals from Philox4x32-10 by Box-Muller (DESIGN 7; layout in rng.h).
+ *
+ * Bits do not depend on the SIMD level: the math below uses only IEEE +, -, *, /, sqrt (exactly
+ * rounded), int32 -> float conversions of exactly representable values and integer bit
+ * operations, in a fixed order, with no FMA contraction (-ffp-contract=off) and no libm. A vector
+ * lane therefore computes exactly what the scalar code computes. The same source is compiled
+ * for the baseline target and, on x86-64, for AVX2 and AVX-512, chosen at run time.
+ *
+ * Work is done in batches of ITS_RNG_BATCH Philox blocks on the stack: counters -> words ->
+ * normals in one loop the compiler vectorizes across blocks, then the caller's copy or lincomb. */
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "rng/philox.h"
+#include "rng/rng.h"
+
+#define ITS_RNG_BATCH 64                   /* Philox blocks per batch */
+#define ITS_RNG_BATCH_N (4 * ITS_RNG_BATCH) /* normals per batch (1 KiB of floats) */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ITS_RNG_INLINE static inline __attribute__((always_inline))
+#define ITS_RNG_NOINLINE __attribute__((noinline))
+#define ITS_RNG_ALIGN __attribute__((aligned(64)))
+#else
+#define ITS_RNG_INLINE static inline
+#define ITS_RNG_NOINLINE
+#define ITS_RNG_ALIGN
+#endif
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define ITS_RNG_X86 1
+#else
+#define ITS_RNG_X86 0
+#endif
+
+static inline uint32_t its_rng__bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float its_rng__float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* ln u = e ln2 + ln m with u = 2^e m, m in [sqrt(1/2), sqrt(2)); ln 2 split so that e * hi is
+ * exact for |e| < 2^9 (Cody-Waite). */
+#define ITS_LN2_HI 0x1.62e4p-1f        /* 0.693145751953125 */
+#define ITS_LN2_LO 0x1.7f7d1cp-20f     /* ln 2 - ITS_LN2_HI */
+/* ln m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), s = (m - 1)/(m + 1), |s| < 0.1716: through
+ * s^9 the dropped terms are below 2e-9 relative. */
+#define ITS_ATANH_3 0x1.555556p-2f     /* 1/3 */
+#define ITS_ATANH_5 0x1.99999ap-3f     /* 1/5 */
+#define ITS_ATANH_7 0x1.24924ap-3f     /* 1/7 */
+#define ITS_ATANH_9 0x1.c71c72p-4f     /* 1/9 */
+
+/* r = sqrt(-2 ln u_a), u_a = fl((wa >> 1) | 1) * 2^-31 in [2^-31, 1]: r in [0, 6.56]. */
+ITS_RNG_INLINE float its_rng__radius(uint32_t wa)
+{
+    float ua = (float)(int32_t)((wa >> 1) | 1u) * 0x1p-31f;
+    /* Shift the mantissa range to [sqrt(1/2), sqrt(2)) in integers (0x3f3504f3 = sqrt(1/2)). */
+    uint32_t ix = its_rng__bits(ua) + (0x3f800000u - 0x3f3504f3u);
+    int32_t e = (int32_t)(ix >> 23) - 127; /* -31 .. 0 */
+    float m = its_rng__float((ix & 0x007fffffu) + 0x3f3504f3u);
+    float f = m - 1.0f; /* exact: m is within a factor 2 of 1 */
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float p = z * (ITS_ATANH_3 + z * (ITS_ATANH_5 + z * (ITS_ATANH_7 + z * ITS_ATANH_9)));
+    float s2 = s + s;
+    float ln_m = s2 + s2 * p;
+    float ne = (float)(-e);
+    /* -ln u_a >= 0; for e = 0 it is -ln_m exactly, so u_a = 1 gives r = +0. */
+    float nl = ne * ITS_LN2_HI + (ne * ITS_LN2_LO - ln_m);
+    return sqrtf(nl + nl);
+}
+
+/* Taylor coefficients of sin(g pi/4) and cos(g pi/4) in g: (pi/4)^k / k!, signs alternating.
+ * For g in (0, 1) the dropped terms are below 2e-9 (sin) and 2e-10 (cos). */
+#define ITS_SIN_1 0x1.921fb6p-1f
+#define ITS_SIN_3 -0x1.4abbcep-4f
+#define ITS_SIN_5 0x1.466bc6p-9f
+#define ITS_SIN_7 -0x1.32d2ccp-15f
+#define ITS_SIN_9 0x1.507834p-22f
+#define ITS_COS_2 -0x1.3bd3ccp-2f
+#define ITS_COS_4 0x1.03c1f0p-6f
+#define ITS_COS_6 -0x1.55d3c8p-12f
+#define ITS_COS_8 0x1.e1f506p-19f
+#define ITS_COS_10 -0x1.a6d1f2p-26f
+
+/* cos and sin of theta = 2 pi u, u = ((wb >> 8) + 1/2) 2^-24. The reduction is exact, in integers:
+ * the top 3 of those 24 bits are the octant o, the other 21 give g in (0, 1) on an odd grid, and
+ * theta = (o + g) pi/4. In odd octants 1 - g (an integer complement) is used instead, so the
+ * polynomials only see phi in (0, pi/4); quadrant symmetries then swap and negate. */
+ITS_RNG_INLINE void its_rng__sincos_2pi(uint32_t wb, float *sn, float *cs)
+{
+    uint32_t v = wb >> 8;
+    uint32_t o = v >> 21;
+    uint32_t odd = o & 1u;
+    uint32_t gi = (v & 0x1fffffu) ^ (0x1fffffu * odd);
+    float g = (float)(int32_t)(2u * gi + 1u) * 0x1p-22f;
+    float g2 = g * g;
+    float sp = g * (ITS_SIN_1 + g2 * (ITS_SIN_3 + g2 * (ITS_SIN_5 + g2 * (ITS_SIN_7 + g2 * ITS_SIN_9))));
+    float cp = 1.0f + g2 * (ITS_COS_2 + g2 * (ITS_COS_4 + g2 * (ITS_COS_6 + g2 * (ITS_COS_8 + g2 * ITS_COS_10))));
+    /* theta = q pi/2 + alpha, alpha = phi (o even) or pi/2 - phi (o odd). Both the odd octant
+     * and an odd quadrant swap sin and cos; sin < 0 for q = 2, 3 and cos < 0 for q = 1, 2. */
+    uint32_t q = o >> 1;
+    uint32_t swap = 0u - ((odd ^ q) & 1u);
+    uint32_t bs = its_rng__bits(sp), bc = its_rng__bits(cp);
+    uint32_t s = (bs & ~swap) | (bc & swap);
+    uint32_t c = (bc & ~swap) | (bs & swap);
+    s ^= (q >> 1) << 31;
+    c ^= ((q ^ (q >> 1)) & 1u) << 31;
+    *sn = its_rng__float(s);
+    *cs = its_rng__float(c);
+}
+
+/* One Box-Muller pair from words (wa, wb): z0 = r cos, z1 = r sin. */
+ITS_RNG_INLINE void its_rng__box_muller(uint32_t wa, uint32_t wb, float *z0, float *z1)
+{
+    float r = its_rng__radius(wa);
+    float sn, cs;
+    its_rng__sincos_2pi(wb, &sn, &cs);
+    *z0 = r * cs;
+    *z1 = r * sn;
+}
+
+/* Normals of blocks b0 .. b0 + nblk - 1 into z[0 .. 4 nblk), nblk <= ITS_RNG_BATCH. Philox runs
+ * in one loop into word arrays, Box-Muller in a second: two simpler loops vectorize better
+ * than one with everything live at once. */
+ITS_RNG_INLINE void its_rng__fill_body(float *z, its_philox_stream s, uint32_t b0, size_t nblk)
+{
+    uint32_t w0[ITS_RNG_BATCH] ITS_RNG_ALIGN, w1[ITS_RNG_BATCH] ITS_RNG_ALIGN;
+    uint32_t w2[ITS_RNG_BATCH] ITS_RNG_ALIGN, w3[ITS_RNG_BATCH] ITS_RNG_ALIGN;
+    for (size_t i = 0; i < nblk; i++) {
+        uint32_t x0 = s.c0, x1 = s.c1, x2 = s.c2, x3 = b0 + (uint32_t)i;
+        its_philox__rounds10(&x0, &x1, &x2, &x3, s.k0, s.k1);
+        w0[i] = x0;
+        w1[i] = x1;
+        w2[i] = x2;
+        w3[i] = x3;
+    }
+    for (size_t i = 0; i < nblk; i++) {
+        its_rng__box_muller(w0[i], w1[i], &z[4 * i], &z[4 * i + 1]);
+        its_rng__box_muller(w2[i], w3[i], &z[4 * i + 2], &z[4 * i + 3]);
+    }
+}
+
+/* t[k] = (a*x[k] + b*y[k]) + c*t[k] in place over the batch's noise, NULL terms skipped. */
+ITS_RNG_INLINE void its_rng__combine_body(float *t, size_t m, float a, const float *x, float b,
+                                          const float *y, float c)
+{
+    if (x && y) {
+        for (size_t k = 0; k < m; k++)
+            t[k] = (a * x[k] + b * y[k]) + c * t[k];
+    } else if (x) {
+        for (size_t k = 0; k < m; k++)
+            t[k] = a * x[k] + c * t[k];
+    } else if (y) {
+        for (size_t k = 0; k < m; k++)
+            t[k] = b * y[k] + c * t[k];
+    } else {
+        for (size_t k = 0; k < m; k++)
+            t[k] = c * t[k];
+    }
+}
+
+typedef struct its_rng_kernels {
+    void (*fill)(float *z, its_philox_stream s, uint32_t b0, size_t nblk);
+    void (*combine)(float *t, size_t m, float a, const float *x, float b, const float *y,
+                    float c);
+} its_rng_kernels;
+
+/* The reference: one Philox block per call, nothing for a vectorizer to work across. */
+static ITS_RNG_NOINLINE void its_rng__block_scalar(float z[4], its_philox_stream s, uint32_t blk)
+{
+    uint32_t x0 = s.c0, x1 = s.c1, x2 = s.c2, x3 = blk;
+    its_philox__rounds10(&x0, &x1, &x2, &x3, s.k0, s.k1);
+    its_rng__box_muller(x0, x1, &z[0], &z[1]);
+    its_rng__box_muller(x2, x3, &z[2], &z[3]);
+}
+
+static void its_rng__fill_scalar(float *z, its_philox_stream s, uint32_t b0, size_t nblk)
+{
+    for (size_t i = 0; i < nblk; i++)
+        its_rng__block_scalar(z + 4 * i, s, b0 + (uint32_t)i);
+}
+
+static ITS_RNG_NOINLINE void its_rng__combine_one(float *t, float a, const float *x, float b,
+                                                  const float *y, float c)
+{
+    its_rng__combine_body(t, 1, a, x, b, y, c);
+}
+
+static void its_rng__combine_scalar(float *t, size_t m, float a, const float *x, float b,
+                                    const float *y, float c)
+{
+    for (size_t k = 0; k < m; k++)
+        its_rng__combine_one(t + k, a, x ? x + k : NULL, b, y ? y + k : NULL, c);
+}
+
+/* One kernel pair per target; the bodies are always inlined, so each is compiled for it. */
+#define ITS_RNG_DEFINE_KERNELS(sfx, attr)                                                      \
+    attr static void its_rng__fill_##sfx(float *z, its_philox_stream s, uint32_t b0,          \
+                                         size_t nblk)                                          \
+    {                                                                                          \
+        its_rng__fill_body(z, s, b0, nblk);                                                    \
+    }                                                                                          \
+    attr static void its_rng__combine_##sfx(float *t, size_t m, float a, const float *x,      \
+                                            float b, const float *y, float c)                  \
+    {                                                                                          \
+        its_rng__combine_body(t, m, a, x, b, y, c);                                            \
+    }
+
+ITS_RNG_DEFINE_KERNELS(generic, )
+#if ITS_RNG_X86
+ITS_RNG_DEFINE_KERNELS(avx2, __attribute__((target("avx2"))))
+ITS_RNG_DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))))
+#endif
+
+static const its_rng_kernels its_rng__table[] = {
+    [ITS_RNG_ISA_SCALAR] = {its_rng__fill_scalar, its_rng__combine_scalar},
+    [ITS_RNG_ISA_GENERIC] = {its_rng__fill_generic, its_rng__combine_generic},
+#if ITS_RNG_X86
+    [ITS_RNG_ISA_AVX2] = {its_rng__fill_avx2, its_rng__combine_avx2},
+    [ITS_RNG_ISA_AVX512] = {its_rng__fill_avx512, its_rng__combine_avx512},
+#endif
+};
+
+static _Atomic int its_rng__cap_level = ITS_RNG_ISA_AVX512;
+
+its_rng_isa its_rng_isa_best(void)
+{
+#if ITS_RNG_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        return ITS_RNG_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2"))
+        return ITS_RNG_ISA_AVX2;
+#endif
+    return ITS_RNG_ISA_GENERIC;
+}
+
+its_rng_isa its_rng_isa_active(void)
+{
+    int cap = atomic_load_explicit(&its_rng__cap_level, memory_order_relaxed);
+    its_rng_isa best = its_rng_isa_best();
+    return (int)best < cap ? best : (its_rng_isa)cap;
+}
+
+its_rng_isa its_rng_isa_cap(its_rng_isa cap)
+{
+    if ((int)cap < ITS_RNG_ISA_SCALAR)
+        cap = ITS_RNG_ISA_SCALAR;
+    if ((int)cap > ITS_RNG_ISA_AVX512)
+        cap = ITS_RNG_ISA_AVX512;
+    return (its_rng_isa)atomic_exchange_explicit(&its_rng__cap_level, (int)cap,
+                                                 memory_order_relaxed);
+}
+
+const char *its_rng_isa_name(its_rng_isa isa)
+{
+    switch (isa) {
+    case ITS_RNG_ISA_SCALAR: return "scalar";
+    case ITS_RNG_ISA_GENERIC: return "generic";
+    case ITS_RNG_ISA_AVX2: return "avx2";
+    case ITS_RNG_ISA_AVX512: return "avx512";
+    }
+    return NULL;
+}
+
+static const its_rng_kernels *its_rng__kernels(void)
+{
+    return &its_rng__table[its_rng_isa_active()];
+}
+
+ITS_API void its_randn(float *out, size_t n, const its_noise_key *key, uint64_t offset)
+{
+    if (!out || !key || n == 0)
+        return;
+    const its_rng_kernels *kern = its_rng__kernels();
+    its_philox_stream s = its_philox_stream_of(key);
+    uint32_t blk = (uint32_t)(offset >> 2);
+    size_t skip = (size_t)(offset & 3); /* the header asks for a multiple of 4; cope anyway */
+    float zbuf[ITS_RNG_BATCH_N] ITS_RNG_ALIGN;
+    while (n > 0) {
+        if (skip == 0 && n >= ITS_RNG_BATCH_N) {
+            kern->fill(out, s, blk, ITS_RNG_BATCH);
+            out += ITS_RNG_BATCH_N;
+            n -= ITS_RNG_BATCH_N;
+            blk += ITS_RNG_BATCH;
+            continue;
+        }
+        size_t want = skip + n < ITS_RNG_BATCH_N ? skip + n : ITS_RNG_BATCH_N;
+        size_t nblk = (want + 3) / 4;
+        kern->fill(zbuf, s, blk, nblk);
+        size_t m = want - skip;
+        memcpy(out, zbuf + skip, m * sizeof(float));
+        out += m;
+        n -= m;
+        blk += (uint32_t)nblk;
+        skip = 0;
+    }
+}
+
+void its_rng_lincomb_randn(float *out, size_t n, float a, const float *x, float b,
+                           const float *y, float c, const its_noise_key *key)
+{
+    if (!out || n == 0)
+        return;
+    if (c == 0.0f || !key) {
+        /* No noise term: the plain lincomb with z NULL, same order. */
+        if (x && y) {
+            for (size_t j = 0; j < n; j++)
+                out[j] = a * x[j] + b * y[j];
+        } else if (x) {
+            for (size_t j = 0; j < n; j++)
+                out[j] = a * x[j];
+        } else if (y) {
+            for (size_t j = 0; j < n; j++)
+                out[j] = b * y[j];
+        } else {
+            memset(out, 0, n * sizeof(float));
+        }
+        return;
+    }
+    const its_rng_kernels *kern = its_rng__kernels();
+    its_philox_stream s = its_philox_stream_of(key);
+    uint32_t blk = 0;
+    float t[ITS_RNG_BATCH_N] ITS_RNG_ALIGN;
+    /* Per batch: noise into t, combine in place (reads x, y before out is written, so out may
+     * alias either), then copy out. */
+    while (n > 0) {
+        size_t m = n < ITS_RNG_BATCH_N ? n : ITS_RNG_BATCH_N;
+        size_t nblk = (m + 3) / 4;
+        kern->fill(t, s, blk, nblk);
+        kern->combine(t, m, a, x, b, y, c);
+        memcpy(out, t, m * sizeof(float));
+        out += m;
+        x = x ? x + m : NULL;
+        y = y ? y + m : NULL;
+        n -= m;
+        blk += (uint32_t)nblk;
+    }
+}

@@ -1,0 +1,81 @@
+/* Counter-based random numbers (DESIGN 7): Philox4x32-10 blocks turned into normals and uniforms.
+ * Every value is a pure function of (seed, lineage, stream, element index), so results never
+ * depend on batch size, thread count or the order in which rows are evaluated.
+ *
+ * Noise layout (fixed: every backend must reproduce it bit for bit).
+ *   Element j of stream (seed, lineage, stream) comes from Philox block b = floor(j / 4) with
+ *       key = {lo32(seed), hi32(seed)},  ctr = {lo32(lineage), hi32(lineage), stream, (uint32_t)b}
+ *   whose words w0..w3 give two Box-Muller pairs: (w0, w1) -> z[4b], z[4b+1] and
+ *   (w2, w3) -> z[4b+2], z[4b+3]. For a pair (wa, wb), in float arithmetic:
+ *       u_a = (float)(int32_t)((wa >> 1) | 1) * 2^-31        in [2^-31, 1], never 0
+ *       u   = ((wb >> 8) + 1/2) * 2^-24                       in (0, 1), never 0 or 1
+ *       r   = sqrt(-2 ln u_a),  z[even] = r cos(2 pi u),  z[odd] = r sin(2 pi u)
+ *   u_a is an odd 31-bit integer rounded to float (round to nearest even), so |z| <= 6.56.
+ *   ln, cos and sin are the library's own approximations (normal.c: range reduction and Taylor
+ *   polynomials, within a few ulp of the exact functions) built from IEEE +, -, *, /, sqrt and
+ *   integer bit operations only, never libm, with no FMA contraction: the bits do not depend on
+ *   the SIMD level, the compiler's vector width or the C library. The angle is reduced exactly
+ *   in integers (octant = top 3 bits of wb >> 8).
+ *   Block indices wrap at 2^32: elements at or beyond 2^34 repeat the stream from its start.
+ *   A target whose float arithmetic carries excess precision (x87, FLT_EVAL_METHOD != 0) does
+ *   not reproduce these bits.
+ *
+ * Uniform layout (host-side decisions: resampling, random directions).
+ *   Element j comes from block b = floor(j / 2) of the same (key, ctr) scheme, half h = j mod 2:
+ *       x = w[2h+1] * 2^32 + w[2h],  u = ((x >> 12) + 1/2) * 2^-52     in [2^-53, 1 - 2^-53]
+ *   computed exactly in double: 52 random bits, never 0 or 1, symmetric (u and 1 - u are
+ *   equally likely). Uniforms and normals share the counter space: give them different stream
+ *   ids, never the same one.
+ */
+#ifndef ITS_RNG_H
+#define ITS_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "itscale.h"
+
+/* out[j] = (a*x[j] + b*y[j]) + c*z[j] with z[j] element j of `key`'s stream (offset 0).
+ * Evaluation order, each step rounded to float: t = a*x; t = t + b*y; t = t + c*z, a term being
+ * skipped when its pointer is NULL (x NULL: t = b*y + c*z; both NULL: t = c*z). This is the CPU
+ * backend's plain lincomb order, so the result equals lincomb(out, n, a, x, b, y, c, z) with
+ * z = its_randn(key, 0) bit for bit. c == 0 generates no noise and gives lincomb with z NULL
+ * (a*x + b*y; zero where both are NULL). out may alias x or y. Noise is made in small blocks on
+ * the stack: no temporary of length n, no heap allocation. */
+void its_rng_lincomb_randn(float *out, size_t n, float a, const float *x, float b,
+                           const float *y, float c, const its_noise_key *key);
+
+/* n uniform doubles in (0, 1) of `key`'s stream, starting at element `offset` (any value);
+ * layout above. */
+void its_rng_uniform(double *out, size_t n, const its_noise_key *key, uint64_t offset);
+
+/* Lineage ids. A child's id depends only on its parent's id and its child index:
+ * child(p, 0) = p (the particle that continues keeps its noise), child(p, k >= 1) = the k-th
+ * output of SplitMix64 seeded with p, that is mix64(p + k * 0x9e3779b97f4a7c15) with the
+ * SplitMix64 finalizer. For a fixed parent the children are distinct (the finalizer is a
+ * bijection); across parents they collide only by chance (about 2^-64 per pair). */
+uint64_t its_lineage_child(uint64_t parent, uint64_t k);
+/* Root id of initial particle i: a different salt and finalizer (MurmurHash3 fmix64) from the
+ * children's, so roots do not line up with any child sequence. */
+uint64_t its_lineage_root(uint64_t i);
+
+/* Instruction-set paths for the normal kernels. All give the same bits; the highest one the CPU
+ * supports is used unless capped. */
+typedef enum its_rng_isa {
+    ITS_RNG_ISA_SCALAR = 0,  /* one Philox block at a time, no vector loops (the reference) */
+    ITS_RNG_ISA_GENERIC = 1, /* the vector loops compiled for the baseline target */
+    ITS_RNG_ISA_AVX2 = 2,
+    ITS_RNG_ISA_AVX512 = 3
+} its_rng_isa;
+
+/* Highest path this build and CPU can run. */
+its_rng_isa its_rng_isa_best(void);
+/* Path in use now: min(best, cap). */
+its_rng_isa its_rng_isa_active(void);
+const char *its_rng_isa_name(its_rng_isa isa);
+/* Process-wide cap on the path, for tests and benchmarks that compare paths; returns the
+ * previous cap. Default: ITS_RNG_ISA_AVX512 (no cap). Not meant to be changed while another
+ * thread generates noise (the bits are the same either way; only speed changes). */
+its_rng_isa its_rng_isa_cap(its_rng_isa cap);
+
+#endif /* ITS_RNG_H */

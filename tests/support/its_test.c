@@ -1,0 +1,88 @@
+#define _POSIX_C_SOURCE 200809L
+#include "its_test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    size_t size;
+    size_t pad;
+} its_test_hdr;
+
+static void *its_test_alloc_fn(void *opaque, size_t size, size_t align)
+{
+    its_test_alloc *a = opaque;
+    a->calls++;
+    if (a->fail_at && a->calls == a->fail_at) {
+        a->failures++;
+        return NULL;
+    }
+    /* keep the size in front of the block, at the requested alignment */
+    size_t off = align < sizeof(its_test_hdr) ? sizeof(its_test_hdr) : align;
+    void *base = NULL;
+    if (posix_memalign(&base, align < sizeof(void *) ? sizeof(void *) : align, size + off) != 0)
+        return NULL;
+    char *p = (char *)base + off;
+    its_test_hdr h = {size, off};
+    memcpy(p - sizeof(h), &h, sizeof(h));
+    a->live++;
+    a->live_bytes += size;
+    if (a->live_bytes > a->peak_bytes)
+        a->peak_bytes = a->live_bytes;
+    return p;
+}
+
+static void its_test_free_fn(void *opaque, void *ptr)
+{
+    its_test_alloc *a = opaque;
+    if (!ptr)
+        return;
+    its_test_hdr h;
+    memcpy(&h, (char *)ptr - sizeof(h), sizeof(h));
+    a->live--;
+    a->live_bytes -= h.size;
+    free((char *)ptr - h.pad);
+}
+
+its_ctx *its_test_ctx(its_test_alloc *a)
+{
+    its_ctx_params p;
+    its_ctx_params_init(&p);
+    if (a) {
+        p.allocator.alloc = its_test_alloc_fn;
+        p.allocator.free = its_test_free_fn;
+        p.allocator.opaque = a;
+    }
+    its_ctx *ctx = NULL;
+    if (its_ctx_create(&p, &ctx) != ITS_OK)
+        return NULL;
+    return ctx;
+}
+
+its_gmm *its_test_gmm2(its_ctx *ctx, size_t dim, double mu, double s, double w_rare)
+{
+    double w[2] = {1.0 - w_rare, w_rare};
+    double *means = calloc(2 * dim, sizeof(double)), *stds = calloc(2 * dim, sizeof(double));
+    for (size_t d = 0; d < dim; d++) {
+        means[d] = -mu;
+        means[dim + d] = mu;
+        stds[d] = stds[dim + d] = s;
+    }
+    its_gmm *g = NULL;
+    its_gmm_create(ctx, dim, 2, w, means, stds, &g);
+    free(means);
+    free(stds);
+    return g;
+}
+
+void its_test_mean_se(const double *v, size_t n, double *mean, double *se)
+{
+    double m = 0, q = 0;
+    for (size_t i = 0; i < n; i++)
+        m += v[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        q += (v[i] - m) * (v[i] - m);
+    *mean = m;
+    *se = n > 1 ? sqrt(q / (double)(n - 1) / (double)n) : INFINITY;
+}

@@ -1,0 +1,49 @@
+/* Shared test support: contexts with counting/failing allocators, mixture fixtures, and small
+ * statistics helpers. */
+#ifndef ITS_TEST_H
+#define ITS_TEST_H
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "itscale.h"
+#include "itscale/gmm.h"
+
+/* An allocator that counts, tracks live bytes and can fail the k-th allocation. */
+typedef struct its_test_alloc {
+    long calls;          /* allocations so far */
+    long live;           /* blocks not yet freed */
+    long fail_at;        /* fail the allocation with this 1-based index; 0 = never */
+    long failures;
+    size_t peak_bytes, live_bytes;
+} its_test_alloc;
+
+its_ctx *its_test_ctx(its_test_alloc *a); /* a may be NULL: default allocator */
+
+/* A 2-component mixture in `dim` dimensions: a common component at -mu*1 (weight 1-w_rare)
+ * and a rare one at +mu*1 (weight w_rare), std s. Component 1 is the rare target. */
+its_gmm *its_test_gmm2(its_ctx *ctx, size_t dim, double mu, double s, double w_rare);
+
+#define ITS_ASSERT_OK(expr)                                                      \
+    do {                                                                         \
+        its_status s_ = (expr);                                                  \
+        if (s_ != ITS_OK)                                                        \
+            fail_msg("%s -> %s", #expr, its_status_str(s_));                     \
+    } while (0)
+
+/* |a - b| <= tol, with a message. */
+#define ITS_ASSERT_NEAR(a, b, tol)                                                         \
+    do {                                                                                   \
+        double a_ = (a), b_ = (b), t_ = (tol);                                             \
+        if (!(fabs(a_ - b_) <= t_))                                                        \
+            fail_msg("%s = %.9g, expected %.9g within %.3g", #a, a_, b_, t_);              \
+    } while (0)
+
+/* Mean and standard error of n doubles. */
+void its_test_mean_se(const double *v, size_t n, double *mean, double *se);
+
+#endif
