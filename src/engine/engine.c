@@ -497,7 +497,7 @@ static void its_trace_push(its_engine *e, double best)
 
 void its_eng_offer(its_engine *e, const its_pset *ps, size_t r0, size_t r1, its_score_what what)
 {
-    its_pool *pool = what == ITS_SCORE_FINAL ? &e->final : &e->look;
+    its_pool *pool = what == ITS_SCORE_LOOKAHEAD ? &e->look : &e->final;
     const float *src = what == ITS_SCORE_FINAL ? ps->x : ps->x0;
     for (size_t r = r0; r < r1; r++) {
         double s = ps->score[r];
@@ -540,10 +540,10 @@ its_status its_eng_score(its_engine *e, its_pset *ps, size_t r0, size_t r1, its_
     if (r1 > ps->n || r0 > r1)
         return its_error(e->ctx, ITS_ERR_INVALID, "score rows %zu..%zu outside a set of %zu", r0,
                          r1, ps->n);
-    if (what == ITS_SCORE_LOOKAHEAD && !ps->has_u)
+    if (what != ITS_SCORE_FINAL && !ps->has_u)
         return its_error(e->ctx, ITS_ERR_INVALID, "look-ahead scores need an evaluated set");
     if (!its_eng_has_verifier(e)) {
-        if (what != ITS_SCORE_FINAL)
+        if (what == ITS_SCORE_LOOKAHEAD)
             return its_error(e->ctx, ITS_ERR_INVALID, "%s needs a verifier",
                              its_method_name(e->vt->method));
         for (size_t r = r0; r < r1; r++)

@@ -106,12 +106,17 @@ void its_eng_copy_rows(its_engine *e, its_pset *dst, size_t dr, const its_pset *
                        size_t n);
 
 /* ---- verifier ---- */
-typedef enum { ITS_SCORE_LOOKAHEAD = 0, ITS_SCORE_FINAL = 1 } its_score_what;
-/* Scores rows [r0, r1): LOOKAHEAD scores x0 (the Tweedie estimate at ps->t), FINAL scores x
- * (samples at t = 0) and offers them to the result. Writes ps->score. Charges verifier rows.
- * Without a verifier, FINAL rows get NaN scores. */
+typedef enum {
+    ITS_SCORE_LOOKAHEAD = 0, /* x0 rows: Tweedie estimates along the way (anytime candidates) */
+    ITS_SCORE_FINAL = 1,     /* x rows: samples at t = 0, the method's outputs */
+    ITS_SCORE_FINAL_X0 = 2   /* x0 rows taken as the method's outputs (finish = tweedie) */
+} its_score_what;
+/* Scores rows [r0, r1) of x0 (LOOKAHEAD, FINAL_X0) or x (FINAL) and offers them to the result:
+ * LOOKAHEAD rows are candidates only when the run stops before any output, FINAL and FINAL_X0
+ * rows are outputs. Writes ps->score. Charges verifier rows. Without a verifier, outputs get NaN
+ * scores. */
 its_status its_eng_score(its_engine *e, its_pset *ps, size_t r0, size_t r1, its_score_what what);
-/* Offers rows of ps->x0 (LOOKAHEAD) or ps->x (FINAL) with their current scores to the result,
+/* Offers rows of ps->x0 (LOOKAHEAD, FINAL_X0) or ps->x (FINAL) with their current scores to the result,
  * without calling the verifier. */
 void its_eng_offer(its_engine *e, const its_pset *ps, size_t r0, size_t r1, its_score_what what);
 /* Verifier gradient at x0 of rows [r0, r1) into ps->g (needs ITS_PSET_GRAD) and ps->score. */

@@ -259,10 +259,12 @@ its_status its_generate(its_sampler *s, const its_model *m, const its_verifier *
     if (st == ITS_OK) {
         st = s->vt->run(e, s->params);
         if (st == ITS_OK || st == ITS_STOP_) {
-            its_status saved = ctx->last_status;
             st = its_engine_result(e, st, out);
-            if (st == ITS_OK || st == ITS_CANCELLED)
-                ctx->last_status = saved == ITS_OK ? st : saved;
+            if (st == ITS_OK)
+                its_clear_error(ctx);
+            else if (st == ITS_CANCELLED)
+                its_error(ctx, ITS_CANCELLED, "cancelled by the progress callback after %llu NFE",
+                          (unsigned long long)e->usage.nfe);
         }
     }
     its_engine_release(e);
