@@ -311,9 +311,13 @@ its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1)
             }
         }
         const float *x = ps->x + a * dim;
-        float *x0 = ps->x0 + a * dim;
-        e->be->lincomb(e->bs, out, rows * dim, (float)m->ux, x, (float)m->up, out, 0.0f, NULL);
-        e->be->lincomb(e->bs, x0, rows * dim, (float)m->x0x, x, (float)m->x0u, out, 0.0f, NULL);
+        /* velocity models sampled along their own interpolant need no conversion */
+        if (m->ux != 0.0 || m->up != 1.0)
+            e->be->lincomb(e->bs, out, rows * dim, (float)m->ux, x, (float)m->up, out, 0.0f,
+                           NULL);
+        if (!e->vt->no_lookahead)
+            e->be->lincomb(e->bs, ps->x0 + a * dim, rows * dim, (float)m->x0x, x, (float)m->x0u,
+                           out, 0.0f, NULL);
         its_eng_progress(e);
     }
     ps->has_u = 1;
@@ -540,7 +544,7 @@ its_status its_eng_score(its_engine *e, its_pset *ps, size_t r0, size_t r1, its_
     if (r1 > ps->n || r0 > r1)
         return its_error(e->ctx, ITS_ERR_INVALID, "score rows %zu..%zu outside a set of %zu", r0,
                          r1, ps->n);
-    if (what != ITS_SCORE_FINAL && !ps->has_u)
+    if (what != ITS_SCORE_FINAL && (!ps->has_u || e->vt->no_lookahead))
         return its_error(e->ctx, ITS_ERR_INVALID, "look-ahead scores need an evaluated set");
     if (!its_eng_has_verifier(e)) {
         if (what == ITS_SCORE_LOOKAHEAD)

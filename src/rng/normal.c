@@ -34,6 +34,10 @@
 #define ITS_RNG_X86 0
 #endif
 
+#if ITS_RNG_X86
+#include <immintrin.h>
+#endif
+
 static inline uint32_t its_rng__bits(float f)
 {
     uint32_t u;
@@ -129,14 +133,11 @@ ITS_RNG_INLINE void its_rng__box_muller(uint32_t wa, uint32_t wb, float *z0, flo
     *z1 = r * sn;
 }
 
-/* Normals of blocks b0 .. b0 + nblk - 1 into z[0 .. 4 nblk), nblk <= ITS_RNG_BATCH. Philox runs
- * in one loop into word arrays, Box-Muller in a second: two simpler loops vectorize better
- * than one with everything live at once. */
-ITS_RNG_INLINE void its_rng__fill_body(float *z, its_philox_stream s, uint32_t b0, size_t nblk)
+/* Philox words of blocks b0 + i for i in [from, nblk), one block per loop iteration. */
+ITS_RNG_INLINE void its_rng__philox_c(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
+                                      its_philox_stream s, uint32_t b0, size_t from, size_t nblk)
 {
-    uint32_t w0[ITS_RNG_BATCH] ITS_RNG_ALIGN, w1[ITS_RNG_BATCH] ITS_RNG_ALIGN;
-    uint32_t w2[ITS_RNG_BATCH] ITS_RNG_ALIGN, w3[ITS_RNG_BATCH] ITS_RNG_ALIGN;
-    for (size_t i = 0; i < nblk; i++) {
+    for (size_t i = from; i < nblk; i++) {
         uint32_t x0 = s.c0, x1 = s.c1, x2 = s.c2, x3 = b0 + (uint32_t)i;
         its_philox__rounds10(&x0, &x1, &x2, &x3, s.k0, s.k1);
         w0[i] = x0;
@@ -144,11 +145,184 @@ ITS_RNG_INLINE void its_rng__fill_body(float *z, its_philox_stream s, uint32_t b
         w2[i] = x2;
         w3[i] = x3;
     }
+}
+
+/* Normals of blocks [0, nblk) from their words into z[0 .. 4 nblk). */
+ITS_RNG_INLINE void its_rng__box_muller_words(float *z, const uint32_t *w0, const uint32_t *w1,
+                                              const uint32_t *w2, const uint32_t *w3,
+                                              size_t nblk)
+{
     for (size_t i = 0; i < nblk; i++) {
         its_rng__box_muller(w0[i], w1[i], &z[4 * i], &z[4 * i + 1]);
         its_rng__box_muller(w2[i], w3[i], &z[4 * i + 2], &z[4 * i + 3]);
     }
 }
+
+#if ITS_RNG_X86
+/* Philox with one block per 64-bit lane. Compilers do not find the 32x32->64 multiply (pmuludq)
+ * in the plain C rounds, so the integer part is written with intrinsics (integer arithmetic:
+ * the same bits by construction). Each 64-bit lane holds one 32-bit word in its low half;
+ * pmuludq reads only low halves and returns the full product, whose low half is the next lo
+ * word as it stands and whose high half, shifted down, is hi. Upper halves carry junk that
+ * nothing reads. ITS_PHILOX_CHAINS independent groups of lanes hide the multiply latency. */
+#define ITS_PHILOX_CHAINS 4
+
+#define ITS_PHILOX_LANES_ROUNDS(T, set1_32, mul, srl, xor3)                                     \
+    do {                                                                                        \
+        const T m0 = set1_32((int)ITS_PHILOX_M0), m1 = set1_32((int)ITS_PHILOX_M1);             \
+        for (uint32_t r = 0; r < 10; r++) {                                                     \
+            const T k0 = set1_32((int)(s.k0 + r * ITS_PHILOX_W0));                              \
+            const T k1 = set1_32((int)(s.k1 + r * ITS_PHILOX_W1));                              \
+            for (int c = 0; c < ITS_PHILOX_CHAINS; c++) {                                       \
+                T p0 = mul(x0[c], m0), p1 = mul(x2[c], m1);                                     \
+                x0[c] = xor3(srl(p1, 32), x1[c], k0);                                           \
+                x1[c] = p1;                                                                     \
+                x2[c] = xor3(srl(p0, 32), x3[c], k1);                                           \
+                x3[c] = p0;                                                                     \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+static inline __m128i its_rng__xor3_sse2(__m128i a, __m128i b, __m128i c)
+{
+    return _mm_xor_si128(_mm_xor_si128(a, b), c);
+}
+
+/* Low halves of the 64-bit lanes of a, b in order: a0 a1 b0 b1. */
+static inline __m128i its_rng__pack_lo_sse2(__m128i a, __m128i b)
+{
+    return _mm_castps_si128(
+        _mm_shuffle_ps(_mm_castsi128_ps(a), _mm_castsi128_ps(b), _MM_SHUFFLE(2, 0, 2, 0)));
+}
+
+/* Blocks b0 + i .. b0 + i + 7. */
+static inline void its_philox__x8_sse2(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
+                                       its_philox_stream s, uint32_t b0, size_t i)
+{
+    __m128i x0[ITS_PHILOX_CHAINS], x1[ITS_PHILOX_CHAINS], x2[ITS_PHILOX_CHAINS],
+        x3[ITS_PHILOX_CHAINS];
+    for (int c = 0; c < ITS_PHILOX_CHAINS; c++) {
+        uint32_t b = b0 + (uint32_t)i + 2u * (uint32_t)c;
+        x0[c] = _mm_set1_epi32((int)s.c0);
+        x1[c] = _mm_set1_epi32((int)s.c1);
+        x2[c] = _mm_set1_epi32((int)s.c2);
+        x3[c] = _mm_set_epi32(0, (int)(b + 1u), 0, (int)b);
+    }
+    ITS_PHILOX_LANES_ROUNDS(__m128i, _mm_set1_epi32, _mm_mul_epu32, _mm_srli_epi64,
+                            its_rng__xor3_sse2);
+    for (int c = 0; c < ITS_PHILOX_CHAINS; c += 2) {
+        size_t o = i + 2 * (size_t)c;
+        _mm_storeu_si128((__m128i *)(void *)(w0 + o), its_rng__pack_lo_sse2(x0[c], x0[c + 1]));
+        _mm_storeu_si128((__m128i *)(void *)(w1 + o), its_rng__pack_lo_sse2(x1[c], x1[c + 1]));
+        _mm_storeu_si128((__m128i *)(void *)(w2 + o), its_rng__pack_lo_sse2(x2[c], x2[c + 1]));
+        _mm_storeu_si128((__m128i *)(void *)(w3 + o), its_rng__pack_lo_sse2(x3[c], x3[c + 1]));
+    }
+}
+
+__attribute__((target("avx2"))) static inline __m256i its_rng__xor3_avx2(__m256i a, __m256i b,
+                                                                         __m256i c)
+{
+    return _mm256_xor_si256(_mm256_xor_si256(a, b), c);
+}
+
+/* Low halves of a, b per 128-bit half: a0 a1 b0 b1 | a2 a3 b2 b3. The lanes are loaded with
+ * blocks so that this order is the block order (chain pairs cover 8 consecutive blocks). */
+__attribute__((target("avx2"))) static inline __m256i its_rng__pack_lo_avx2(__m256i a, __m256i b)
+{
+    return _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b),
+                                                 _MM_SHUFFLE(2, 0, 2, 0)));
+}
+
+/* Blocks b0 + i .. b0 + i + 15. */
+__attribute__((target("avx2"))) static inline void
+its_philox__x16_avx2(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3, its_philox_stream s,
+                     uint32_t b0, size_t i)
+{
+    __m256i x0[ITS_PHILOX_CHAINS], x1[ITS_PHILOX_CHAINS], x2[ITS_PHILOX_CHAINS],
+        x3[ITS_PHILOX_CHAINS];
+    for (int c = 0; c < ITS_PHILOX_CHAINS; c++) {
+        /* chain pair (2h, 2h+1) covers blocks 8h .. 8h+7: even chain {0,1,4,5}, odd {2,3,6,7} */
+        uint32_t b = b0 + (uint32_t)i + 8u * (uint32_t)(c / 2) + 2u * (uint32_t)(c % 2);
+        x0[c] = _mm256_set1_epi32((int)s.c0);
+        x1[c] = _mm256_set1_epi32((int)s.c1);
+        x2[c] = _mm256_set1_epi32((int)s.c2);
+        x3[c] = _mm256_set_epi32(0, (int)(b + 5u), 0, (int)(b + 4u), 0, (int)(b + 1u), 0, (int)b);
+    }
+    ITS_PHILOX_LANES_ROUNDS(__m256i, _mm256_set1_epi32, _mm256_mul_epu32, _mm256_srli_epi64,
+                            its_rng__xor3_avx2);
+    for (int c = 0; c < ITS_PHILOX_CHAINS; c += 2) {
+        size_t o = i + 4 * (size_t)c;
+        _mm256_storeu_si256((__m256i *)(void *)(w0 + o), its_rng__pack_lo_avx2(x0[c], x0[c + 1]));
+        _mm256_storeu_si256((__m256i *)(void *)(w1 + o), its_rng__pack_lo_avx2(x1[c], x1[c + 1]));
+        _mm256_storeu_si256((__m256i *)(void *)(w2 + o), its_rng__pack_lo_avx2(x2[c], x2[c + 1]));
+        _mm256_storeu_si256((__m256i *)(void *)(w3 + o), its_rng__pack_lo_avx2(x3[c], x3[c + 1]));
+    }
+}
+
+#define ITS_RNG_AVX512 "avx512f,avx512vl,avx512bw,avx512dq"
+
+__attribute__((target(ITS_RNG_AVX512))) static inline __m512i
+its_rng__xor3_avx512(__m512i a, __m512i b, __m512i c)
+{
+    return _mm512_ternarylogic_epi32(a, b, c, 0x96); /* a ^ b ^ c */
+}
+
+/* Blocks b0 + i .. b0 + i + 31; chain c covers blocks 8c .. 8c+7. */
+__attribute__((target(ITS_RNG_AVX512))) static inline void
+its_philox__x32_avx512(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
+                       its_philox_stream s, uint32_t b0, size_t i)
+{
+    __m512i x0[ITS_PHILOX_CHAINS], x1[ITS_PHILOX_CHAINS], x2[ITS_PHILOX_CHAINS],
+        x3[ITS_PHILOX_CHAINS];
+    const __m512i iota = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int c = 0; c < ITS_PHILOX_CHAINS; c++) {
+        uint32_t b = b0 + (uint32_t)i + 8u * (uint32_t)c;
+        x0[c] = _mm512_set1_epi32((int)s.c0);
+        x1[c] = _mm512_set1_epi32((int)s.c1);
+        x2[c] = _mm512_set1_epi32((int)s.c2);
+        x3[c] = _mm512_add_epi64(_mm512_set1_epi64((long long)b), iota); /* low half wraps */
+    }
+    ITS_PHILOX_LANES_ROUNDS(__m512i, _mm512_set1_epi32, _mm512_mul_epu32, _mm512_srli_epi64,
+                            its_rng__xor3_avx512);
+    /* even 32-bit elements of a then of b: the low halves of 16 lanes, in order */
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int c = 0; c < ITS_PHILOX_CHAINS; c += 2) {
+        size_t o = i + 8 * (size_t)c;
+        _mm512_storeu_si512((void *)(w0 + o), _mm512_permutex2var_epi32(x0[c], even, x0[c + 1]));
+        _mm512_storeu_si512((void *)(w1 + o), _mm512_permutex2var_epi32(x1[c], even, x1[c + 1]));
+        _mm512_storeu_si512((void *)(w2 + o), _mm512_permutex2var_epi32(x2[c], even, x2[c + 1]));
+        _mm512_storeu_si512((void *)(w3 + o), _mm512_permutex2var_epi32(x3[c], even, x3[c + 1]));
+    }
+}
+#endif
+
+/* Per-target Philox stage: vector chunks, then single blocks for the rest. */
+#if ITS_RNG_X86
+#define ITS_RNG_PHILOX_generic(w0, w1, w2, w3, s, b0, nblk)                                     \
+    do {                                                                                        \
+        size_t i_ = 0;                                                                          \
+        for (; i_ + 8 <= (nblk); i_ += 8)                                                       \
+            its_philox__x8_sse2(w0, w1, w2, w3, s, b0, i_);                                     \
+        its_rng__philox_c(w0, w1, w2, w3, s, b0, i_, nblk);                                     \
+    } while (0)
+#define ITS_RNG_PHILOX_avx2(w0, w1, w2, w3, s, b0, nblk)                                        \
+    do {                                                                                        \
+        size_t i_ = 0;                                                                          \
+        for (; i_ + 16 <= (nblk); i_ += 16)                                                     \
+            its_philox__x16_avx2(w0, w1, w2, w3, s, b0, i_);                                    \
+        its_rng__philox_c(w0, w1, w2, w3, s, b0, i_, nblk);                                     \
+    } while (0)
+#define ITS_RNG_PHILOX_avx512(w0, w1, w2, w3, s, b0, nblk)                                      \
+    do {                                                                                        \
+        size_t i_ = 0;                                                                          \
+        for (; i_ + 32 <= (nblk); i_ += 32)                                                     \
+            its_philox__x32_avx512(w0, w1, w2, w3, s, b0, i_);                                  \
+        its_rng__philox_c(w0, w1, w2, w3, s, b0, i_, nblk);                                     \
+    } while (0)
+#else
+#define ITS_RNG_PHILOX_generic(w0, w1, w2, w3, s, b0, nblk)                                     \
+    its_rng__philox_c(w0, w1, w2, w3, s, b0, 0, nblk)
+#endif
 
 /* t[k] = (a*x[k] + b*y[k]) + c*t[k] in place over the batch's noise, NULL terms skipped. */
 ITS_RNG_INLINE void its_rng__combine_body(float *t, size_t m, float a, const float *x, float b,
@@ -208,7 +382,10 @@ static void its_rng__combine_scalar(float *t, size_t m, float a, const float *x,
     attr static void its_rng__fill_##sfx(float *z, its_philox_stream s, uint32_t b0,          \
                                          size_t nblk)                                          \
     {                                                                                          \
-        its_rng__fill_body(z, s, b0, nblk);                                                    \
+        uint32_t w0[ITS_RNG_BATCH] ITS_RNG_ALIGN, w1[ITS_RNG_BATCH] ITS_RNG_ALIGN;             \
+        uint32_t w2[ITS_RNG_BATCH] ITS_RNG_ALIGN, w3[ITS_RNG_BATCH] ITS_RNG_ALIGN;             \
+        ITS_RNG_PHILOX_##sfx(w0, w1, w2, w3, s, b0, nblk);                                     \
+        its_rng__box_muller_words(z, w0, w1, w2, w3, nblk);                                    \
     }                                                                                          \
     attr static void its_rng__combine_##sfx(float *t, size_t m, float a, const float *x,      \
                                             float b, const float *y, float c)                  \
@@ -219,7 +396,7 @@ static void its_rng__combine_scalar(float *t, size_t m, float a, const float *x,
 ITS_RNG_DEFINE_KERNELS(generic, )
 #if ITS_RNG_X86
 ITS_RNG_DEFINE_KERNELS(avx2, __attribute__((target("avx2"))))
-ITS_RNG_DEFINE_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))))
+ITS_RNG_DEFINE_KERNELS(avx512, __attribute__((target(ITS_RNG_AVX512))))
 #endif
 
 static const its_rng_kernels its_rng__table[] = {

@@ -41,5 +41,6 @@ const its_method_vt its_vt_best_of_n = {
     .n_desc = ITS_ARRAY_LEN(bon_desc),
     .needs_verifier = 1,
     .run = bon_run,
+    .no_lookahead = 1,
     .summary = "N independent trajectories, keep the best final score (Ma et al. 2025)",
 };

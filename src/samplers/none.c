@@ -30,5 +30,6 @@ const its_method_vt its_vt_none = {
     .n_desc = 0,
     .needs_verifier = 0,
     .run = none_run,
+    .no_lookahead = 1,
     .summary = "one ODE or SDE trajectory (the baseline)",
 };

@@ -33,6 +33,7 @@ typedef struct its_method_vt {
     int (*wants_grad)(const void *params); /* with needs_grad == 2 */
     its_status (*run)(its_engine *e, const void *params);
     const char *summary;
+    int no_lookahead;    /* 1: the method never reads x0, so the engine skips computing it */
 } its_method_vt;
 
 /* The table of method m, or NULL when m is out of range. */

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages itscale needs, only those that are missing.
+set -euo pipefail
+
+ITS_PACKAGES=(cmake make gcc g++ pkg-config libopenblas-dev libcjson-dev libcmocka-dev
+              libmicrohttpd-dev zlib1g-dev libxml2-utils valgrind clang libclang-rt-14-dev)
+
+its_missing_packages() {
+    local p
+    for p in "${ITS_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+    done
+}
+
+its_ensure_packages() {
+    local missing
+    missing=$(its_missing_packages | tr '\n' ' ')
+    if [ -n "${missing// /}" ]; then
+        echo "itscale: installing missing packages: $missing" >&2
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >&2
+    fi
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    its_ensure_packages
+fi
