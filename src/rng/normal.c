@@ -6,8 +6,10 @@
  * lane therefore computes exactly what the scalar code computes. The same source is compiled
  * for the baseline target and, on x86-64, for AVX2 and AVX-512, chosen at run time.
  *
- * Work is done in batches of ITS_RNG_BATCH Philox blocks on the stack: counters -> words ->
- * normals in one loop the compiler vectorizes across blocks, then the caller's copy or lincomb. */
+ * Work is done in batches of at most ITS_RNG_BATCH Philox blocks on the stack: Philox words for
+ * ITS_RNG_STEP blocks at a time, then Box-Muller (and the lincomb) over ITS_RNG_CHUNK blocks at
+ * a time in loops with a constant trip count and no pointer that may alias a store, which
+ * compilers vectorize across blocks even at -O2. */
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -15,8 +17,11 @@
 #include "rng/philox.h"
 #include "rng/rng.h"
 
-#define ITS_RNG_BATCH 64                   /* Philox blocks per batch */
+#define ITS_RNG_BATCH 64                    /* Philox blocks per batch (a multiple of STEP) */
 #define ITS_RNG_BATCH_N (4 * ITS_RNG_BATCH) /* normals per batch (1 KiB of floats) */
+#define ITS_RNG_STEP 32                     /* blocks per Philox step (the widest path's) */
+#define ITS_RNG_CHUNK 16                    /* blocks per Box-Muller / lincomb loop */
+#define ITS_RNG_CHUNK_N (4 * ITS_RNG_CHUNK)
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ITS_RNG_INLINE static inline __attribute__((always_inline))
@@ -28,7 +33,9 @@
 #define ITS_RNG_ALIGN
 #endif
 
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+/* ITS_RNG_PORTABLE builds only the portable path (to check it against the x86 ones). */
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(ITS_RNG_PORTABLE)
 #define ITS_RNG_X86 1
 #else
 #define ITS_RNG_X86 0
@@ -133,28 +140,48 @@ ITS_RNG_INLINE void its_rng__box_muller(uint32_t wa, uint32_t wb, float *z0, flo
     *z1 = r * sn;
 }
 
-/* Philox words of blocks b0 + i for i in [from, nblk), one block per loop iteration. */
-ITS_RNG_INLINE void its_rng__philox_c(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
-                                      its_philox_stream s, uint32_t b0, size_t from, size_t nblk)
+#if !ITS_RNG_X86
+/* Philox words of blocks b0 + i .. b0 + i + STEP - 1, one block per loop iteration. */
+ITS_RNG_INLINE void its_philox__step_c(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
+                                       its_philox_stream s, uint32_t b0, size_t i)
 {
-    for (size_t i = from; i < nblk; i++) {
-        uint32_t x0 = s.c0, x1 = s.c1, x2 = s.c2, x3 = b0 + (uint32_t)i;
+    for (size_t k = i; k < i + ITS_RNG_STEP; k++) {
+        uint32_t x0 = s.c0, x1 = s.c1, x2 = s.c2, x3 = b0 + (uint32_t)k;
         its_philox__rounds10(&x0, &x1, &x2, &x3, s.k0, s.k1);
-        w0[i] = x0;
-        w1[i] = x1;
-        w2[i] = x2;
-        w3[i] = x3;
+        w0[k] = x0;
+        w1[k] = x1;
+        w2[k] = x2;
+        w3[k] = x3;
+    }
+}
+#endif
+
+/* Normals of the CHUNK blocks whose words start at w0..w3 into z[0 .. CHUNK_N). */
+ITS_RNG_INLINE void its_rng__box_muller_chunk(float *z, const uint32_t *w0, const uint32_t *w1,
+                                              const uint32_t *w2, const uint32_t *w3)
+{
+    for (size_t i = 0; i < ITS_RNG_CHUNK; i++) {
+        its_rng__box_muller(w0[i], w1[i], &z[4 * i], &z[4 * i + 1]);
+        its_rng__box_muller(w2[i], w3[i], &z[4 * i + 2], &z[4 * i + 3]);
     }
 }
 
-/* Normals of blocks [0, nblk) from their words into z[0 .. 4 nblk). */
-ITS_RNG_INLINE void its_rng__box_muller_words(float *z, const uint32_t *w0, const uint32_t *w1,
-                                              const uint32_t *w2, const uint32_t *w3,
-                                              size_t nblk)
+/* t[k] = (a*x[k] + b*y[k]) + c*t[k] for k < m, NULL terms skipped (the lincomb order). */
+ITS_RNG_INLINE void its_rng__combine(float *t, size_t m, float a, const float *x, float b,
+                                     const float *y, float c)
 {
-    for (size_t i = 0; i < nblk; i++) {
-        its_rng__box_muller(w0[i], w1[i], &z[4 * i], &z[4 * i + 1]);
-        its_rng__box_muller(w2[i], w3[i], &z[4 * i + 2], &z[4 * i + 3]);
+    if (x && y) {
+        for (size_t k = 0; k < m; k++)
+            t[k] = (a * x[k] + b * y[k]) + c * t[k];
+    } else if (x) {
+        for (size_t k = 0; k < m; k++)
+            t[k] = a * x[k] + c * t[k];
+    } else if (y) {
+        for (size_t k = 0; k < m; k++)
+            t[k] = b * y[k] + c * t[k];
+    } else {
+        for (size_t k = 0; k < m; k++)
+            t[k] = c * t[k];
     }
 }
 
@@ -296,58 +323,93 @@ its_philox__x32_avx512(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
 }
 #endif
 
-/* Per-target Philox stage: vector chunks, then single blocks for the rest. */
+/* Per-target Philox step: STEP blocks starting at block index i of the batch. */
 #if ITS_RNG_X86
-#define ITS_RNG_PHILOX_generic(w0, w1, w2, w3, s, b0, nblk)                                     \
-    do {                                                                                        \
-        size_t i_ = 0;                                                                          \
-        for (; i_ + 8 <= (nblk); i_ += 8)                                                       \
-            its_philox__x8_sse2(w0, w1, w2, w3, s, b0, i_);                                     \
-        its_rng__philox_c(w0, w1, w2, w3, s, b0, i_, nblk);                                     \
-    } while (0)
-#define ITS_RNG_PHILOX_avx2(w0, w1, w2, w3, s, b0, nblk)                                        \
-    do {                                                                                        \
-        size_t i_ = 0;                                                                          \
-        for (; i_ + 16 <= (nblk); i_ += 16)                                                     \
-            its_philox__x16_avx2(w0, w1, w2, w3, s, b0, i_);                                    \
-        its_rng__philox_c(w0, w1, w2, w3, s, b0, i_, nblk);                                     \
-    } while (0)
-#define ITS_RNG_PHILOX_avx512(w0, w1, w2, w3, s, b0, nblk)                                      \
-    do {                                                                                        \
-        size_t i_ = 0;                                                                          \
-        for (; i_ + 32 <= (nblk); i_ += 32)                                                     \
-            its_philox__x32_avx512(w0, w1, w2, w3, s, b0, i_);                                  \
-        its_rng__philox_c(w0, w1, w2, w3, s, b0, i_, nblk);                                     \
-    } while (0)
+ITS_RNG_INLINE void its_philox__step_generic(uint32_t *w0, uint32_t *w1, uint32_t *w2,
+                                             uint32_t *w3, its_philox_stream s, uint32_t b0,
+                                             size_t i)
+{
+    for (size_t k = 0; k < ITS_RNG_STEP; k += 8)
+        its_philox__x8_sse2(w0, w1, w2, w3, s, b0, i + k);
+}
+__attribute__((target("avx2"))) ITS_RNG_INLINE void
+its_philox__step_avx2(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
+                      its_philox_stream s, uint32_t b0, size_t i)
+{
+    for (size_t k = 0; k < ITS_RNG_STEP; k += 16)
+        its_philox__x16_avx2(w0, w1, w2, w3, s, b0, i + k);
+}
+__attribute__((target(ITS_RNG_AVX512))) ITS_RNG_INLINE void
+its_philox__step_avx512(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
+                        its_philox_stream s, uint32_t b0, size_t i)
+{
+    its_philox__x32_avx512(w0, w1, w2, w3, s, b0, i);
+}
 #else
-#define ITS_RNG_PHILOX_generic(w0, w1, w2, w3, s, b0, nblk)                                     \
-    its_rng__philox_c(w0, w1, w2, w3, s, b0, 0, nblk)
+#define its_philox__step_generic its_philox__step_c
 #endif
 
-/* t[k] = (a*x[k] + b*y[k]) + c*t[k] in place over the batch's noise, NULL terms skipped. */
-ITS_RNG_INLINE void its_rng__combine_body(float *t, size_t m, float a, const float *x, float b,
-                                          const float *y, float c)
-{
-    if (x && y) {
-        for (size_t k = 0; k < m; k++)
-            t[k] = (a * x[k] + b * y[k]) + c * t[k];
-    } else if (x) {
-        for (size_t k = 0; k < m; k++)
-            t[k] = a * x[k] + c * t[k];
-    } else if (y) {
-        for (size_t k = 0; k < m; k++)
-            t[k] = b * y[k] + c * t[k];
-    } else {
-        for (size_t k = 0; k < m; k++)
-            t[k] = c * t[k];
-    }
-}
-
 typedef struct its_rng_kernels {
+    /* Normals of blocks b0 .. b0 + nblk - 1 into z[0 .. 4 nblk); nblk <= BATCH. */
     void (*fill)(float *z, its_philox_stream s, uint32_t b0, size_t nblk);
-    void (*combine)(float *t, size_t m, float a, const float *x, float b, const float *y,
-                    float c);
+    /* out[k] = (a*x[k] + b*y[k]) + c*z[k], z the normals from block b0 on; m <= BATCH_N. */
+    void (*lincomb)(float *out, size_t m, float a, const float *x, float b, const float *y,
+                    float c, its_philox_stream s, uint32_t b0);
 } its_rng_kernels;
+
+/* The words of a batch: whole Philox steps (blocks past the ones asked for are discarded). */
+#define ITS_RNG_WORDS(sfx, nblk)                                                               \
+    uint32_t w0[ITS_RNG_BATCH] ITS_RNG_ALIGN, w1[ITS_RNG_BATCH] ITS_RNG_ALIGN;                 \
+    uint32_t w2[ITS_RNG_BATCH] ITS_RNG_ALIGN, w3[ITS_RNG_BATCH] ITS_RNG_ALIGN;                 \
+    for (size_t i_ = 0; i_ < (nblk); i_ += ITS_RNG_STEP)                                       \
+        its_philox__step_##sfx(w0, w1, w2, w3, s, b0, i_)
+
+/* One kernel pair per target; everything they call is inlined, so each is compiled for it.
+ * Reads of x and y finish before the chunk is stored, so out may alias them. */
+#define ITS_RNG_DEFINE_KERNELS(sfx, attr)                                                      \
+    attr static void its_rng__fill_##sfx(float *z, its_philox_stream s, uint32_t b0,          \
+                                         size_t nblk)                                          \
+    {                                                                                          \
+        ITS_RNG_WORDS(sfx, nblk);                                                              \
+        for (size_t c = 0; c < nblk; c += ITS_RNG_CHUNK) {                                     \
+            if (nblk - c >= ITS_RNG_CHUNK) {                                                   \
+                its_rng__box_muller_chunk(z + 4 * c, w0 + c, w1 + c, w2 + c, w3 + c);          \
+            } else {                                                                           \
+                float t[ITS_RNG_CHUNK_N] ITS_RNG_ALIGN;                                        \
+                its_rng__box_muller_chunk(t, w0 + c, w1 + c, w2 + c, w3 + c);                  \
+                memcpy(z + 4 * c, t, 4 * (nblk - c) * sizeof(float));                         \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    attr static void its_rng__lincomb_##sfx(float *out, size_t m, float a, const float *x,    \
+                                            float b, const float *y, float c,                  \
+                                            its_philox_stream s, uint32_t b0)                  \
+    {                                                                                          \
+        ITS_RNG_WORDS(sfx, (m + 3) / 4);                                                       \
+        for (size_t k = 0; k < m; k += ITS_RNG_CHUNK_N) {                                      \
+            size_t blk = k / 4;                                                                \
+            float t[ITS_RNG_CHUNK_N] ITS_RNG_ALIGN;                                            \
+            its_rng__box_muller_chunk(t, w0 + blk, w1 + blk, w2 + blk, w3 + blk);              \
+            const float *xk = x ? x + k : NULL, *yk = y ? y + k : NULL;                        \
+            size_t mk = m - k < ITS_RNG_CHUNK_N ? m - k : ITS_RNG_CHUNK_N;                     \
+            if (mk == ITS_RNG_CHUNK_N)                                                         \
+                its_rng__combine(t, ITS_RNG_CHUNK_N, a, xk, b, yk, c);                         \
+            else                                                                               \
+                its_rng__combine(t, mk, a, xk, b, yk, c);                                      \
+            memcpy(out + k, t, mk * sizeof(float));                                            \
+        }                                                                                      \
+    }
+
+ITS_RNG_DEFINE_KERNELS(generic, )
+#if ITS_RNG_X86
+ITS_RNG_DEFINE_KERNELS(avx2, __attribute__((target("avx2"))))
+ITS_RNG_DEFINE_KERNELS(avx512, __attribute__((target(ITS_RNG_AVX512))))
+#endif
+
+void its_rng_normal_pair(uint32_t wa, uint32_t wb, float *z0, float *z1)
+{
+    its_rng__box_muller(wa, wb, z0, z1);
+}
 
 /* The reference: one Philox block per call, nothing for a vectorizer to work across. */
 static ITS_RNG_NOINLINE void its_rng__block_scalar(float z[4], its_philox_stream s, uint32_t blk)
@@ -360,67 +422,57 @@ static ITS_RNG_NOINLINE void its_rng__block_scalar(float z[4], its_philox_stream
 
 static void its_rng__fill_scalar(float *z, its_philox_stream s, uint32_t b0, size_t nblk)
 {
-    for (size_t i = 0; i < nblk; i++)
-        its_rng__block_scalar(z + 4 * i, s, b0 + (uint32_t)i);
+    for (size_t i = 0; i < nblk; i++) {
+        float t[4];
+        its_rng__block_scalar(t, s, b0 + (uint32_t)i);
+        memcpy(z + 4 * i, t, sizeof t);
+    }
 }
 
 static ITS_RNG_NOINLINE void its_rng__combine_one(float *t, float a, const float *x, float b,
                                                   const float *y, float c)
 {
-    its_rng__combine_body(t, 1, a, x, b, y, c);
+    its_rng__combine(t, 1, a, x, b, y, c);
 }
 
-static void its_rng__combine_scalar(float *t, size_t m, float a, const float *x, float b,
-                                    const float *y, float c)
+static void its_rng__lincomb_scalar(float *out, size_t m, float a, const float *x, float b,
+                                    const float *y, float c, its_philox_stream s, uint32_t b0)
 {
+    float t[ITS_RNG_BATCH_N];
+    its_rng__fill_scalar(t, s, b0, (m + 3) / 4);
     for (size_t k = 0; k < m; k++)
         its_rng__combine_one(t + k, a, x ? x + k : NULL, b, y ? y + k : NULL, c);
+    memcpy(out, t, m * sizeof(float));
 }
 
-/* One kernel pair per target; the bodies are always inlined, so each is compiled for it. */
-#define ITS_RNG_DEFINE_KERNELS(sfx, attr)                                                      \
-    attr static void its_rng__fill_##sfx(float *z, its_philox_stream s, uint32_t b0,          \
-                                         size_t nblk)                                          \
-    {                                                                                          \
-        uint32_t w0[ITS_RNG_BATCH] ITS_RNG_ALIGN, w1[ITS_RNG_BATCH] ITS_RNG_ALIGN;             \
-        uint32_t w2[ITS_RNG_BATCH] ITS_RNG_ALIGN, w3[ITS_RNG_BATCH] ITS_RNG_ALIGN;             \
-        ITS_RNG_PHILOX_##sfx(w0, w1, w2, w3, s, b0, nblk);                                     \
-        its_rng__box_muller_words(z, w0, w1, w2, w3, nblk);                                    \
-    }                                                                                          \
-    attr static void its_rng__combine_##sfx(float *t, size_t m, float a, const float *x,      \
-                                            float b, const float *y, float c)                  \
-    {                                                                                          \
-        its_rng__combine_body(t, m, a, x, b, y, c);                                            \
-    }
-
-ITS_RNG_DEFINE_KERNELS(generic, )
-#if ITS_RNG_X86
-ITS_RNG_DEFINE_KERNELS(avx2, __attribute__((target("avx2"))))
-ITS_RNG_DEFINE_KERNELS(avx512, __attribute__((target(ITS_RNG_AVX512))))
-#endif
-
 static const its_rng_kernels its_rng__table[] = {
-    [ITS_RNG_ISA_SCALAR] = {its_rng__fill_scalar, its_rng__combine_scalar},
-    [ITS_RNG_ISA_GENERIC] = {its_rng__fill_generic, its_rng__combine_generic},
+    [ITS_RNG_ISA_SCALAR] = {its_rng__fill_scalar, its_rng__lincomb_scalar},
+    [ITS_RNG_ISA_GENERIC] = {its_rng__fill_generic, its_rng__lincomb_generic},
 #if ITS_RNG_X86
-    [ITS_RNG_ISA_AVX2] = {its_rng__fill_avx2, its_rng__combine_avx2},
-    [ITS_RNG_ISA_AVX512] = {its_rng__fill_avx512, its_rng__combine_avx512},
+    [ITS_RNG_ISA_AVX2] = {its_rng__fill_avx2, its_rng__lincomb_avx2},
+    [ITS_RNG_ISA_AVX512] = {its_rng__fill_avx512, its_rng__lincomb_avx512},
 #endif
 };
 
 static _Atomic int its_rng__cap_level = ITS_RNG_ISA_AVX512;
+static _Atomic int its_rng__best_level = -1; /* found on first use; every thread finds the same */
 
 its_rng_isa its_rng_isa_best(void)
 {
+    int best = atomic_load_explicit(&its_rng__best_level, memory_order_relaxed);
+    if (best >= 0)
+        return (its_rng_isa)best;
+    best = ITS_RNG_ISA_GENERIC;
 #if ITS_RNG_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-        return ITS_RNG_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2"))
-        return ITS_RNG_ISA_AVX2;
+        best = ITS_RNG_ISA_AVX512;
+    else if (__builtin_cpu_supports("avx2"))
+        best = ITS_RNG_ISA_AVX2;
 #endif
-    return ITS_RNG_ISA_GENERIC;
+    atomic_store_explicit(&its_rng__best_level, best, memory_order_relaxed);
+    return (its_rng_isa)best;
 }
 
 its_rng_isa its_rng_isa_active(void)
@@ -509,19 +561,13 @@ void its_rng_lincomb_randn(float *out, size_t n, float a, const float *x, float 
     const its_rng_kernels *kern = its_rng__kernels();
     its_philox_stream s = its_philox_stream_of(key);
     uint32_t blk = 0;
-    float t[ITS_RNG_BATCH_N] ITS_RNG_ALIGN;
-    /* Per batch: noise into t, combine in place (reads x, y before out is written, so out may
-     * alias either), then copy out. */
     while (n > 0) {
         size_t m = n < ITS_RNG_BATCH_N ? n : ITS_RNG_BATCH_N;
-        size_t nblk = (m + 3) / 4;
-        kern->fill(t, s, blk, nblk);
-        kern->combine(t, m, a, x, b, y, c);
-        memcpy(out, t, m * sizeof(float));
+        kern->lincomb(out, m, a, x, b, y, c, s, blk);
         out += m;
         x = x ? x + m : NULL;
         y = y ? y + m : NULL;
         n -= m;
-        blk += (uint32_t)nblk;
+        blk += ITS_RNG_BATCH;
     }
 }

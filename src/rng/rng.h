@@ -24,8 +24,8 @@
  *   Element j comes from block b = floor(j / 2) of the same (key, ctr) scheme, half h = j mod 2:
  *       x = w[2h+1] * 2^32 + w[2h],  u = ((x >> 12) + 1/2) * 2^-52     in [2^-53, 1 - 2^-53]
  *   computed exactly in double: 52 random bits, never 0 or 1, symmetric (u and 1 - u are
- *   equally likely). Uniforms and normals share the counter space: give them different stream
- *   ids, never the same one.
+ *   equally likely). Block indices wrap at 2^32 (elements at or beyond 2^33 repeat). Uniforms
+ *   and normals share the counter space: give them different stream ids, never the same one.
  */
 #ifndef ITS_RNG_H
 #define ITS_RNG_H
@@ -40,10 +40,15 @@
  * skipped when its pointer is NULL (x NULL: t = b*y + c*z; both NULL: t = c*z). This is the CPU
  * backend's plain lincomb order, so the result equals lincomb(out, n, a, x, b, y, c, z) with
  * z = its_randn(key, 0) bit for bit. c == 0 generates no noise and gives lincomb with z NULL
- * (a*x + b*y; zero where both are NULL). out may alias x or y. Noise is made in small blocks on
- * the stack: no temporary of length n, no heap allocation. */
+ * (a*x + b*y; zero where both are NULL; key may then be NULL): the same bits as adding c*z,
+ * except that a -0 from a*x + b*y stays -0. out may alias x or y. Noise is made in small
+ * blocks on the stack: no temporary of length n, no heap allocation. */
 void its_rng_lincomb_randn(float *out, size_t n, float a, const float *x, float b,
                            const float *y, float c, const its_noise_key *key);
+
+/* One Box-Muller pair from Philox words (wa, wb) as in the layout above: *z0 = r cos, *z1 = r sin.
+ * The scalar definition every path reproduces. */
+void its_rng_normal_pair(uint32_t wa, uint32_t wb, float *z0, float *z1);
 
 /* n uniform doubles in (0, 1) of `key`'s stream, starting at element `offset` (any value);
  * layout above. */
