@@ -388,7 +388,7 @@ typedef struct its_bfs_params {
 
 typedef struct its_dfs_params {
     int version;
-    double threshold;       /* r threshold at t = 0; scaled by (1 - t) along the path; default 0 */
+    double threshold;       /* bar for r(x0_hat): threshold - t*|threshold| at time t; default 0 */
     int depth;              /* steps to back up on a backtrack; default 2 */
     int backtracks;         /* most backtracks; default 4 */
 } its_dfs_params;
@@ -511,5 +511,7 @@ ITS_API const char *its_result_to_json(its_result *r);
 #endif
 
 #include "itscale/backend.h"
+#include "itscale/sched.h"
+#include "itscale/budget.h"
 
 #endif /* ITSCALE_H */

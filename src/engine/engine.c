@@ -25,6 +25,7 @@ uint64_t its_eng_nfe(const its_engine *e) { return e->usage.nfe; }
 uint64_t its_eng_max_nfe(const its_engine *e) { return e->run->max_nfe; }
 int its_eng_has_grad(const its_engine *e) { return e->ver && e->ver->grad; }
 int its_eng_has_verifier(const its_engine *e) { return e->ver && e->ver->score; }
+const its_interp *its_eng_interp(const its_engine *e) { return e->work_ip; }
 
 uint64_t its_eng_nfe_left(const its_engine *e)
 {

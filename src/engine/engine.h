@@ -70,6 +70,8 @@ int its_eng_nfe_per_step(const its_engine *e, double t, double s);
 uint64_t its_eng_trajectory_nfe(const its_engine *e, int k0);
 int its_eng_has_grad(const its_engine *e);
 int its_eng_has_verifier(const its_engine *e);
+/* The interpolant steps are taken in (the conversion target when run.convert is set). */
+const its_interp *its_eng_interp(const its_engine *e);
 
 /* ITS_ERR_BUDGET with a message when need > max_nfe. */
 its_status its_eng_require_nfe(its_engine *e, uint64_t need, const char *what);
