@@ -1,0 +1,859 @@
+/* JSON configuration: strict parsing of {"sampler", "params", "run"} into a sampler, and the
+ * effective configuration written back. Method parameters come from each method's descriptor
+ * table; run parameters from the table below. Every error names the JSON path. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "dynamics/dynamics.h"
+
+/* int-typed name functions of the run enums, for the table */
+static const char *cfg_grid_name(int v) { return its_grid_name((its_grid)v); }
+static const char *cfg_solver_name(int v) { return its_solver_name((its_solver)v); }
+static const char *cfg_dyn_name(int v) { return its_dynamics_name((its_dynamics)v); }
+static const char *cfg_g_name(int v) { return its_g_schedule_name((its_g_schedule)v); }
+static const char *cfg_nonfinite_name(int v) { return its_nonfinite_name((its_nonfinite)v); }
+static const char *cfg_method_name(int v) { return its_method_name((its_method)v); }
+
+#define RUN_F(path, type, field, lo, hi, open, doc) \
+    {path, type, offsetof(its_run_params, field), lo, hi, open, NULL, 0, doc}
+#define RUN_E(path, field, fn, count, doc) \
+    {path, ITS_CF_ENUM, offsetof(its_run_params, field), 0, (count) - 1, 0, fn, count, doc}
+
+/* Ranges mirror its_run_check; the JSON layer reports them with the path first. */
+static const its_cfg_field its_run_fields[] = {
+    RUN_F("steps", ITS_CF_INT, steps, 1, 100000, 0, "denoising steps T"),
+    RUN_E("grid", grid, cfg_grid_name, ITS_GRID_COUNT_, "time grid"),
+    RUN_F("grid_shift", ITS_CF_DOUBLE, grid_shift, 0, 1000, 1, "shift s of the shifted grid"),
+    {"grid_custom", ITS_CF_GRID_CUSTOM, offsetof(its_run_params, grid_custom), 0, 1, 0, NULL, 0,
+     "steps + 1 decreasing times from t_max to 0 (grid \"custom\" only)"},
+    RUN_F("t_max", ITS_CF_DOUBLE, t_max, 0, 1, 1, "first time of the grid"),
+    RUN_E("solver", solver, cfg_solver_name, ITS_SOLVER_COUNT_, "ODE solver"),
+    RUN_E("dynamics.kind", dynamics, cfg_dyn_name, ITS_DYN_COUNT_, "ODE or SDE sampling"),
+    RUN_E("dynamics.g.schedule", g_schedule, cfg_g_name, ITS_G_COUNT_, "SDE diffusion g(t)"),
+    RUN_F("dynamics.g.scale", ITS_CF_DOUBLE, g_scale, 0, 1000, 0, "scale c of g(t)"),
+    {"interp", ITS_CF_INTERP, offsetof(its_run_params, target), 0, 0, 0, NULL, 0,
+     "\"model\" (no conversion) or the interpolant to sample along: a name or {\"kind\", ...}"},
+    RUN_F("budget.max_nfe", ITS_CF_U64, max_nfe, 0, ITS_CFG_MAX_INT, 0,
+          "hard cap on model rows (0 = none)"),
+    RUN_F("budget.max_verifier_rows", ITS_CF_U64, max_verifier_rows, 0, ITS_CFG_MAX_INT, 0,
+          "hard cap on verifier rows (0 = none)"),
+    RUN_F("budget.deadline_ms", ITS_CF_DOUBLE, deadline_ms, 0, 1e12, 0,
+          "wall-clock deadline in ms (0 = none); the best so far is returned"),
+    RUN_F("top_k", ITS_CF_INT, top_k, 1, 1024, 0, "samples returned"),
+    RUN_E("on_nonfinite", on_nonfinite, cfg_nonfinite_name, ITS_NONFINITE_COUNT_,
+          "NaN/Inf from a callback: stop with an error, or drop the particle"),
+};
+
+const its_cfg_field *its_cfg_run_fields(size_t *n)
+{
+    if (n)
+        *n = ITS_ARRAY_LEN(its_run_fields);
+    return its_run_fields;
+}
+
+/* Interpolant parameters by kind (JSON key, field offset in its_interp). */
+typedef struct {
+    its_interp_kind kind;
+    const char *key;
+    size_t offset;
+} its_ip_key;
+
+static const its_ip_key its_ip_keys[] = {
+    {ITS_INTERP_VP, "beta_min", offsetof(its_interp, beta_min)},
+    {ITS_INTERP_VP, "beta_max", offsetof(its_interp, beta_max)},
+    {ITS_INTERP_VP_COSINE, "s", offsetof(its_interp, cosine_s)},
+    {ITS_INTERP_VE, "sigma_min", offsetof(its_interp, sigma_min)},
+    {ITS_INTERP_VE, "sigma_max", offsetof(its_interp, sigma_max)},
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Descriptions of what a value must be
+ * ------------------------------------------------------------------------------------------- */
+static void cfg_enum_list(const char *(*ename)(int), int emax, char *buf, size_t cap)
+{
+    size_t o = (size_t)snprintf(buf, cap, "one of ");
+    for (int i = 0; i < emax && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s\"%s\"", i ? ", " : "", ename(i));
+}
+
+static void cfg_range(const char *what, double lo, double hi, int lo_open, char *buf, size_t cap)
+{
+    if (hi >= ITS_CFG_MAX_INT)
+        snprintf(buf, cap, "%s %s %.17g", what, lo_open ? ">" : ">=", lo);
+    else
+        snprintf(buf, cap, "%s in %c%.17g, %.17g]", what, lo_open ? '(' : '[', lo, hi);
+}
+
+void its_cfg_desc_expect(const its_param_desc *d, char *buf, size_t cap)
+{
+    switch (d->type) {
+    case ITS_PT_INT:
+        cfg_range("integer", d->min, d->max, 0, buf, cap);
+        break;
+    case ITS_PT_DOUBLE:
+        cfg_range("number", d->min, d->max, 0, buf, cap);
+        break;
+    case ITS_PT_BOOL:
+        snprintf(buf, cap, "true or false");
+        break;
+    case ITS_PT_ENUM:
+        cfg_enum_list(d->ename, d->emax, buf, cap);
+        break;
+    }
+}
+
+void its_cfg_field_expect(const its_cfg_field *f, char *buf, size_t cap)
+{
+    switch (f->type) {
+    case ITS_CF_INT:
+    case ITS_CF_U64:
+        cfg_range("integer", f->min, f->max, f->min_open, buf, cap);
+        break;
+    case ITS_CF_DOUBLE:
+        cfg_range("number", f->min, f->max, f->min_open, buf, cap);
+        break;
+    case ITS_CF_ENUM:
+        cfg_enum_list(f->ename, f->emax, buf, cap);
+        break;
+    case ITS_CF_GRID_CUSTOM:
+        snprintf(buf, cap, "array of steps + 1 decreasing numbers from t_max to 0");
+        break;
+    case ITS_CF_INTERP:
+        snprintf(buf, cap, "\"model\", an interpolant name, or {\"kind\": name, parameters}");
+        break;
+    }
+}
+
+void its_cfg_desc_value(const its_param_desc *d, const void *params, char *buf, size_t cap)
+{
+    const char *base = params;
+    if (d->type == ITS_PT_DOUBLE) {
+        double v;
+        memcpy(&v, base + d->offset, sizeof(v));
+        snprintf(buf, cap, "%.15g", v);
+        return;
+    }
+    int v;
+    memcpy(&v, base + d->offset, sizeof(v));
+    if (d->type == ITS_PT_BOOL)
+        snprintf(buf, cap, "%s", v ? "true" : "false");
+    else if (d->type == ITS_PT_ENUM)
+        snprintf(buf, cap, "\"%s\"", d->ename(v) ? d->ename(v) : "?");
+    else
+        snprintf(buf, cap, "%d", v);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Pre-scan: UTF-8, NUL bytes and nesting, before cJSON sees the text
+ * ------------------------------------------------------------------------------------------- */
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, surrogates or > U+10FFFF),
+ * 0 when invalid. */
+static size_t cfg_utf8_len(const unsigned char *p, size_t left)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (left < n)
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+static its_status cfg_scan(its_ctx *ctx, const char *json, size_t len, int *open);
+
+its_status its_cfg_prescan(its_ctx *ctx, const char *json, size_t len)
+{
+    int open;
+    return cfg_scan(ctx, json, len, &open);
+}
+
+/* *open: 1 when the text ends inside a string or an unclosed object or array. */
+static its_status cfg_scan(its_ctx *ctx, const char *json, size_t len, int *open)
+{
+    *open = 0;
+    if (!json)
+        return its_error(ctx, ITS_ERR_CONFIG, "config: the JSON text is NULL");
+    if (len == 0)
+        return its_error(ctx, ITS_ERR_CONFIG, "config: empty document (expected a JSON object)");
+    if (len > ITS_CFG_MAX_BYTES)
+        return its_error(ctx, ITS_ERR_CONFIG, "config: %zu bytes is larger than the limit of %zu",
+                         len, ITS_CFG_MAX_BYTES);
+    const unsigned char *p = (const unsigned char *)json;
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        if (c == 0)
+            return its_error(ctx, ITS_ERR_CONFIG, "config: NUL byte at offset %zu", i);
+        size_t n = cfg_utf8_len(p + i, len - i);
+        if (n == 0)
+            return its_error(ctx, ITS_ERR_CONFIG,
+                             "config: invalid UTF-8 at offset %zu (expected UTF-8 text)", i);
+        if (in_str) {
+            if (c == '\\' && i + 1 < len && p[i + 1] < 0x80 && p[i + 1] != 0)
+                n = 2; /* skip the escaped (ASCII) character */
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > ITS_CFG_MAX_DEPTH)
+                return its_error(ctx, ITS_ERR_CONFIG,
+                                 "config: nesting deeper than %d levels at offset %zu",
+                                 ITS_CFG_MAX_DEPTH, i);
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+        i += n;
+    }
+    *open = in_str || depth > 0;
+    return ITS_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Strict parsing
+ * ------------------------------------------------------------------------------------------- */
+/* A short rendering of a JSON value for messages. */
+static void cfg_got(const cJSON *it, char *buf, size_t cap)
+{
+    if (cJSON_IsNumber(it)) {
+        snprintf(buf, cap, "%.17g", it->valuedouble);
+        return;
+    }
+    if (cJSON_IsString(it)) {
+        snprintf(buf, cap, "\"%.40s%s\"", it->valuestring,
+                 strlen(it->valuestring) > 40 ? "..." : "");
+        return;
+    }
+    if (cJSON_IsBool(it)) {
+        snprintf(buf, cap, "%s", cJSON_IsTrue(it) ? "true" : "false");
+        return;
+    }
+    if (cJSON_IsNull(it)) {
+        snprintf(buf, cap, "null");
+        return;
+    }
+    snprintf(buf, cap, "%s", cJSON_IsArray(it) ? "an array" : "an object");
+}
+
+static its_status cfg_bad(its_ctx *ctx, const char *path, const char *expect, const cJSON *it)
+{
+    char got[96];
+    cfg_got(it, got, sizeof(got));
+    return its_error(ctx, ITS_ERR_CONFIG, "%s: expected %s, got %s", path, expect, got);
+}
+
+static void cfg_join(char *out, size_t cap, const char *prefix, const char *key)
+{
+    snprintf(out, cap, "%s%s%s", prefix, prefix[0] ? "." : "", key);
+}
+
+/* Rejects a key that appeared earlier in the same object. */
+static its_status cfg_check_dup(its_ctx *ctx, const cJSON *obj, const cJSON *it, const char *path)
+{
+    for (const cJSON *c = obj->child; c && c != it; c = c->next)
+        if (strcmp(c->string, it->string) == 0)
+            return its_error(ctx, ITS_ERR_CONFIG, "%s: duplicate key", path);
+    return ITS_OK;
+}
+
+/* An integral number in [lo, hi] (lo excluded when open). */
+static int cfg_int_ok(const cJSON *it, double lo, double hi, int open)
+{
+    if (!cJSON_IsNumber(it))
+        return 0;
+    double v = it->valuedouble;
+    return isfinite(v) && v == floor(v) && (open ? v > lo : v >= lo) && v <= hi;
+}
+
+static int cfg_num_ok(const cJSON *it, double lo, double hi, int open)
+{
+    if (!cJSON_IsNumber(it))
+        return 0;
+    double v = it->valuedouble;
+    return isfinite(v) && (open ? v > lo : v >= lo) && v <= hi;
+}
+
+static int cfg_enum_find(const char *(*ename)(int), int emax, const char *s)
+{
+    for (int i = 0; i < emax; i++)
+        if (ename(i) && strcmp(ename(i), s) == 0)
+            return i;
+    return -1;
+}
+
+static its_status cfg_parse_params(its_ctx *ctx, const its_method_vt *vt, const cJSON *obj,
+                                   void *params)
+{
+    char path[160], expect[256];
+    if (!cJSON_IsObject(obj))
+        return cfg_bad(ctx, "params", "an object", obj);
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        cfg_join(path, sizeof(path), "params", it->string);
+        ITS_TRY(cfg_check_dup(ctx, obj, it, path));
+        const its_param_desc *d = NULL;
+        for (size_t i = 0; i < vt->n_desc; i++)
+            if (strcmp(vt->desc[i].name, it->string) == 0)
+                d = &vt->desc[i];
+        if (!d) {
+            size_t o = 0;
+            expect[0] = 0;
+            for (size_t i = 0; i < vt->n_desc && o < sizeof(expect); i++)
+                o += (size_t)snprintf(expect + o, sizeof(expect) - o, "%s%s", i ? ", " : "",
+                                      vt->desc[i].name);
+            return its_error(ctx, ITS_ERR_CONFIG, "%s: unknown key (%s takes %s)", path,
+                             its_method_name(vt->method), vt->n_desc ? expect : "no parameters");
+        }
+        its_cfg_desc_expect(d, expect, sizeof(expect));
+        char *dst = (char *)params + d->offset;
+        int iv;
+        switch (d->type) {
+        case ITS_PT_INT:
+            if (!cfg_int_ok(it, d->min, d->max, 0))
+                return cfg_bad(ctx, path, expect, it);
+            iv = (int)it->valuedouble;
+            memcpy(dst, &iv, sizeof(iv));
+            break;
+        case ITS_PT_DOUBLE:
+            if (!cfg_num_ok(it, d->min, d->max, 0))
+                return cfg_bad(ctx, path, expect, it);
+            memcpy(dst, &it->valuedouble, sizeof(double));
+            break;
+        case ITS_PT_BOOL:
+            if (!cJSON_IsBool(it))
+                return cfg_bad(ctx, path, expect, it);
+            iv = cJSON_IsTrue(it) ? 1 : 0;
+            memcpy(dst, &iv, sizeof(iv));
+            break;
+        case ITS_PT_ENUM:
+            if (!cJSON_IsString(it) || (iv = cfg_enum_find(d->ename, d->emax, it->valuestring)) < 0)
+                return cfg_bad(ctx, path, expect, it);
+            memcpy(dst, &iv, sizeof(iv));
+            break;
+        }
+    }
+    return ITS_OK;
+}
+
+static its_status cfg_parse_interp(its_ctx *ctx, const cJSON *it, its_run_params *run)
+{
+    const char *expect = "\"model\", an interpolant name (linear, vp, vp_cosine, ve), or "
+                         "{\"kind\": name, parameters}";
+    its_interp_kind kind;
+    if (cJSON_IsString(it)) {
+        if (strcmp(it->valuestring, "model") == 0) {
+            run->convert = 0;
+            return ITS_OK;
+        }
+        if (its_interp_kind_parse(it->valuestring, &kind) != ITS_OK || kind == ITS_INTERP_CUSTOM)
+            return cfg_bad(ctx, "run.interp", expect, it);
+        run->convert = 1;
+        its_interp_init(&run->target, kind);
+        return ITS_OK;
+    }
+    if (!cJSON_IsObject(it))
+        return cfg_bad(ctx, "run.interp", expect, it);
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "kind");
+    if (!k)
+        return its_error(ctx, ITS_ERR_CONFIG, "run.interp.kind: missing (expected one of "
+                                              "\"linear\", \"vp\", \"vp_cosine\", \"ve\")");
+    if (!cJSON_IsString(k) || its_interp_kind_parse(k->valuestring, &kind) != ITS_OK ||
+        kind == ITS_INTERP_CUSTOM)
+        return cfg_bad(ctx, "run.interp.kind", "one of \"linear\", \"vp\", \"vp_cosine\", \"ve\"",
+                       k);
+    run->convert = 1;
+    its_interp_init(&run->target, kind);
+    char path[160];
+    for (const cJSON *c = it->child; c; c = c->next) {
+        cfg_join(path, sizeof(path), "run.interp", c->string);
+        ITS_TRY(cfg_check_dup(ctx, it, c, path));
+        if (strcmp(c->string, "kind") == 0)
+            continue;
+        const its_ip_key *key = NULL;
+        for (size_t i = 0; i < ITS_ARRAY_LEN(its_ip_keys); i++)
+            if (its_ip_keys[i].kind == kind && strcmp(its_ip_keys[i].key, c->string) == 0)
+                key = &its_ip_keys[i];
+        if (!key)
+            return its_error(ctx, ITS_ERR_CONFIG, "%s: unknown key for interpolant \"%s\"", path,
+                             its_interp_kind_name(kind));
+        if (!cfg_num_ok(c, 0, 1e6, 1))
+            return cfg_bad(ctx, path, "number in (0, 1e6]", c);
+        memcpy((char *)&run->target + key->offset, &c->valuedouble, sizeof(double));
+    }
+    return ITS_OK;
+}
+
+/* The grid array is checked once steps and t_max are known. */
+static its_status cfg_parse_grid(its_ctx *ctx, const cJSON *arr, its_run_params *run,
+                                 double **grid_out)
+{
+    const char *expect = "an array of steps + 1 decreasing numbers from t_max in (0, 1] to 0";
+    if (!cJSON_IsArray(arr))
+        return cfg_bad(ctx, "run.grid_custom", expect, arr);
+    if (run->grid != ITS_GRID_CUSTOM)
+        return its_error(ctx, ITS_ERR_CONFIG,
+                         "run.grid_custom: only with \"grid\": \"custom\" (grid is \"%s\")",
+                         its_grid_name(run->grid));
+    int n = cJSON_GetArraySize(arr);
+    if (n != run->steps + 1)
+        return its_error(ctx, ITS_ERR_CONFIG,
+                         "run.grid_custom: expected steps + 1 = %d times, got %d", run->steps + 1,
+                         n);
+    double *g = its_calloc(ctx, (size_t)n, sizeof(double));
+    if (!g)
+        return ITS_ERR_NOMEM;
+    int i = 0;
+    char path[64];
+    for (const cJSON *c = arr->child; c; c = c->next, i++) {
+        snprintf(path, sizeof(path), "run.grid_custom[%d]", i);
+        double lo = 0, hi = i ? g[i - 1] : 1.0;
+        int ok = i == n - 1 ? (cJSON_IsNumber(c) && c->valuedouble == 0.0)
+                            : cfg_num_ok(c, lo, hi, 1) && (i == 0 || c->valuedouble < hi);
+        if (!ok) {
+            char exp2[96];
+            if (i == n - 1)
+                snprintf(exp2, sizeof(exp2), "0 (the grid ends at t = 0)");
+            else if (i == 0)
+                snprintf(exp2, sizeof(exp2), "number in (0, 1]");
+            else
+                snprintf(exp2, sizeof(exp2), "number in (0, %.17g) (decreasing)", hi);
+            its_mfree(ctx, g);
+            return cfg_bad(ctx, path, exp2, c);
+        }
+        g[i] = c->valuedouble;
+    }
+    *grid_out = g;
+    return ITS_OK;
+}
+
+static const its_cfg_field *cfg_field_find(const char *rel)
+{
+    for (size_t i = 0; i < ITS_ARRAY_LEN(its_run_fields); i++)
+        if (strcmp(its_run_fields[i].path, rel) == 0)
+            return &its_run_fields[i];
+    return NULL;
+}
+
+/* 1 when some field's path starts with "rel." */
+static int cfg_field_group(const char *rel)
+{
+    size_t n = strlen(rel);
+    for (size_t i = 0; i < ITS_ARRAY_LEN(its_run_fields); i++)
+        if (strncmp(its_run_fields[i].path, rel, n) == 0 && its_run_fields[i].path[n] == '.')
+            return 1;
+    return 0;
+}
+
+/* Keys allowed in the run object at rel ("" = run itself), for messages. */
+static void cfg_group_keys(const char *rel, char *buf, size_t cap)
+{
+    size_t n = strlen(rel), o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < ITS_ARRAY_LEN(its_run_fields) && o < cap; i++) {
+        const char *p = its_run_fields[i].path;
+        if (n && (strncmp(p, rel, n) != 0 || p[n] != '.'))
+            continue;
+        const char *k = n ? p + n + 1 : p;
+        size_t kl = strcspn(k, ".");
+        /* skip a key already listed (several fields under one group) */
+        int seen = 0;
+        for (size_t j = 0; j < i; j++) {
+            const char *q = its_run_fields[j].path;
+            if (n && (strncmp(q, rel, n) != 0 || q[n] != '.'))
+                continue;
+            const char *kq = n ? q + n + 1 : q;
+            if (strcspn(kq, ".") == kl && strncmp(kq, k, kl) == 0)
+                seen = 1;
+        }
+        if (!seen)
+            o += (size_t)snprintf(buf + o, cap - o, "%s%.*s", o ? ", " : "", (int)kl, k);
+    }
+}
+
+static its_status cfg_parse_run_obj(its_ctx *ctx, const cJSON *obj, const char *rel,
+                                    its_run_params *run, const cJSON **grid_arr)
+{
+    char path[200], sub[160], expect[256];
+    snprintf(path, sizeof(path), "run%s%s", rel[0] ? "." : "", rel);
+    if (!cJSON_IsObject(obj))
+        return cfg_bad(ctx, path, "an object", obj);
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        cfg_join(sub, sizeof(sub), rel, it->string);
+        snprintf(path, sizeof(path), "run.%s", sub);
+        ITS_TRY(cfg_check_dup(ctx, obj, it, path));
+        const its_cfg_field *f = cfg_field_find(sub);
+        if (!f) {
+            if (cfg_field_group(sub)) {
+                ITS_TRY(cfg_parse_run_obj(ctx, it, sub, run, grid_arr));
+                continue;
+            }
+            cfg_group_keys(rel, expect, sizeof(expect));
+            return its_error(ctx, ITS_ERR_CONFIG, "%s: unknown key (expected one of %s)", path,
+                             expect);
+        }
+        its_cfg_field_expect(f, expect, sizeof(expect));
+        char *dst = (char *)run + f->offset;
+        int iv;
+        switch (f->type) {
+        case ITS_CF_INT:
+            if (!cfg_int_ok(it, f->min, f->max, f->min_open))
+                return cfg_bad(ctx, path, expect, it);
+            iv = (int)it->valuedouble;
+            memcpy(dst, &iv, sizeof(iv));
+            break;
+        case ITS_CF_U64: {
+            if (!cfg_int_ok(it, f->min, f->max, f->min_open))
+                return cfg_bad(ctx, path, expect, it);
+            uint64_t u = (uint64_t)it->valuedouble;
+            memcpy(dst, &u, sizeof(u));
+            break;
+        }
+        case ITS_CF_DOUBLE:
+            if (!cfg_num_ok(it, f->min, f->max, f->min_open))
+                return cfg_bad(ctx, path, expect, it);
+            memcpy(dst, &it->valuedouble, sizeof(double));
+            break;
+        case ITS_CF_ENUM:
+            if (!cJSON_IsString(it) || (iv = cfg_enum_find(f->ename, f->emax, it->valuestring)) < 0)
+                return cfg_bad(ctx, path, expect, it);
+            memcpy(dst, &iv, sizeof(iv));
+            break;
+        case ITS_CF_GRID_CUSTOM:
+            *grid_arr = it; /* checked after the whole object (needs steps and grid) */
+            break;
+        case ITS_CF_INTERP:
+            ITS_TRY(cfg_parse_interp(ctx, it, run));
+            break;
+        }
+    }
+    return ITS_OK;
+}
+
+its_status its_cfg_parse(its_ctx *ctx, const char *json, size_t len, const its_method_vt **vt_out,
+                         void **params_out, its_run_params *run)
+{
+    *vt_out = NULL;
+    *params_out = NULL;
+    its_run_params_init(run);
+    ITS_TRY(its_cfg_prescan(ctx, json, len));
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (!root) {
+        size_t off = (end && end >= json && end <= json + len) ? (size_t)(end - json) : 0;
+        int open;
+        cfg_scan(ctx, json, len, &open);
+        if (off + 1 >= len || open)
+            return its_error(ctx, ITS_ERR_CONFIG,
+                             "config: truncated JSON (the document ends at offset %zu)", len);
+        return its_error(ctx, ITS_ERR_CONFIG, "config: malformed JSON at offset %zu", off);
+    }
+    its_status st = ITS_OK;
+    for (const char *p = end; p && p < json + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            st = its_error(ctx, ITS_ERR_CONFIG, "config: trailing characters at offset %zu",
+                           (size_t)(p - json));
+            goto done;
+        }
+    }
+    if (!cJSON_IsObject(root)) {
+        st = cfg_bad(ctx, "config", "an object {\"sampler\", \"params\", \"run\"}", root);
+        goto done;
+    }
+    const cJSON *sampler = NULL, *params = NULL, *runo = NULL;
+    for (const cJSON *it = root->child; it; it = it->next) {
+        if ((st = cfg_check_dup(ctx, root, it, it->string)) != ITS_OK)
+            goto done;
+        if (strcmp(it->string, "sampler") == 0)
+            sampler = it;
+        else if (strcmp(it->string, "params") == 0)
+            params = it;
+        else if (strcmp(it->string, "run") == 0)
+            runo = it;
+        else {
+            st = its_error(ctx, ITS_ERR_CONFIG,
+                           "%s: unknown key (expected one of sampler, params, run)", it->string);
+            goto done;
+        }
+    }
+    if (!sampler) {
+        st = its_error(ctx, ITS_ERR_CONFIG, "sampler: missing (expected a method name)");
+        goto done;
+    }
+    its_method m;
+    if (!cJSON_IsString(sampler) || its_method_parse(sampler->valuestring, &m) != ITS_OK) {
+        char expect[512];
+        cfg_enum_list(cfg_method_name, ITS_METHOD_COUNT_, expect,
+                      sizeof(expect));
+        st = cfg_bad(ctx, "sampler", expect, sampler);
+        goto done;
+    }
+    const its_method_vt *vt = its_method_vt_get(m);
+    if (!vt) {
+        st = its_error(ctx, ITS_ERR_CONFIG, "sampler: \"%s\" is not available in this build",
+                       its_method_name(m));
+        goto done;
+    }
+    void *pbuf = its_calloc(ctx, 1, vt->params_size);
+    if (!pbuf) {
+        st = ITS_ERR_NOMEM;
+        goto done;
+    }
+    vt->params_init(pbuf);
+    const cJSON *grid_arr = NULL;
+    double *grid = NULL;
+    if (params)
+        st = cfg_parse_params(ctx, vt, params, pbuf);
+    if (st == ITS_OK && runo)
+        st = cfg_parse_run_obj(ctx, runo, "", run, &grid_arr);
+    if (st == ITS_OK && grid_arr)
+        st = cfg_parse_grid(ctx, grid_arr, run, &grid);
+    if (st == ITS_OK && run->grid == ITS_GRID_CUSTOM && !grid)
+        st = its_error(ctx, ITS_ERR_CONFIG,
+                       "run.grid_custom: missing (grid \"custom\" needs %d times)", run->steps + 1);
+    if (st != ITS_OK) {
+        its_mfree(ctx, pbuf);
+        its_mfree(ctx, grid);
+        goto done;
+    }
+    run->grid_custom = grid;
+    *vt_out = vt;
+    *params_out = pbuf;
+done:
+    cJSON_Delete(root);
+    return st;
+}
+
+its_status its_sampler_from_json(its_ctx *ctx, const char *json, size_t len, its_sampler **out)
+{
+    if (!out)
+        return its_error(ctx, ITS_ERR_INVALID, "its_sampler_from_json: out is NULL");
+    *out = NULL;
+    if (!ctx)
+        return ITS_ERR_INVALID;
+    its_clear_error(ctx);
+    const its_method_vt *vt;
+    void *params;
+    its_run_params run;
+    ITS_TRY(its_cfg_parse(ctx, json, len, &vt, &params, &run));
+    double *grid = (double *)run.grid_custom;
+    its_status st = its_sampler_create(ctx, vt->method, params, &run, out);
+    its_mfree(ctx, params);
+    its_mfree(ctx, grid);
+    /* cross-field checks (method check, interpolant ranges) speak in paths already */
+    if (st == ITS_ERR_INVALID || st == ITS_ERR_UNSUPPORTED) {
+        char msg[ITS_ERRMSG_CAP];
+        snprintf(msg, sizeof(msg), "%s", its_ctx_errmsg(ctx));
+        st = its_error(ctx, ITS_ERR_CONFIG, "%s", msg);
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Writing
+ * ------------------------------------------------------------------------------------------- */
+/* The object at the dotted group path of a field (creating it), and the leaf key. */
+static cJSON *cfg_group_obj(cJSON *run, const char *path, const char **leaf)
+{
+    cJSON *o = run;
+    const char *p = path, *dot;
+    while (o && (dot = strchr(p, '.'))) {
+        char key[64];
+        snprintf(key, sizeof(key), "%.*s", (int)(dot - p), p);
+        cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
+        if (!c)
+            c = cJSON_AddObjectToObject(o, key);
+        o = c;
+        p = dot + 1;
+    }
+    *leaf = p;
+    return o;
+}
+
+static cJSON *cfg_interp_cjson(const its_run_params *run)
+{
+    if (!run->convert)
+        return cJSON_CreateString("model");
+    cJSON *o = cJSON_CreateObject();
+    const char *name = its_interp_kind_name(run->target.kind);
+    if (!o || !cJSON_AddStringToObject(o, "kind", name ? name : "?")) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    for (size_t i = 0; i < ITS_ARRAY_LEN(its_ip_keys); i++) {
+        if (its_ip_keys[i].kind != run->target.kind)
+            continue;
+        double v;
+        memcpy(&v, (const char *)&run->target + its_ip_keys[i].offset, sizeof(v));
+        if (!cJSON_AddItemToObject(o, its_ip_keys[i].key, its_cfg_number(v))) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static int cfg_add_params(cJSON *po, const its_method_vt *vt, const void *params)
+{
+    const char *base = params;
+    for (size_t i = 0; i < vt->n_desc; i++) {
+        const its_param_desc *d = &vt->desc[i];
+        cJSON *v = NULL;
+        if (d->type == ITS_PT_DOUBLE) {
+            double x;
+            memcpy(&x, base + d->offset, sizeof(x));
+            v = its_cfg_number(x);
+        } else {
+            int x;
+            memcpy(&x, base + d->offset, sizeof(x));
+            if (d->type == ITS_PT_INT)
+                v = its_cfg_number(x);
+            else if (d->type == ITS_PT_BOOL)
+                v = cJSON_CreateBool(x != 0);
+            else
+                v = cJSON_CreateString(d->ename(x) ? d->ename(x) : "?");
+        }
+        if (!v || !cJSON_AddItemToObject(po, d->name, v)) {
+            cJSON_Delete(v);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+cJSON *its_cfg_to_cjson(const its_method_vt *vt, const void *params, const its_run_params *run)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    cJSON *po, *ro;
+    if (!cJSON_AddStringToObject(root, "sampler", its_method_name(vt->method)) ||
+        !(po = cJSON_AddObjectToObject(root, "params")) || cfg_add_params(po, vt, params) != 0 ||
+        !(ro = cJSON_AddObjectToObject(root, "run")))
+        goto fail;
+    for (size_t i = 0; i < ITS_ARRAY_LEN(its_run_fields); i++) {
+        const its_cfg_field *f = &its_run_fields[i];
+        const char *leaf;
+        cJSON *o = cfg_group_obj(ro, f->path, &leaf);
+        if (!o)
+            goto fail;
+        const char *src = (const char *)run + f->offset;
+        cJSON *v = NULL;
+        switch (f->type) {
+        case ITS_CF_INT: {
+            int x;
+            memcpy(&x, src, sizeof(x));
+            v = its_cfg_number(x);
+            break;
+        }
+        case ITS_CF_U64: {
+            uint64_t x;
+            memcpy(&x, src, sizeof(x));
+            v = its_cfg_number((double)x);
+            break;
+        }
+        case ITS_CF_DOUBLE: {
+            double x;
+            memcpy(&x, src, sizeof(x));
+            v = its_cfg_number(x);
+            break;
+        }
+        case ITS_CF_ENUM: {
+            int x;
+            memcpy(&x, src, sizeof(x));
+            v = cJSON_CreateString(f->ename(x) ? f->ename(x) : "?");
+            break;
+        }
+        case ITS_CF_GRID_CUSTOM:
+            if (run->grid != ITS_GRID_CUSTOM || !run->grid_custom)
+                continue;
+            v = cJSON_CreateArray();
+            for (int k = 0; v && k <= run->steps; k++) {
+                cJSON *x = its_cfg_number(run->grid_custom[k]);
+                if (!x || !cJSON_AddItemToArray(v, x)) {
+                    cJSON_Delete(x);
+                    cJSON_Delete(v);
+                    v = NULL;
+                }
+            }
+            break;
+        case ITS_CF_INTERP:
+            v = cfg_interp_cjson(run);
+            break;
+        }
+        if (!v || !cJSON_AddItemToObject(o, leaf, v)) {
+            cJSON_Delete(v);
+            goto fail;
+        }
+    }
+    return root;
+fail:
+    cJSON_Delete(root);
+    return NULL;
+}
+
+cJSON *its_cfg_number(double v)
+{
+    if (!isfinite(v))
+        return cJSON_CreateNull();
+    char buf[40];
+    if (v == floor(v) && fabs(v) <= ITS_CFG_MAX_INT)
+        snprintf(buf, sizeof(buf), "%.0f", v);
+    else {
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(buf, sizeof(buf), "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+char *its_cfg_print(its_ctx *ctx, const cJSON *root)
+{
+    if (!root)
+        return NULL;
+    char *txt = cJSON_PrintUnformatted(root);
+    if (!txt)
+        return NULL;
+    char *copy = its_strdup(ctx, txt);
+    cJSON_free(txt);
+    return copy;
+}
+
+const char *its_sampler_to_json(its_sampler *s)
+{
+    if (!s)
+        return NULL;
+    cJSON *root = its_cfg_to_cjson(s->vt, s->params, &s->run);
+    char *txt = its_cfg_print(s->ctx, root);
+    cJSON_Delete(root);
+    if (!txt)
+        return NULL;
+    its_mfree(s->ctx, s->json);
+    s->json = txt;
+    return s->json;
+}

@@ -1,0 +1,65 @@
+/* JSON configuration (internal): the run-parameter table, strict parsing helpers, and the
+ * writers shared by its_sampler_to_json, its_result_to_json and the CLI. */
+#ifndef ITS_CONFIG_H
+#define ITS_CONFIG_H
+
+#include <cjson/cJSON.h>
+
+#include "samplers/sampler.h"
+
+#define ITS_CFG_MAX_DEPTH 32             /* nesting a config may use (objects + arrays) */
+#define ITS_CFG_MAX_BYTES ((size_t)1 << 24)
+#define ITS_CFG_MAX_INT 9007199254740992.0 /* 2^53: the largest integer a JSON number keeps */
+
+/* One leaf of the "run" object. path is relative to "run" ("dynamics.g.scale"). */
+typedef enum {
+    ITS_CF_INT = 0,   /* int field */
+    ITS_CF_U64,       /* uint64_t field */
+    ITS_CF_DOUBLE,
+    ITS_CF_ENUM,      /* int-sized enum, names through ename */
+    ITS_CF_GRID_CUSTOM, /* array of steps + 1 times */
+    ITS_CF_INTERP     /* "model", a kind name, or {"kind", parameters} */
+} its_cfg_type;
+
+typedef struct its_cfg_field {
+    const char *path;
+    its_cfg_type type;
+    size_t offset;                /* in its_run_params */
+    double min, max;              /* inclusive, except min when min_open */
+    int min_open;                 /* 1: min itself is excluded */
+    const char *(*ename)(int v);
+    int emax;
+    const char *doc;
+} its_cfg_field;
+
+/* The run table (every JSON-expressible its_run_params field but grid_custom and interp,
+ * which have their own shapes). */
+const its_cfg_field *its_cfg_run_fields(size_t *n);
+
+/* "integer in [1, 65536]", "number in (0, 1]", "one of \"euler\", \"heun\"", "true or false". */
+void its_cfg_desc_expect(const its_param_desc *d, char *buf, size_t cap);
+void its_cfg_field_expect(const its_cfg_field *f, char *buf, size_t cap);
+/* Default of a descriptor's parameter in params, as JSON text ("4", "0.95", "\"keep\""). */
+void its_cfg_desc_value(const its_param_desc *d, const void *params, char *buf, size_t cap);
+
+/* Strict parse of a config document into method, params (a new buffer from the context
+ * allocator, freed by the caller with its_mfree) and run (grid_custom, when set, is a new
+ * buffer the caller frees too). ITS_ERR_CONFIG names the JSON path. */
+its_status its_cfg_parse(its_ctx *ctx, const char *json, size_t len, const its_method_vt **vt,
+                         void **params, its_run_params *run);
+
+/* The effective configuration as a cJSON tree (cJSON's allocator); NULL on allocation failure. */
+cJSON *its_cfg_to_cjson(const its_method_vt *vt, const void *params, const its_run_params *run);
+
+/* A JSON number that reads back to exactly v (cJSON's printer keeps only 15 digits when they
+ * come close); null when v is not finite. */
+cJSON *its_cfg_number(double v);
+
+/* Prints a cJSON tree into context memory (unformatted); NULL on failure. */
+char *its_cfg_print(its_ctx *ctx, const cJSON *root);
+
+/* Checks that text is a well-formed document for cJSON: valid UTF-8, no NUL bytes, nesting at
+ * most ITS_CFG_MAX_DEPTH. ITS_ERR_CONFIG with the byte offset otherwise. */
+its_status its_cfg_prescan(its_ctx *ctx, const char *json, size_t len);
+
+#endif
