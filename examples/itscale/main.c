@@ -325,7 +325,7 @@ static int cli_method_defaults(cJSON *doc)
 }
 
 /* A sampler from a document; prints the library's message on failure. */
-static its_sampler *cli_sampler(its_ctx *ctx, const cJSON *doc)
+static its_sampler *cli_sampler_make(its_ctx *ctx, const cJSON *doc, int quiet)
 {
     char *txt = cJSON_PrintUnformatted(doc);
     if (!txt) {
@@ -336,10 +336,22 @@ static its_sampler *cli_sampler(its_ctx *ctx, const cJSON *doc)
     its_status st = its_sampler_from_json(ctx, txt, strlen(txt), &s);
     cJSON_free(txt);
     if (st != ITS_OK) {
-        cli_err("config: %s", its_ctx_errmsg(ctx));
+        if (!quiet)
+            cli_err("config: %s", its_ctx_errmsg(ctx));
         return NULL;
     }
     return s;
+}
+
+static its_sampler *cli_sampler(its_ctx *ctx, const cJSON *doc)
+{
+    return cli_sampler_make(ctx, doc, 0);
+}
+
+/* As cli_sampler, without the message: for a first try that has a fallback. */
+static its_sampler *cli_sampler_quiet(its_ctx *ctx, const cJSON *doc)
+{
+    return cli_sampler_make(ctx, doc, 1);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -702,13 +714,21 @@ static double cli_param(const cJSON *eff, const char *name)
 /* Applies the scale-to-budget rule of the document's method for `nfe`. */
 static int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe)
 {
-    if (cli_doc_set(doc, "run.budget.max_nfe", cJSON_CreateNumber(0), "bench") != 0)
-        return -1;
-    const cli_scale *sc = cli_scale_find(method);
-    /* the effective config (without the cap) tells T, the solver and the other parameters */
-    its_sampler *s = sc && sc->param ? cli_sampler(ctx, doc) : NULL;
     if (cli_doc_set(doc, "run.budget.max_nfe", cJSON_CreateNumber((double)nfe), "bench") != 0)
         return -1;
+    const cli_scale *sc = cli_scale_find(method);
+    /* the effective config tells T, the solver and the other parameters; a method whose
+     * defaults need more than this cap is asked again without it */
+    its_sampler *s = sc && sc->param ? cli_sampler_quiet(ctx, doc) : NULL;
+    if (sc && sc->param && !s) {
+        if (cli_doc_set(doc, "run.budget.max_nfe", cJSON_CreateNumber(0), "bench") != 0)
+            return -1;
+        s = cli_sampler(ctx, doc);
+        if (cli_doc_set(doc, "run.budget.max_nfe", cJSON_CreateNumber((double)nfe), "bench") != 0) {
+            its_sampler_free(s);
+            return -1;
+        }
+    }
     if (!sc || !sc->param)
         return 0;
     if (!s)

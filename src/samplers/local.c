@@ -52,7 +52,7 @@ its_status its_smp_local_step(its_engine *e, its_pset *ps, int k, const its_loca
         return its_error(ctx, ITS_ERR_INVALID, "local search: recur must be >= 1, got %d",
                          lp->recur);
     const double tk = grid[k], s = grid[k + 1];
-    double sch, ak[4], as[4];
+    double sch = 0.0, ak[4], as[4];
     ITS_TRY(its_local_sched(e, lp->schedule, tk, &sch));
     if (its_interp_eval(its_eng_interp(e), tk, ak) != ITS_OK ||
         its_interp_eval(its_eng_interp(e), s, as) != ITS_OK)
