@@ -1,0 +1,58 @@
+/* `code`: controlled denoising (CoDe): as `svdd`, but each child runs `block` SDE steps before
+ * the per-particle selection by look-ahead r(x0_hat), so selection happens every L steps and
+ * children diverge further before being compared. block = 1 is `svdd`; K = 1 is plain SDE
+ * sampling. Cost n + n K (T - 1) NFE; under a smaller cap it runs fewer particles, then fewer
+ * children (ITS_ERR_BUDGET below one trajectory). */
+#include "samplers/resample.h"
+
+void its_code_params_init(its_code_params *p)
+{
+    if (!p)
+        return;
+    p->version = 1;
+    p->n = 2;
+    p->children = 25;
+    p->block = 2;
+}
+
+static void code_init(void *p) { its_code_params_init(p); }
+
+static const its_param_desc code_desc[] = {
+    ITS_P_INT(its_code_params, n, 1, 65536, "particles, each searched on its own"),
+    ITS_P_INT(its_code_params, children, 1, 65536, "SDE children per particle per block"),
+    ITS_P_INT(its_code_params, block, 1, 100000, "steps a child runs before selection (L)"),
+};
+
+static its_status code_check(its_ctx *ctx, const void *params, const its_run_params *run)
+{
+    const its_code_params *p = params;
+    if ((uint64_t)p->n * (uint64_t)p->children > ((uint64_t)1 << 24))
+        return its_error(ctx, ITS_ERR_INVALID,
+                         "params.children: n x children = %d x %d exceeds 2^24 rows", p->n,
+                         p->children);
+    if (p->block > run->steps)
+        return its_error(ctx, ITS_ERR_INVALID,
+                         "params.block: %d is more than run.steps (%d)", p->block, run->steps);
+    if (run->dynamics != ITS_DYN_SDE)
+        return its_error(ctx, ITS_ERR_INVALID,
+                         "run.dynamics: code branches SDE children; set dynamics to sde");
+    return ITS_OK;
+}
+
+static its_status code_run(its_engine *e, const void *params)
+{
+    const its_code_params *p = params;
+    return its_smp_children_search(e, (size_t)p->n, (size_t)p->children, p->block);
+}
+
+const its_method_vt its_vt_code = {
+    .method = ITS_METHOD_CODE,
+    .params_size = sizeof(its_code_params),
+    .params_init = code_init,
+    .desc = code_desc,
+    .n_desc = ITS_ARRAY_LEN(code_desc),
+    .check = code_check,
+    .needs_verifier = 1,
+    .run = code_run,
+    .summary = "as svdd, children run `block` steps before selection (CoDe)",
+};

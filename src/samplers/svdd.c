@@ -1,0 +1,53 @@
+/* `svdd`: soft value-based decoding (Li et al. 2024). Each particle spawns K SDE children per
+ * step and keeps the child whose look-ahead r(x0_hat) is largest: a greedy search that needs no
+ * verifier gradient. Child 0 continues the parent's noise, so K = 1 is plain SDE sampling (`none`
+ * for n = 1, `best_of_n` for n > 1), bit for bit. Cost n + n K (T - 1) NFE; under a smaller cap it
+ * runs fewer particles, then fewer children (ITS_ERR_BUDGET below one trajectory). */
+#include "samplers/resample.h"
+
+void its_svdd_params_init(its_svdd_params *p)
+{
+    if (!p)
+        return;
+    p->version = 1;
+    p->n = 2;
+    p->children = 25;
+}
+
+static void svdd_init(void *p) { its_svdd_params_init(p); }
+
+static const its_param_desc svdd_desc[] = {
+    ITS_P_INT(its_svdd_params, n, 1, 65536, "particles, each searched on its own"),
+    ITS_P_INT(its_svdd_params, children, 1, 65536, "SDE children per particle per step"),
+};
+
+static its_status svdd_check(its_ctx *ctx, const void *params, const its_run_params *run)
+{
+    const its_svdd_params *p = params;
+    if ((uint64_t)p->n * (uint64_t)p->children > ((uint64_t)1 << 24))
+        return its_error(ctx, ITS_ERR_INVALID,
+                         "params.children: n x children = %d x %d exceeds 2^24 rows", p->n,
+                         p->children);
+    if (run->dynamics != ITS_DYN_SDE)
+        return its_error(ctx, ITS_ERR_INVALID,
+                         "run.dynamics: svdd branches SDE children; set dynamics to sde");
+    return ITS_OK;
+}
+
+static its_status svdd_run(its_engine *e, const void *params)
+{
+    const its_svdd_params *p = params;
+    return its_smp_children_search(e, (size_t)p->n, (size_t)p->children, 1);
+}
+
+const its_method_vt its_vt_svdd = {
+    .method = ITS_METHOD_SVDD,
+    .params_size = sizeof(its_svdd_params),
+    .params_init = svdd_init,
+    .desc = svdd_desc,
+    .n_desc = ITS_ARRAY_LEN(svdd_desc),
+    .check = svdd_check,
+    .needs_verifier = 1,
+    .run = svdd_run,
+    .summary = "per particle, K SDE children per step, keep the best look-ahead (Li et al. 2024)",
+};
