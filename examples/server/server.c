@@ -1,0 +1,604 @@
+/*
+ * itscale-server: an HTTP front end (libmicrohttpd) over the budget-aware scheduler.
+ *
+ *   POST /v1/generate  {"task": "gmm", "profile": "heavy", "priority": 0, "deadline_ms": 500,
+ *                       "seed": 1}  -> the result with the profile actually used
+ *   GET  /metrics      Prometheus text (its:num_requests_waiting, its:outstanding_nfe, ...)
+ *   GET  /health       {"status": "ok"} (503 while shutting down)
+ *
+ * Status codes: 400 malformed request, 404/405 unknown route, 413 body over --max-body,
+ * 429 queue full or rate limit, 503 shed by the governor or shutting down, 500 failed run.
+ * SIGTERM / SIGINT: stop accepting, finish in-flight work for --grace-ms, cancel the rest
+ * (cancelled searches answer with their best so far), exit 0. Binds 127.0.0.1 unless --host.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "itscale.h"
+#include "tasks.h"
+
+/* light -> heavy: one trajectory; best of 4; rollover budget forcing with 500 NFE (DESIGN 8) */
+static const char *default_profiles =
+    "{\"profiles\": ["
+    "{\"name\": \"light\", \"config\": {\"sampler\": \"none\", \"run\": {\"steps\": 20}}},"
+    "{\"name\": \"standard\", \"config\": {\"sampler\": \"best_of_n\", \"params\": {\"n\": 4},"
+    " \"run\": {\"steps\": 20}}},"
+    "{\"name\": \"heavy\", \"config\": {\"sampler\": \"rbf\", \"run\": {\"steps\": 10,"
+    " \"grid\": \"exp\", \"dynamics\": {\"kind\": \"sde\", \"g\": {\"schedule\": \"square\","
+    " \"scale\": 3}}, \"interp\": \"vp\", \"budget\": {\"max_nfe\": 500}}}}"
+    "], \"sla_p95_ms\": 1000, \"queue_cap\": 64}";
+
+typedef struct srv_opts {
+    const char *host;
+    unsigned port;
+    const char *profiles_path;
+    unsigned workers;        /* 0: from the profiles document */
+    long queue_cap;          /* -1: from the profiles document */
+    double sla_ms;           /* < 0: from the profiles document */
+    int governor;
+    size_t max_body;
+    double rate, conn_rate;  /* requests/s on /v1/generate; 0 = unlimited */
+    double grace_ms;
+    unsigned max_conn;
+    its_srv_task_cfg task;
+} srv_opts;
+
+enum { SC_200, SC_400, SC_404, SC_405, SC_413, SC_429, SC_500, SC_503, SC_N };
+static const unsigned sc_code[SC_N] = {200, 400, 404, 405, 413, 429, 500, 503};
+
+typedef struct bucket {
+    double tokens, last_s;
+} bucket;
+
+typedef struct srv {
+    srv_opts o;
+    its_sched *sched;
+    pthread_mutex_t mu;      /* the global bucket */
+    bucket global;
+    atomic_int closing;
+    atomic_int in_flight;    /* generate requests not yet fully answered */
+    atomic_ullong responses[SC_N];
+} srv;
+
+typedef struct conn_state {
+    bucket b;                /* per connection; touched only by its own thread */
+} conn_state;
+
+typedef struct req_state {
+    srv *S;
+    char *body;
+    size_t len, cap;
+    int too_large;
+    int counted;             /* in S->in_flight until the response has gone out */
+} req_state;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Token bucket: `rate` tokens per second, burst max(1, rate). */
+static int bucket_take(bucket *b, double rate)
+{
+    if (rate <= 0)
+        return 1;
+    double now = mono_s(), burst = rate < 1 ? 1 : rate;
+    if (b->last_s == 0)
+        b->tokens = burst;
+    else
+        b->tokens = fmin(burst, b->tokens + (now - b->last_s) * rate);
+    b->last_s = now;
+    if (b->tokens < 1)
+        return 0;
+    b->tokens -= 1;
+    return 1;
+}
+
+static enum MHD_Result reply(srv *S, struct MHD_Connection *c, unsigned code, const char *type,
+                             char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    for (int i = 0; i < SC_N; i++)
+        if (sc_code[i] == code)
+            atomic_fetch_add(&S->responses[i], 1);
+    return ret;
+}
+
+static enum MHD_Result reply_error(srv *S, struct MHD_Connection *c, unsigned code,
+                                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result reply_error(srv *S, struct MHD_Connection *c, unsigned code,
+                                   const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s)
+        return MHD_NO;
+    /* cJSON's allocator is malloc (the default hooks), so MHD may free() it */
+    return reply(S, c, code, "application/json", s);
+}
+
+static enum MHD_Result handle_metrics(srv *S, struct MHD_Connection *c)
+{
+    size_t need = its_sched_metrics(S->sched, NULL, 0);
+    size_t extra = 256 + SC_N * 80;
+    char *buf = malloc(need + extra + 1);
+    if (!buf)
+        return MHD_NO;
+    size_t n = its_sched_metrics(S->sched, buf, need + 1);
+    n += (size_t)snprintf(buf + n, extra + 1,
+                          "# HELP its:http_responses_total HTTP responses by status code.\n"
+                          "# TYPE its:http_responses_total counter\n");
+    for (int i = 0; i < SC_N && n < need + extra; i++)
+        n += (size_t)snprintf(buf + n, need + extra + 1 - n,
+                              "its:http_responses_total{code=\"%u\"} %llu\n", sc_code[i],
+                              (unsigned long long)atomic_load(&S->responses[i]));
+    return reply(S, c, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
+}
+
+/* The request document, strictly: unknown keys and wrong types are 400s that name the key. */
+static int parse_generate(srv *S, const char *body, size_t len, its_sched_req *r, char *err,
+                          size_t errcap)
+{
+    cJSON *o = cJSON_ParseWithLength(body, len);
+    int ok = 0;
+    if (!o || !cJSON_IsObject(o)) {
+        snprintf(err, errcap, "body: expected a JSON object");
+        goto done;
+    }
+    its_sched_req_init(r);
+    r->task = 0;
+    for (const cJSON *k = o->child; k; k = k->next) {
+        const char *key = k->string;
+        if (!strcmp(key, "task") || !strcmp(key, "profile")) {
+            if (!cJSON_IsString(k)) {
+                snprintf(err, errcap, "%s: expected a string", key);
+                goto done;
+            }
+            int i = key[0] == 't' ? its_sched_task_index(S->sched, k->valuestring)
+                                  : its_sched_profile_index(S->sched, k->valuestring);
+            if (i < 0) {
+                snprintf(err, errcap, "%s: unknown %s \"%.64s\"", key, key, k->valuestring);
+                goto done;
+            }
+            if (key[0] == 't')
+                r->task = i;
+            else
+                r->profile = i;
+        } else if (!strcmp(key, "priority")) {
+            if (!cJSON_IsNumber(k) || k->valuedouble != floor(k->valuedouble) ||
+                fabs(k->valuedouble) > 1000) {
+                snprintf(err, errcap, "priority: expected an integer in [-1000, 1000]");
+                goto done;
+            }
+            r->priority = (int)k->valuedouble;
+        } else if (!strcmp(key, "deadline_ms")) {
+            if (!cJSON_IsNumber(k) || !(k->valuedouble >= 0 && k->valuedouble <= 3.6e6)) {
+                snprintf(err, errcap, "deadline_ms: expected a number in [0, 3600000]");
+                goto done;
+            }
+            r->deadline_ms = k->valuedouble;
+        } else if (!strcmp(key, "seed")) {
+            if (!cJSON_IsNumber(k) || k->valuedouble != floor(k->valuedouble) ||
+                !(k->valuedouble >= 0 && k->valuedouble <= 9007199254740992.0)) {
+                snprintf(err, errcap, "seed: expected an integer in [0, 2^53]");
+                goto done;
+            }
+            r->seed = (uint64_t)k->valuedouble;
+        } else {
+            snprintf(err, errcap, "%.64s: unknown key", key);
+            goto done;
+        }
+    }
+    ok = 1;
+done:
+    cJSON_Delete(o);
+    return ok;
+}
+
+static enum MHD_Result handle_generate(srv *S, struct MHD_Connection *c, req_state *rs)
+{
+    rs->counted = 1;
+    atomic_fetch_add(&S->in_flight, 1);
+    if (atomic_load(&S->closing))
+        return reply_error(S, c, 503, "shutting down");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_state *cs = ci ? ci->socket_context : NULL;
+    if (cs && !bucket_take(&cs->b, S->o.conn_rate))
+        return reply_error(S, c, 429, "rate limit: over %g requests/s on this connection",
+                           S->o.conn_rate);
+    pthread_mutex_lock(&S->mu);
+    int ok = bucket_take(&S->global, S->o.rate);
+    pthread_mutex_unlock(&S->mu);
+    if (!ok)
+        return reply_error(S, c, 429, "rate limit: over %g requests/s", S->o.rate);
+
+    its_sched_req r;
+    char err[256];
+    if (!parse_generate(S, rs->body ? rs->body : "", rs->len, &r, err, sizeof(err)))
+        return reply_error(S, c, 400, "%s", err);
+    its_sched_job *job = NULL;
+    its_sched_admit a = its_sched_submit(S->sched, &r, &job);
+    if (a == ITS_ADMIT_QUEUE_FULL)
+        return reply_error(S, c, 429, "queue full");
+    if (a == ITS_ADMIT_CLOSED)
+        return reply_error(S, c, 503, "shutting down");
+    if (a != ITS_ADMIT_OK)
+        return reply_error(S, c, 500, "admission failed: %s", its_sched_admit_name(a));
+    its_sched_outcome o = its_sched_wait(job, -1);
+    its_result *res = its_sched_job_result(job);
+    enum MHD_Result ret;
+    if (o == ITS_OUTCOME_SHED) {
+        ret = reply_error(S, c, 503, "overloaded: %s", its_sched_job_error(job));
+    } else if (o == ITS_OUTCOME_FAILED) {
+        ret = reply_error(S, c, 500, "%s", its_sched_job_error(job));
+    } else if (!res || its_result_count(res) == 0) {
+        ret = reply_error(S, c, 503, "cancelled before a sample was ready (shutting down)");
+    } else {
+        cJSON *out = cJSON_CreateObject();
+        int prof = its_sched_job_profile(job);
+        cJSON_AddStringToObject(out, "profile", its_sched_profile_name(S->sched, prof));
+        cJSON_AddStringToObject(out, "requested",
+                                its_sched_profile_name(S->sched, its_sched_job_requested(job)));
+        cJSON_AddBoolToObject(out, "degraded", its_sched_job_degraded(job));
+        cJSON_AddBoolToObject(out, "cancelled", o == ITS_OUTCOME_CANCELLED);
+        cJSON_AddNumberToObject(out, "queue_ms", its_sched_job_queue_ms(job));
+        cJSON_AddNumberToObject(out, "latency_ms", its_sched_job_latency_ms(job));
+        double sc = its_result_score(res, 0);
+        if (isfinite(sc))
+            cJSON_AddNumberToObject(out, "score", sc);
+        else
+            cJSON_AddNullToObject(out, "score");
+        cJSON *smp = cJSON_AddArrayToObject(out, "sample");
+        const float *x = its_result_sample(res, 0);
+        for (size_t d = 0; d < its_result_dim(res); d++)
+            cJSON_AddItemToArray(smp, cJSON_CreateNumber((double)x[d]));
+        const char *rj = its_result_to_json(res);
+        cJSON *rjo = rj ? cJSON_Parse(rj) : NULL;
+        if (rjo)
+            cJSON_AddItemToObject(out, "result", rjo);
+        char *s = cJSON_PrintUnformatted(out);
+        cJSON_Delete(out);
+        ret = s ? reply(S, c, 200, "application/json", s) : MHD_NO;
+    }
+    its_sched_job_free(job);
+    return ret;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    srv *S = cls;
+    req_state *rs = *con_cls;
+    if (!rs) {
+        if (!(rs = calloc(1, sizeof(*rs))))
+            return MHD_NO;
+        rs->S = S;
+        *con_cls = rs;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > S->o.max_body) {
+            rs->too_large = 1;
+            return reply_error(S, c, 413, "body over %zu bytes", S->o.max_body);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        if (!rs->too_large && rs->len + n > S->o.max_body)
+            rs->too_large = 1;
+        if (!rs->too_large) {
+            if (rs->len + n + 1 > rs->cap) {
+                size_t cap = rs->cap ? rs->cap : 1024;
+                while (cap < rs->len + n + 1)
+                    cap *= 2;
+                char *b = realloc(rs->body, cap);
+                if (!b)
+                    return MHD_NO;
+                rs->body = b;
+                rs->cap = cap;
+            }
+            memcpy(rs->body + rs->len, upload_data, n);
+            rs->len += n;
+            rs->body[rs->len] = 0;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rs->too_large)
+        return reply_error(S, c, 413, "body over %zu bytes", S->o.max_body);
+    int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+    if (!strcmp(url, "/v1/generate")) {
+        if (!post)
+            return reply_error(S, c, 405, "/v1/generate takes POST");
+        return handle_generate(S, c, rs);
+    }
+    if (!strcmp(url, "/metrics")) {
+        if (!get)
+            return reply_error(S, c, 405, "/metrics takes GET");
+        return handle_metrics(S, c);
+    }
+    if (!strcmp(url, "/health")) {
+        if (!get)
+            return reply_error(S, c, 405, "/health takes GET");
+        int closing = atomic_load(&S->closing);
+        char *b = strdup(closing ? "{\"status\":\"shutting_down\"}" : "{\"status\":\"ok\"}");
+        return b ? reply(S, c, closing ? 503 : 200, "application/json", b) : MHD_NO;
+    }
+    return reply_error(S, c, 404, "no route %.64s", url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req_state *rs = *con_cls;
+    if (rs) {
+        if (rs->counted)
+            atomic_fetch_sub(&rs->S->in_flight, 1);
+        free(rs->body);
+        free(rs);
+        *con_cls = NULL;
+    }
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    (void)c;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        *socket_context = calloc(1, sizeof(conn_state));
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: itscale-server [options]\n"
+            "  --port N          TCP port on --host (default 8080; 0 = any free port, printed)\n"
+            "  --host ADDR       IPv4 address to bind (default 127.0.0.1)\n"
+            "  --profiles FILE   scheduler JSON (profiles, sla_p95_ms, queue_cap, workers)\n"
+            "  --workers N       worker threads (default: the profiles file, else 2)\n"
+            "  --queue N         queue capacity (default: the profiles file, else 64)\n"
+            "  --sla-ms X        p95 latency target (default: the profiles file; 0 = none)\n"
+            "  --no-governor     run every request at its profile hint\n"
+            "  --max-body N      request body limit in bytes (default 16384)\n"
+            "  --rate X          requests/s accepted on /v1/generate, all clients (0 = no limit)\n"
+            "  --conn-rate X     requests/s accepted per connection (0 = no limit)\n"
+            "  --grace-ms X      on SIGTERM, time to finish in-flight work (default 10000)\n"
+            "  --max-conn N      concurrent connections (default 512)\n"
+            "  --dim N           gmm task dimension (default 8)\n"
+            "  --nfe-cost-us N   emulated accelerator time per model row (default 0)\n");
+}
+
+static int parse_args(int argc, char **argv, srv_opts *o)
+{
+    *o = (srv_opts){.host = "127.0.0.1", .port = 8080, .workers = 0, .queue_cap = -1,
+                    .sla_ms = -1, .governor = 1, .max_body = 16384, .grace_ms = 10000,
+                    .max_conn = 512, .task = {.dim = 8, .nfe_cost_us = 0}};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+#define NUM(dst, lo, hi)                                                      \
+    do {                                                                      \
+        if (!v)                                                               \
+            goto missing;                                                     \
+        double x_ = strtod(v, &end);                                          \
+        if (end == v || *end || !(x_ >= (lo) && x_ <= (hi))) {                \
+            fprintf(stderr, "itscale-server: %s: expected a number in [%g, %g], got %s\n", a, \
+                    (double)(lo), (double)(hi), v);                           \
+            return -1;                                                        \
+        }                                                                     \
+        dst = x_;                                                             \
+        i++;                                                                  \
+    } while (0)
+        double x;
+        if (!strcmp(a, "--port")) { NUM(x, 0, 65535); o->port = (unsigned)x; }
+        else if (!strcmp(a, "--host")) { if (!v) goto missing; o->host = v; i++; }
+        else if (!strcmp(a, "--profiles")) { if (!v) goto missing; o->profiles_path = v; i++; }
+        else if (!strcmp(a, "--workers")) { NUM(x, 1, 256); o->workers = (unsigned)x; }
+        else if (!strcmp(a, "--queue")) { NUM(x, 1, 1 << 20); o->queue_cap = (long)x; }
+        else if (!strcmp(a, "--sla-ms")) { NUM(o->sla_ms, 0, 1e9); }
+        else if (!strcmp(a, "--no-governor")) { o->governor = 0; }
+        else if (!strcmp(a, "--max-body")) { NUM(x, 64, 1 << 26); o->max_body = (size_t)x; }
+        else if (!strcmp(a, "--rate")) { NUM(o->rate, 0, 1e9); }
+        else if (!strcmp(a, "--conn-rate")) { NUM(o->conn_rate, 0, 1e9); }
+        else if (!strcmp(a, "--grace-ms")) { NUM(o->grace_ms, 0, 1e9); }
+        else if (!strcmp(a, "--max-conn")) { NUM(x, 1, 65536); o->max_conn = (unsigned)x; }
+        else if (!strcmp(a, "--dim")) { NUM(x, 1, 4096); o->task.dim = (int)x; }
+        else if (!strcmp(a, "--nfe-cost-us")) { NUM(x, 0, 1e7); o->task.nfe_cost_us = (long)x; }
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
+        else {
+            fprintf(stderr, "itscale-server: unknown option %s\n", a);
+            usage(stderr);
+            return -1;
+        }
+#undef NUM
+        continue;
+    missing:
+        fprintf(stderr, "itscale-server: %s needs a value\n", a);
+        return -1;
+    }
+    return 0;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 > cap) {
+            char *b = realloc(buf, cap = cap ? 2 * cap : 8192);
+            if (!b) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = b;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    fclose(f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    static srv S;
+    if (parse_args(argc, argv, &S.o) != 0)
+        return 2;
+    /* signals go to sigwait in main; every thread started below inherits the mask */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    its_ctx *ctx = NULL;
+    if (its_ctx_create(NULL, &ctx) != ITS_OK) {
+        fprintf(stderr, "itscale-server: cannot create a context\n");
+        return 1;
+    }
+    char *doc = NULL;
+    size_t doc_len = strlen(default_profiles);
+    if (S.o.profiles_path && !(doc = read_file(S.o.profiles_path, &doc_len))) {
+        fprintf(stderr, "itscale-server: cannot read %s: %s\n", S.o.profiles_path,
+                strerror(errno));
+        return 1;
+    }
+    its_sched_params sp;
+    its_sched_params_init(&sp);
+    char *store = NULL;
+    if (its_sched_params_from_json(ctx, doc ? doc : default_profiles, doc_len, &sp, &store) !=
+        ITS_OK) {
+        fprintf(stderr, "itscale-server: %s: %s\n",
+                S.o.profiles_path ? S.o.profiles_path : "built-in profiles", its_ctx_errmsg(ctx));
+        return 1;
+    }
+    free(doc);
+    if (S.o.queue_cap > 0)
+        sp.queue_cap = (size_t)S.o.queue_cap;
+    if (S.o.sla_ms >= 0)
+        sp.sla_p95_ms = S.o.sla_ms;
+    if (S.o.workers > 0)
+        sp.workers = S.o.workers;
+    sp.governor = S.o.governor;
+    sp.n_tasks = its_srv_n_tasks;
+    for (int i = 0; i < its_srv_n_tasks; i++) {
+        snprintf(sp.tasks[i].name, sizeof(sp.tasks[i].name), "%s", its_srv_tasks[i].name);
+        sp.tasks[i].bind = its_srv_tasks[i].bind;
+        sp.tasks[i].unbind = its_srv_tasks[i].unbind;
+        sp.tasks[i].user = &S.o.task;
+    }
+    if (its_sched_create(ctx, &sp, &S.sched) != ITS_OK) {
+        fprintf(stderr, "itscale-server: %s\n", its_ctx_errmsg(ctx));
+        return 1;
+    }
+    its_ctx_mem_free(ctx, store);
+    pthread_mutex_init(&S.mu, NULL);
+
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)S.o.port);
+    if (inet_pton(AF_INET, S.o.host, &addr.sin_addr) != 1) {
+        fprintf(stderr, "itscale-server: --host %s: expected an IPv4 address\n", S.o.host);
+        return 2;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC,
+        (uint16_t)S.o.port, NULL, NULL, handler, &S, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, S.o.max_conn,
+        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "itscale-server: cannot listen on %s:%u\n", S.o.host, S.o.port);
+        its_sched_free(S.sched);
+        return 1;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = di ? di->port : S.o.port;
+    printf("itscale-server listening on http://%s:%u (profiles:", S.o.host, port);
+    for (int i = 0; i < its_sched_profile_count(S.sched); i++)
+        printf(" %s", its_sched_profile_name(S.sched, i));
+    printf("; sla_p95_ms %g; governor %s)\n", sp.sla_p95_ms, S.o.governor ? "on" : "off");
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "itscale-server: signal %d: draining (grace %g ms)\n", sig, S.o.grace_ms);
+    atomic_store(&S.closing, 1);
+    MHD_socket lfd = MHD_quiesce_daemon(d);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    if (!its_sched_shutdown(S.sched, ITS_SCHED_DRAIN, S.o.grace_ms)) {
+        fprintf(stderr, "itscale-server: grace period over: cancelling in-flight work\n");
+        its_sched_shutdown(S.sched, ITS_SCHED_CANCEL, -1);
+    }
+    /* every job has ended; let the connection threads write their answers before closing */
+    for (int i = 0; i < 5000 && atomic_load(&S.in_flight) > 0; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(d);
+    its_sched_stats st;
+    its_sched_stats_get(S.sched, &st);
+    fprintf(stderr,
+            "itscale-server: stopped: %llu done, %llu degraded, %llu shed, %llu cancelled, "
+            "%llu rejected, %llu failed\n",
+            (unsigned long long)st.completed, (unsigned long long)st.degraded,
+            (unsigned long long)st.shed, (unsigned long long)st.cancelled,
+            (unsigned long long)st.rejected, (unsigned long long)st.failed);
+    its_sched_free(S.sched);
+    its_ctx_free(ctx);
+    return 0;
+}

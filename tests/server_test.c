@@ -1,0 +1,475 @@
+/* The serving example end to end: starts itscale-server (path in argv[1]) on 127.0.0.1 with a
+ * free port, talks HTTP over loopback, and checks generate, metrics, health, malformed and
+ * oversized bodies, rate limits, overload, and shutdown with requests in flight. */
+#define _POSIX_C_SOURCE 200809L
+#include "its_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+static const char *server_path;
+static pid_t live[16]; /* servers to kill if a test fails half-way */
+
+static void live_add(pid_t p)
+{
+    for (int i = 0; i < 16; i++)
+        if (!live[i]) {
+            live[i] = p;
+            return;
+        }
+}
+
+static void live_del(pid_t p)
+{
+    for (int i = 0; i < 16; i++)
+        if (live[i] == p)
+            live[i] = 0;
+}
+
+static int kill_leftovers(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 16; i++)
+        if (live[i]) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
+    return 0;
+}
+
+typedef struct server {
+    pid_t pid;
+    unsigned port;
+} server;
+
+/* Starts the server with extra arguments; reads the port from its first line of output. */
+static server server_start(const char *const *extra)
+{
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    const char *argv[32] = {server_path, "--port", "0"};
+    int n = 3;
+    for (int i = 0; extra && extra[i]; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        close(fd[1]);
+        execv(server_path, (char *const *)argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    live_add(pid);
+    FILE *f = fdopen(fd[0], "r");
+    char line[512] = "";
+    if (!fgets(line, sizeof(line), f))
+        fail_msg("the server printed nothing");
+    fclose(f);
+    const char *p = strstr(line, "http://127.0.0.1:");
+    if (!p)
+        fail_msg("unexpected first line: %s", line);
+    server s = {pid, (unsigned)atoi(p + strlen("http://127.0.0.1:"))};
+    assert_true(s.port > 0);
+    return s;
+}
+
+/* SIGTERM, then the exit status (fails after 30 s). */
+static int server_stop(server *s)
+{
+    kill(s->pid, SIGTERM);
+    for (int i = 0; i < 3000; i++) {
+        int st;
+        pid_t r = waitpid(s->pid, &st, WNOHANG);
+        if (r == s->pid) {
+            live_del(s->pid);
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    fail_msg("the server did not exit within 30 s of SIGTERM");
+    return -1;
+}
+
+typedef struct http_resp {
+    int code;          /* -1: no response (connection refused or reset) */
+    char *body;
+    char head[2048];
+} http_resp;
+
+/* One request on a fresh connection (Connection: close); the body as raw bytes. */
+static http_resp http(unsigned port, const char *method, const char *path, const char *body,
+                      size_t body_len)
+{
+    http_resp r = {-1, NULL, ""};
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(s);
+        return r;
+    }
+    char hdr[512];
+    int hn = snprintf(hdr, sizeof(hdr),
+                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      method, path, body ? body_len : 0);
+    if (send(s, hdr, (size_t)hn, MSG_NOSIGNAL) != hn) {
+        close(s);
+        return r;
+    }
+    if (body && body_len)
+        send(s, body, body_len, MSG_NOSIGNAL); /* the server may answer 413 before reading it */
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap + 1);
+    for (;;) {
+        if (len == cap)
+            buf = realloc(buf, (cap *= 2) + 1);
+        ssize_t k = recv(s, buf + len, cap - len, 0);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    close(s);
+    buf[len] = 0;
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || !sep) {
+        free(buf);
+        return r;
+    }
+    r.code = atoi(buf + 9);
+    size_t hl = (size_t)(sep - buf);
+    snprintf(r.head, sizeof(r.head), "%.*s", (int)(hl < sizeof(r.head) - 1 ? hl : sizeof(r.head) - 1), buf);
+    r.body = strdup(sep + 4);
+    free(buf);
+    return r;
+}
+
+static http_resp post(unsigned port, const char *json)
+{
+    return http(port, "POST", "/v1/generate", json, strlen(json));
+}
+
+static const char *json_str(cJSON *o, const char *k)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* 200 with the profile used; same seed, same sample; health; metrics text. */
+static void test_generate_metrics_health(void **state)
+{
+    (void)state;
+    const char *args[] = {"--workers", "2", "--dim", "4", NULL};
+    server s = server_start(args);
+    http_resp h = http(s.port, "GET", "/health", NULL, 0);
+    assert_int_equal(h.code, 200);
+    assert_non_null(strstr(h.body, "\"ok\""));
+    free(h.body);
+
+    cJSON *first = NULL;
+    const char *profiles[3] = {"light", "standard", "heavy"};
+    for (int i = 0; i < 3; i++) {
+        char req[128];
+        snprintf(req, sizeof(req), "{\"task\": \"gmm\", \"profile\": \"%s\", \"seed\": 11}",
+                 profiles[i]);
+        for (int rep = 0; rep < 2; rep++) {
+            http_resp r = post(s.port, req);
+            assert_int_equal(r.code, 200);
+            assert_non_null(strstr(r.head, "application/json"));
+            cJSON *o = cJSON_Parse(r.body);
+            assert_non_null(o);
+            assert_string_equal(json_str(o, "profile"), profiles[i]);
+            assert_string_equal(json_str(o, "requested"), profiles[i]);
+            assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "degraded")));
+            cJSON *smp = cJSON_GetObjectItemCaseSensitive(o, "sample");
+            assert_int_equal(cJSON_GetArraySize(smp), 4);
+            cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "score");
+            assert_true(cJSON_IsNumber(sc) && sc->valuedouble <= 1e-6); /* a log-probability */
+            cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "result");
+            assert_true(cJSON_IsObject(res));
+            if (rep == 0) {
+                first = o;
+            } else {
+                /* noise is a pure function of the seed: the same request, the same sample */
+                char *a = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(first, "sample"));
+                char *b = cJSON_PrintUnformatted(smp);
+                assert_string_equal(a, b);
+                free(a);
+                free(b);
+                cJSON_Delete(first);
+                cJSON_Delete(o);
+            }
+            free(r.body);
+        }
+    }
+    http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
+    assert_int_equal(m.code, 200);
+    assert_non_null(strstr(m.head, "text/plain; version=0.0.4"));
+    assert_non_null(strstr(m.body, "\nits:num_requests_waiting 0\n"));
+    assert_non_null(strstr(m.body, "\nits:num_requests_running 0\n"));
+    assert_non_null(strstr(m.body, "\nits:outstanding_nfe 0\n"));
+    assert_non_null(strstr(m.body, "its:requests_served_total{profile=\"heavy\"} 2\n"));
+    assert_non_null(strstr(m.body, "its:request_latency_seconds_count 6\n"));
+    assert_non_null(strstr(m.body, "its:http_responses_total{code=\"200\"} 7\n"));
+    free(m.body);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+/* 400 naming the problem, 404, 405, 413. */
+static void test_bad_requests(void **state)
+{
+    (void)state;
+    const char *args[] = {"--max-body", "1024", NULL};
+    server s = server_start(args);
+    struct {
+        const char *body, *needle;
+    } bad[] = {
+        {"{\"profile\": ", "expected a JSON object"},
+        {"[1, 2]", "expected a JSON object"},
+        {"{\"profile\": \"huge\"}", "unknown profile"},
+        {"{\"task\": \"nope\"}", "unknown task"},
+        {"{\"priority\": 1.5}", "priority"},
+        {"{\"deadline_ms\": -3}", "deadline_ms"},
+        {"{\"seed\": \"x\"}", "seed"},
+        {"{\"colour\": 1}", "colour: unknown key"},
+        {"", "expected a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        http_resp r = post(s.port, bad[i].body);
+        assert_int_equal(r.code, 400);
+        cJSON *o = cJSON_Parse(r.body);
+        assert_non_null(o);
+        if (!strstr(json_str(o, "error"), bad[i].needle))
+            fail_msg("body %s: error \"%s\" does not say \"%s\"", bad[i].body,
+                     json_str(o, "error"), bad[i].needle);
+        cJSON_Delete(o);
+        free(r.body);
+    }
+    char big[4096];
+    memset(big, ' ', sizeof(big));
+    memcpy(big, "{\"seed\": 1}", 11);
+    http_resp r = http(s.port, "POST", "/v1/generate", big, sizeof(big));
+    assert_int_equal(r.code, 413);
+    free(r.body);
+    /* at the limit exactly it is accepted */
+    r = http(s.port, "POST", "/v1/generate", big, 1024);
+    assert_int_equal(r.code, 200);
+    free(r.body);
+    r = http(s.port, "GET", "/v2/anything", NULL, 0);
+    assert_int_equal(r.code, 404);
+    free(r.body);
+    r = http(s.port, "GET", "/v1/generate", NULL, 0);
+    assert_int_equal(r.code, 405);
+    free(r.body);
+    r = http(s.port, "POST", "/metrics", "{}", 2);
+    assert_int_equal(r.code, 405);
+    free(r.body);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+/* A sheddable request that cannot meet its deadline is shed (503); a non-sheddable one runs
+ * light (degraded). The rate is measured by the first run; the emulated cost makes light at
+ * least 20 NFE x 500 us = 10 ms, far over a 1 ms deadline. */
+static void test_shed_and_degrade(void **state)
+{
+    (void)state;
+    const char *args[] = {"--nfe-cost-us", "500", NULL};
+    server s = server_start(args);
+    http_resp r = post(s.port, "{\"profile\": \"light\"}");
+    assert_int_equal(r.code, 200);
+    free(r.body);
+    r = post(s.port, "{\"profile\": \"heavy\", \"priority\": -1, \"deadline_ms\": 1}");
+    assert_int_equal(r.code, 503);
+    assert_non_null(strstr(r.body, "overloaded: shed"));
+    free(r.body);
+    r = post(s.port, "{\"profile\": \"heavy\", \"priority\": 0, \"deadline_ms\": 1}");
+    assert_int_equal(r.code, 200);
+    cJSON *o = cJSON_Parse(r.body);
+    assert_string_equal(json_str(o, "profile"), "light");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "degraded")));
+    cJSON_Delete(o);
+    free(r.body);
+    http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
+    assert_non_null(strstr(m.body, "its:requests_shed_total{profile=\"heavy\"} 1\n"));
+    assert_non_null(strstr(m.body, "its:requests_degraded_total{profile=\"heavy\"} 1\n"));
+    free(m.body);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+typedef struct {
+    unsigned port;
+    const char *body;
+    int code;
+    char *resp;
+} par_req;
+
+static void *par_main(void *arg)
+{
+    par_req *p = arg;
+    http_resp r = post(p->port, p->body);
+    p->code = r.code;
+    p->resp = r.body;
+    return NULL;
+}
+
+/* 12 concurrent heavy requests into 2 workers and a queue of 4: some are refused with 429;
+ * everything admitted is served. */
+static void test_overload_queue_full(void **state)
+{
+    (void)state;
+    const char *args[] = {"--workers", "2", "--queue", "4", "--nfe-cost-us", "1000",
+                          "--sla-ms", "0", NULL};
+    server s = server_start(args);
+    enum { N = 12 };
+    par_req pr[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        pr[i] = (par_req){s.port, "{\"profile\": \"standard\"}", 0, NULL};
+        pthread_create(&th[i], NULL, par_main, &pr[i]);
+    }
+    int ok = 0, full = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        if (pr[i].code == 200)
+            ok++;
+        else if (pr[i].code == 429 && strstr(pr[i].resp, "queue full"))
+            full++;
+        else
+            fail_msg("unexpected %d: %s", pr[i].code, pr[i].resp ? pr[i].resp : "");
+        free(pr[i].resp);
+    }
+    /* 80 NFE x 1 ms = 80 ms a request: at most 2 running + 4 waiting at a time, so the 12
+     * arrivals (within a few ms of each other) cannot all get in; the 4 queue places always do */
+    assert_true(full >= 1);
+    assert_true(ok >= 4);
+    assert_int_equal(ok + full, N);
+    http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
+    char needle[96];
+    snprintf(needle, sizeof(needle), "its:requests_rejected_total{reason=\"queue_full\"} %d\n",
+             full);
+    assert_non_null(strstr(m.body, needle));
+    free(m.body);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+/* Global token bucket: 3 requests/s with a burst of 3. */
+static void test_rate_limit(void **state)
+{
+    (void)state;
+    const char *args[] = {"--rate", "3", NULL};
+    server s = server_start(args);
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 8; i++) {
+        http_resp r = post(s.port, "{\"profile\": \"light\"}");
+        if (r.code == 200)
+            ok++;
+        else if (r.code == 429 && strstr(r.body, "rate limit"))
+            limited++;
+        free(r.body);
+    }
+    /* 8 light requests take far less than the 1.7 s the bucket needs to refill 5 tokens: the
+     * burst passes, then some are refused */
+    assert_true(ok >= 3);
+    assert_true(limited >= 1);
+    assert_int_equal(ok + limited, 8);
+    /* health is not limited */
+    http_resp h = http(s.port, "GET", "/health", NULL, 0);
+    assert_int_equal(h.code, 200);
+    free(h.body);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+/* SIGTERM with requests in flight: with a grace period they all finish (200) and the server
+ * exits 0; with none, running searches stop with their best so far or answer 503. */
+static void test_shutdown_in_flight(void **state)
+{
+    (void)state;
+    for (int grace = 1; grace >= 0; grace--) {
+        const char *args[] = {"--workers", "2", "--nfe-cost-us", "2000", "--sla-ms", "0",
+                              "--grace-ms", grace ? "20000" : "0", NULL};
+        server s = server_start(args);
+        enum { N = 4 };
+        par_req pr[N];
+        pthread_t th[N];
+        /* standard: 80 NFE x 2 ms = 160 ms each; two run, two wait */
+        for (int i = 0; i < N; i++) {
+            pr[i] = (par_req){s.port, "{\"profile\": \"standard\"}", 0, NULL};
+            pthread_create(&th[i], NULL, par_main, &pr[i]);
+        }
+        /* wait until all four are inside the scheduler */
+        for (int k = 0; k < 500; k++) {
+            http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
+            int in = m.body && strstr(m.body, "\nits:num_requests_waiting 2\n") &&
+                     strstr(m.body, "\nits:num_requests_running 2\n");
+            free(m.body);
+            if (in)
+                break;
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+        }
+        kill(s.pid, SIGTERM);
+        int ok = 0, unavailable = 0;
+        for (int i = 0; i < N; i++) {
+            pthread_join(th[i], NULL);
+            if (pr[i].code == 200)
+                ok++;
+            else if (pr[i].code == 503)
+                unavailable++;
+            else
+                fail_msg("grace %d: unexpected %d", grace, pr[i].code);
+            free(pr[i].resp);
+        }
+        if (grace)
+            assert_int_equal(ok, N);
+        else
+            assert_int_equal(ok + unavailable, N);
+        /* the listening socket is closed: a new connection is refused */
+        int st;
+        assert_int_equal(waitpid(s.pid, &st, 0), s.pid);
+        live_del(s.pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        http_resp after = http(s.port, "GET", "/health", NULL, 0);
+        assert_int_equal(after.code, -1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: server_test PATH-TO-itscale-server\n");
+        return 2;
+    }
+    server_path = argv[1];
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_generate_metrics_health, kill_leftovers),
+        cmocka_unit_test_teardown(test_bad_requests, kill_leftovers),
+        cmocka_unit_test_teardown(test_shed_and_degrade, kill_leftovers),
+        cmocka_unit_test_teardown(test_overload_queue_full, kill_leftovers),
+        cmocka_unit_test_teardown(test_rate_limit, kill_leftovers),
+        cmocka_unit_test_teardown(test_shutdown_in_flight, kill_leftovers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
