@@ -471,6 +471,16 @@ static void cli_range_text(const its_param_desc *d, char *buf, size_t cap)
     }
 }
 
+/* Prints a table cell: '|' would end the cell, so it is escaped. */
+static void cli_md_cell(const char *s)
+{
+    for (; s && *s; s++) {
+        if (*s == '|')
+            fputc('\\', stdout);
+        fputc(*s, stdout);
+    }
+}
+
 static int cli_cmd_samplers(const cli_opts *o)
 {
     int md = o->markdown;
@@ -495,12 +505,13 @@ static int cli_cmd_samplers(const cli_opts *o)
             char def[64], range[256];
             its_cfg_desc_value(&vt->desc[i], p, def, sizeof(def));
             cli_range_text(&vt->desc[i], range, sizeof(range));
-            if (md)
-                printf("| %s%s%s | `%s` | `%s` | %s | %s |\n", i == 0 ? "`" : "",
+            if (md) {
+                printf("| %s%s%s | `%s` | `%s` | %s | ", i == 0 ? "`" : "",
                        i == 0 ? its_method_name(vt->method) : "", i == 0 ? "`" : "",
-                       vt->desc[i].name, def, range,
-                       vt->desc[i].doc ? vt->desc[i].doc : "");
-            else
+                       vt->desc[i].name, def, range);
+                cli_md_cell(vt->desc[i].doc);
+                printf(" |\n");
+            } else
                 printf("    %-14s %-12s %-28s %s\n", vt->desc[i].name, def, range,
                        vt->desc[i].doc ? vt->desc[i].doc : "");
         }
@@ -540,16 +551,24 @@ static int cli_cmd_samplers(const cli_opts *o)
         } else {
             snprintf(dval, sizeof(dval), "(none)");
         }
-        if (md)
-            printf("| `run.%s` | `%s` | %s | %s |\n", f[i].path, dval, expect, f[i].doc);
-        else
+        if (md) {
+            printf("| `run.%s` | `%s` | ", f[i].path, dval);
+            cli_md_cell(expect);
+            printf(" | ");
+            cli_md_cell(f[i].doc);
+            printf(" |\n");
+        } else
             printf("    %-28s %-10s %s; %s\n", f[i].path, dval, f[i].doc, expect);
     }
     cJSON_Delete(def);
     if (md) {
         printf("\n| sampler | bench: scale to budget |\n|---|---|\n");
         for (size_t i = 0; i < sizeof(cli_scales) / sizeof(cli_scales[0]); i++)
-            printf("| `%s` | %s |\n", cli_scales[i].method, cli_scales[i].rule);
+        {
+            printf("| `%s` | ", cli_scales[i].method);
+            cli_md_cell(cli_scales[i].rule);
+            printf(" |\n");
+        }
     }
     return 0;
 }
