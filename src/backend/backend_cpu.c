@@ -13,35 +13,63 @@ static void cpu_copy(void *state, float *dst, const float *src, size_t n)
     memcpy(dst, src, n * sizeof(float));
 }
 
-/* Evaluation order (shared with the fused noise kernel): t = a*x; t = t + b*y; t = t + c*z. */
+/* Evaluation order (shared with the fused noise kernel): t = a*x; t = t + b*y; t = t + c*z.
+ * The body is compiled once per instruction set: each element is rounded the same way at any
+ * vector width (no FMA contraction), so every path gives the same bits. */
+#define ITS_LINCOMB_BODY                                                    \
+    {                                                                       \
+        if (x && y && z) {                                                  \
+            for (size_t j = 0; j < n; j++)                                  \
+                out[j] = (a * x[j] + b * y[j]) + c * z[j];                  \
+        } else if (x && y) {                                                \
+            for (size_t j = 0; j < n; j++)                                  \
+                out[j] = a * x[j] + b * y[j];                               \
+        } else if (x && z) {                                                \
+            for (size_t j = 0; j < n; j++)                                  \
+                out[j] = a * x[j] + c * z[j];                               \
+        } else if (y && z) {                                                \
+            for (size_t j = 0; j < n; j++)                                  \
+                out[j] = b * y[j] + c * z[j];                               \
+        } else if (x) {                                                     \
+            for (size_t j = 0; j < n; j++)                                  \
+                out[j] = a * x[j];                                          \
+        } else if (y) {                                                     \
+            for (size_t j = 0; j < n; j++)                                  \
+                out[j] = b * y[j];                                          \
+        } else if (z) {                                                     \
+            for (size_t j = 0; j < n; j++)                                  \
+                out[j] = c * z[j];                                          \
+        } else {                                                            \
+            memset(out, 0, n * sizeof(float));                              \
+        }                                                                   \
+    }
+
+#define ITS_LINCOMB_ARGS                                                                    \
+    float *out, size_t n, float a, const float *x, float b, const float *y, float c,        \
+        const float *z
+
+static void cpu_lincomb_base(ITS_LINCOMB_ARGS) ITS_LINCOMB_BODY
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static void cpu_lincomb_avx2(ITS_LINCOMB_ARGS) ITS_LINCOMB_BODY
+__attribute__((target("avx512f"))) static void cpu_lincomb_avx512(ITS_LINCOMB_ARGS)
+    ITS_LINCOMB_BODY
+#endif
+
 static void cpu_lincomb(void *state, float *out, size_t n, float a, const float *x, float b,
                         const float *y, float c, const float *z)
 {
     (void)state;
-    if (x && y && z) {
-        for (size_t j = 0; j < n; j++)
-            out[j] = (a * x[j] + b * y[j]) + c * z[j];
-    } else if (x && y) {
-        for (size_t j = 0; j < n; j++)
-            out[j] = a * x[j] + b * y[j];
-    } else if (x && z) {
-        for (size_t j = 0; j < n; j++)
-            out[j] = a * x[j] + c * z[j];
-    } else if (y && z) {
-        for (size_t j = 0; j < n; j++)
-            out[j] = b * y[j] + c * z[j];
-    } else if (x) {
-        for (size_t j = 0; j < n; j++)
-            out[j] = a * x[j];
-    } else if (y) {
-        for (size_t j = 0; j < n; j++)
-            out[j] = b * y[j];
-    } else if (z) {
-        for (size_t j = 0; j < n; j++)
-            out[j] = c * z[j];
-    } else {
-        memset(out, 0, n * sizeof(float));
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f")) {
+        cpu_lincomb_avx512(out, n, a, x, b, y, c, z);
+        return;
     }
+    if (__builtin_cpu_supports("avx2")) {
+        cpu_lincomb_avx2(out, n, a, x, b, y, c, z);
+        return;
+    }
+#endif
+    cpu_lincomb_base(out, n, a, x, b, y, c, z);
 }
 
 static void cpu_lincomb_randn(void *state, float *out, size_t n, float a, const float *x, float b,

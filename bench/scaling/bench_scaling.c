@@ -1,0 +1,389 @@
+/* Time and memory against NFE and dim, through a counting allocator on the context:
+ *   - NFE sweep (steps 50 .. 5000 at fixed dim): time per NFE stays flat and the number of
+ *     allocations of a run does not grow with the number of steps (no per-step allocation);
+ *   - dim sweep (2 .. 65,536 at fixed steps): time per NFE grows linearly with dim once the
+ *     fixed per-call cost is amortised, and peak memory = a + c * particles * dim, with the
+ *     constant c (bytes per particle element) fitted by least squares.
+ * With --check it runs a small sweep over every registered method and exits non-zero when the
+ * allocation count of a run grows with its steps (registered with ctest; no timing asserted).
+ * Usage: bench_scaling [--dim 4096] [--batch 8] [--reps 3] | bench_scaling --check */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "itscale.h"
+#include "itscale/gmm.h"
+#include "samplers/sampler.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- counting allocator (its_ctx_params.allocator) -------------------------------------- */
+typedef struct counter {
+    long calls;
+    size_t live, peak;
+} counter;
+
+typedef struct block_head {
+    size_t size;
+    size_t pad;
+} block_head;
+
+static void *count_alloc(void *opaque, size_t size, size_t align)
+{
+    counter *c = opaque;
+    /* a header in front of the block records its size; the block keeps the asked alignment */
+    size_t off = align < sizeof(block_head) ? sizeof(block_head) : align;
+    void *base = NULL;
+    if (posix_memalign(&base, align < sizeof(void *) ? sizeof(void *) : align, size + off) != 0)
+        return NULL;
+    char *p = (char *)base + off;
+    block_head *h = (block_head *)(void *)(p - sizeof(block_head));
+    h->size = size;
+    h->pad = off;
+    c->calls++;
+    c->live += size;
+    if (c->live > c->peak)
+        c->peak = c->live;
+    return p;
+}
+
+static void count_free(void *opaque, void *ptr)
+{
+    counter *c = opaque;
+    if (!ptr)
+        return;
+    block_head *h = (block_head *)(void *)((char *)ptr - sizeof(block_head));
+    c->live -= h->size;
+    free((char *)ptr - h->pad);
+}
+
+/* ---- models ------------------------------------------------------------------------------- */
+static int null_eval(void *user, const float *x, const float *t, size_t n, float *out)
+{
+    (void)x;
+    (void)t;
+    memset(out, 0, n * *(const size_t *)user * sizeof(float));
+    return 0;
+}
+
+static size_t score_dim;
+static int cheap_score(void *user, const float *x0, size_t n, float *scores)
+{
+    (void)user;
+    for (size_t i = 0; i < n; i++)
+        scores[i] = x0[i * score_dim];
+    return 0;
+}
+
+typedef struct run_stat {
+    its_status st;
+    double us_per_nfe; /* best of reps, wall clock of its_generate */
+    uint64_t nfe;
+    long allocs;       /* allocations during one its_generate */
+    size_t peak;       /* peak live bytes during it, above what was live before */
+} run_stat;
+
+static run_stat measure(its_ctx *ctx, counter *cnt, its_method m, const void *params,
+                        const its_run_params *run, const its_model *model,
+                        const its_verifier *ver, int reps)
+{
+    run_stat r = {ITS_OK, 1e300, 0, 0, 0};
+    its_sampler *s = NULL;
+    if ((r.st = its_sampler_create(ctx, m, params, run, &s)) != ITS_OK)
+        return r;
+    for (int i = 0; i < reps; i++) {
+        long calls0 = cnt->calls;
+        size_t live0 = cnt->live;
+        cnt->peak = live0;
+        its_result *res = NULL;
+        double t0 = now_s();
+        r.st = its_generate(s, model, ver, 7, &res);
+        double t = now_s() - t0;
+        if (r.st != ITS_OK && r.st != ITS_CANCELLED)
+            break;
+        its_usage u;
+        its_result_usage(res, &u);
+        its_result_free(res);
+        r.nfe = u.nfe;
+        r.allocs = cnt->calls - calls0;
+        r.peak = cnt->peak - live0;
+        if (1e6 * t / (double)u.nfe < r.us_per_nfe)
+            r.us_per_nfe = 1e6 * t / (double)u.nfe;
+    }
+    its_sampler_free(s);
+    return r;
+}
+
+/* ---- sweeps ------------------------------------------------------------------------------- */
+typedef union method_params {
+    its_best_of_n_params bon;
+    its_fk_smc_params fk;
+    its_rbf_params rbf;
+} method_params;
+
+/* The timed sweeps' methods: batch-sized particle sets. NFE of a run: steps * batch, except rbf
+ * whose NFE is its budget (steps fixed at 10, max_nfe = steps_arg * batch). */
+static const void *sweep_params(its_method m, size_t batch, int steps, method_params *p,
+                                its_run_params *run)
+{
+    its_run_params_init(run);
+    run->steps = steps;
+    run->dynamics = ITS_DYN_SDE;
+    switch (m) {
+    case ITS_METHOD_BEST_OF_N:
+        its_best_of_n_params_init(&p->bon);
+        p->bon.n = (int)batch;
+        return &p->bon;
+    case ITS_METHOD_FK_SMC:
+        its_fk_smc_params_init(&p->fk);
+        p->fk.n = (int)batch;
+        return &p->fk;
+    case ITS_METHOD_RBF:
+        its_rbf_params_init(&p->rbf);
+        p->rbf.init = (int)batch / 2;
+        p->rbf.speculative = (int)batch;
+        run->steps = 10;
+        run->max_nfe = (uint64_t)steps * batch;
+        run->grid = ITS_GRID_EXP;
+        run->convert = 1;
+        return &p->rbf;
+    default:
+        return NULL;
+    }
+}
+
+static int registered(its_method m)
+{
+    const its_method_vt *vt = its_method_vt_get(m);
+    return vt && vt->run;
+}
+
+static void print_machine(void)
+{
+    char model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "model name", 10) == 0) {
+                char *p = strchr(line, ':');
+                if (p) {
+                    snprintf(model, sizeof model, "%s", p + 2);
+                    model[strcspn(model, "\n")] = '\0';
+                }
+                break;
+            }
+        fclose(f);
+    }
+    printf("machine: %s; library %s; 1 thread\n", model, its_version());
+}
+
+static int sweep(its_ctx *ctx, counter *cnt, size_t dim0, size_t batch, int reps)
+{
+    const its_method methods[] = {ITS_METHOD_BEST_OF_N, ITS_METHOD_FK_SMC, ITS_METHOD_RBF};
+    const int steps[] = {50, 100, 200, 500, 1000, 2000, 5000};
+    int bad = 0;
+    its_verifier v;
+    its_verifier_init(&v);
+    v.score = cheap_score;
+
+    printf("\nNFE sweep: dim %zu, batch %zu, SDE; best of %d runs (rbf: 10 steps, NFE = its "
+           "budget)\n",
+           dim0, batch, reps);
+    printf("  %-10s %6s %8s %11s %8s %12s\n", "method", "steps", "NFE", "us/NFE", "allocs",
+           "peak bytes");
+    size_t d = dim0;
+    score_dim = dim0;
+    its_model m;
+    its_model_init(&m);
+    m.dim = dim0;
+    m.max_batch = batch;
+    m.eval = null_eval;
+    m.user = &d;
+    for (size_t mi = 0; mi < sizeof methods / sizeof methods[0]; mi++) {
+        if (!registered(methods[mi])) {
+            printf("  %-10s skipped: not registered in this build\n", its_method_name(methods[mi]));
+            continue;
+        }
+        long allocs0 = -1;
+        double lo = 1e300, hi = 0;
+        for (size_t si = 0; si < sizeof steps / sizeof steps[0]; si++) {
+            method_params p;
+            its_run_params run;
+            const void *mp = sweep_params(methods[mi], batch, steps[si], &p, &run);
+            /* NFE 50 .. 5000: steps 50 .. 5000 on one trajectory's worth of rows */
+            if (methods[mi] != ITS_METHOD_RBF)
+                run.steps = steps[si] / (int)batch > 2 ? steps[si] / (int)batch : 2;
+            else
+                run.max_nfe = (uint64_t)steps[si];
+            run_stat r = measure(ctx, cnt, methods[mi], mp, &run, &m, &v, reps);
+            if (r.st != ITS_OK) {
+                printf("  %-10s %6d failed: %s\n", its_method_name(methods[mi]), run.steps,
+                       its_ctx_errmsg(ctx));
+                continue;
+            }
+            printf("  %-10s %6d %8llu %11.2f %8ld %12zu\n", its_method_name(methods[mi]),
+                   run.steps, (unsigned long long)r.nfe, r.us_per_nfe, r.allocs, r.peak);
+            if (allocs0 < 0)
+                allocs0 = r.allocs;
+            else if (r.allocs != allocs0)
+                bad = 1;
+            if (r.us_per_nfe < lo)
+                lo = r.us_per_nfe;
+            if (r.us_per_nfe > hi)
+                hi = r.us_per_nfe;
+        }
+        printf("  %-10s time per NFE max/min %.2f; allocations %s with NFE\n",
+               its_method_name(methods[mi]), hi / lo, bad ? "GROW" : "constant");
+    }
+
+    const size_t dims[] = {2, 16, 256, 4096, 16384, 65536};
+    const int dsteps = 20;
+    printf("\ndim sweep: %d steps, batch %zu, SDE; best of %d runs\n", dsteps, batch, reps);
+    printf("  %-10s %6s %8s %11s %13s %8s %12s %10s\n", "method", "dim", "NFE", "us/NFE",
+           "ns/(NFE*dim)", "allocs", "peak bytes", "B/(n*dim)");
+    for (size_t mi = 0; mi < sizeof methods / sizeof methods[0]; mi++) {
+        if (!registered(methods[mi]))
+            continue;
+        /* least squares of peak on particles * dim */
+        double sx = 0, sy = 0, sxx = 0, sxy = 0;
+        int k = 0;
+        size_t rows = 0;
+        for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+            d = dims[di];
+            score_dim = d;
+            m.dim = d;
+            method_params p;
+            its_run_params run;
+            const void *mp = sweep_params(methods[mi], batch, dsteps, &p, &run);
+            run_stat r = measure(ctx, cnt, methods[mi], mp, &run, &m, &v, reps);
+            if (r.st != ITS_OK) {
+                printf("  %-10s %6zu failed: %s\n", its_method_name(methods[mi]), d,
+                       its_ctx_errmsg(ctx));
+                continue;
+            }
+            /* per particle of the batch (each method holds a few sets of batch rows) */
+            rows = batch;
+            double x = (double)rows * (double)d, y = (double)r.peak;
+            sx += x;
+            sy += y;
+            sxx += x * x;
+            sxy += x * y;
+            k++;
+            printf("  %-10s %6zu %8llu %11.2f %13.3f %8ld %12zu %10.2f\n",
+                   its_method_name(methods[mi]), d, (unsigned long long)r.nfe, r.us_per_nfe,
+                   1e3 * r.us_per_nfe / (double)d, r.allocs, r.peak, y / x);
+        }
+        if (k >= 2) {
+            double c = (k * sxy - sx * sy) / (k * sxx - sx * sx), a = (sy - c * sx) / k;
+            printf("  %-10s peak bytes = %.0f + %.2f * %zu * dim  (%.2f floats per particle "
+                   "element)\n",
+                   its_method_name(methods[mi]), a, c, rows, c / 4.0);
+        }
+    }
+    return bad;
+}
+
+/* Every registered method, steps T and 4T: the allocation count must not change. */
+static int check(its_ctx *ctx, counter *cnt)
+{
+    const size_t dim = 24;
+    double w[2] = {0.7, 0.3};
+    double mu[2 * 24], sd[2 * 24];
+    for (size_t j = 0; j < dim; j++) {
+        mu[j] = -1.0;
+        mu[dim + j] = 1.0;
+        sd[j] = sd[dim + j] = 0.5;
+    }
+    its_gmm *g;
+    if (its_gmm_create(ctx, dim, 2, w, mu, sd, &g) != ITS_OK)
+        return 2;
+    its_interp lin;
+    its_interp_init(&lin, ITS_INTERP_LINEAR);
+    its_model m;
+    its_gmm_bind_model(g, &lin, ITS_PRED_VELOCITY, &m);
+    its_verifier v;
+    its_gmm_bind_logprob(g, 1, &v);
+    int bad = 0, ran = 0;
+    for (int mi = 0; mi < ITS_METHOD_COUNT_; mi++) {
+        if (!registered((its_method)mi))
+            continue;
+        run_stat r[2];
+        int steps[2] = {6, 24};
+        for (int k = 0; k < 2; k++) {
+            its_run_params run;
+            its_run_params_init(&run);
+            run.steps = steps[k];
+            run.dynamics = ITS_DYN_SDE;
+            run.max_nfe = (uint64_t)steps[k] * 64; /* budget-driven methods scale with steps */
+            r[k] = measure(ctx, cnt, (its_method)mi, NULL, &run, &m, &v, 1);
+        }
+        if (r[0].st != ITS_OK || r[1].st != ITS_OK) {
+            printf("%-18s skipped: %s\n", its_method_name((its_method)mi), its_ctx_errmsg(ctx));
+            continue;
+        }
+        ran++;
+        int grows = r[1].allocs != r[0].allocs;
+        bad |= grows;
+        printf("%-18s steps %2d: %4llu NFE %4ld allocs; steps %2d: %5llu NFE %4ld allocs  %s\n",
+               its_method_name((its_method)mi), steps[0], (unsigned long long)r[0].nfe,
+               r[0].allocs, steps[1], (unsigned long long)r[1].nfe, r[1].allocs,
+               grows ? "GROWS WITH STEPS" : "ok");
+    }
+    its_gmm_free(g);
+    if (ran == 0) {
+        printf("no method ran\n");
+        return 1;
+    }
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    size_t dim = 4096, batch = 8;
+    int reps = 3, do_check = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--check"))
+            do_check = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--dim"))
+            dim = (size_t)strtoull(argv[++i], NULL, 10);
+        else if (i + 1 < argc && !strcmp(argv[i], "--batch"))
+            batch = (size_t)strtoull(argv[++i], NULL, 10);
+        else if (i + 1 < argc && !strcmp(argv[i], "--reps"))
+            reps = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_scaling [--dim d] [--batch b >= 2] [--reps r] | "
+                            "bench_scaling --check\n");
+            return 2;
+        }
+    }
+    if (dim == 0 || batch < 2 || reps < 1) {
+        fprintf(stderr, "bench_scaling: dim, batch >= 2 and reps must be positive\n");
+        return 2;
+    }
+    counter cnt = {0, 0, 0};
+    its_ctx_params cp;
+    its_ctx_params_init(&cp);
+    cp.allocator.alloc = count_alloc;
+    cp.allocator.free = count_free;
+    cp.allocator.opaque = &cnt;
+    its_ctx *ctx;
+    if (its_ctx_create(&cp, &ctx) != ITS_OK)
+        return 1;
+    int rc;
+    if (do_check) {
+        rc = check(ctx, &cnt);
+    } else {
+        print_machine();
+        rc = sweep(ctx, &cnt, dim, batch, reps);
+    }
+    its_ctx_free(ctx);
+    return rc;
+}
