@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "itscale.h" /* ITS_API; itscale.h includes this header at its end */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

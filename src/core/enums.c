@@ -31,7 +31,9 @@ static its_status its_table_parse(const char *const *names, size_t count, const 
     }                                                                                         \
     its_status type##_parse(const char *s, type *out)                                         \
     {                                                                                         \
-        int v;                                                                                \
+        int v = 0;                                                                            \
+        if (!out)                                                                             \
+            return ITS_ERR_INVALID;                                                           \
         its_status st = its_table_parse(type##_names_, ITS_ARRAY_LEN(type##_names_), s, &v);  \
         if (st == ITS_OK)                                                                     \
             *out = (type)v;                                                                   \

@@ -44,15 +44,20 @@ static void its_test_free_fn(void *opaque, void *ptr)
     free((char *)ptr - h.pad);
 }
 
+void its_test_ctx_params(its_test_alloc *a, its_ctx_params *p)
+{
+    its_ctx_params_init(p);
+    if (a) {
+        p->allocator.alloc = its_test_alloc_fn;
+        p->allocator.free = its_test_free_fn;
+        p->allocator.opaque = a;
+    }
+}
+
 its_ctx *its_test_ctx(its_test_alloc *a)
 {
     its_ctx_params p;
-    its_ctx_params_init(&p);
-    if (a) {
-        p.allocator.alloc = its_test_alloc_fn;
-        p.allocator.free = its_test_free_fn;
-        p.allocator.opaque = a;
-    }
+    its_test_ctx_params(a, &p);
     its_ctx *ctx = NULL;
     if (its_ctx_create(&p, &ctx) != ITS_OK)
         return NULL;

@@ -23,6 +23,8 @@ typedef struct its_test_alloc {
 } its_test_alloc;
 
 its_ctx *its_test_ctx(its_test_alloc *a); /* a may be NULL: default allocator */
+/* Context parameters with the counting allocator a (for tests that call its_ctx_create). */
+void its_test_ctx_params(its_test_alloc *a, its_ctx_params *p);
 
 /* A 2-component mixture in `dim` dimensions: a common component at -mu*1 (weight 1-w_rare)
  * and a rare one at +mu*1 (weight w_rare), std s. Component 1 is the rare target. */
