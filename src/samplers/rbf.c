@@ -1,0 +1,277 @@
+/* `rbf`: SDE sampling with rollover budget forcing (Kim et al. 2025, DESIGN 6; the official code
+ * is KAIST-Visual-AI-Group/Flow-Inference-Time-Scaling).
+ *
+ * B chains. At t = grid[0] each chain draws `init` noises (one velocity each), scores their x0_hat
+ * and keeps the best. Per chain and step the quota is Q = floor((max_nfe - init B) / (T B)); the
+ * budget is run.max_nfe, or 500 NFE (the paper's budget) when run.max_nfe is 0. At every step a
+ * chain proposes one SDE child at a time (1 NFE; the child's velocity is the next step's drift)
+ * and scores its x0_hat. A child that beats the chain's best score so far is accepted at once and
+ * the unused quota rolls over (its_budget, rollover policy); when the quota runs out with no
+ * improvement the chain advances with the step's best child and the next step gets Q.
+ *
+ * Like the official code the search stops one step before t = 0: the last searched level is
+ * grid[T-1], where a chain spends everything it has left (its rollover, the quota of the skipped
+ * final step) and keeps the best child. finish = tweedie returns that child's x0_hat (the official
+ * output); finish = step takes the final step to t = 0 from it (no noise and no NFE there: its
+ * velocity is already known) and scores the sample.
+ *
+ * Chains run one after another, each on its own budget, so a chain's trajectory depends on its own
+ * noise only. Proposal j of a step always has child index j, whatever `speculative` is: drawing k
+ * proposals per model call and accepting the first improving one in draw order gives the
+ * trajectory of k = 1 bit for bit. Proposals drawn after the accepted one are charged to the run's
+ * NFE and shown in the per-step record, never to the chain's rollover. Under a hard cap
+ * (run.max_nfe > 0) a batch only draws proposals the cap can spare beyond the sequential
+ * schedule; with no headroom left it draws one at a time. */
+#include <math.h>
+
+#include "itscale/budget.h"
+#include "samplers/common.h"
+
+#define ITS_RBF_DEFAULT_NFE 500
+
+void its_rbf_params_init(its_rbf_params *p)
+{
+    if (!p)
+        return;
+    p->version = 1;
+    p->chains = 2;
+    p->init = 25;
+    p->speculative = 1;
+    p->finish = ITS_FINISH_TWEEDIE;
+}
+
+static void rbf_init(void *p) { its_rbf_params_init(p); }
+
+static const its_param_desc rbf_desc[] = {
+    ITS_P_INT(its_rbf_params, chains, 1, 4096, "independent chains B"),
+    ITS_P_INT(its_rbf_params, init, 1, 65536, "initial noises per chain, best x0_hat kept"),
+    ITS_P_INT(its_rbf_params, speculative, 1, 4096,
+              "proposals drawn per model call (same trajectory as 1; fewer model calls)"),
+    ITS_P_ENUM(its_rbf_params, finish, its_finish, ITS_FINISH_COUNT_,
+               "tweedie: best x0_hat of the last searched level; step: step it to t = 0"),
+};
+
+static uint64_t rbf_max_nfe(const its_run_params *run)
+{
+    return run->max_nfe ? run->max_nfe : ITS_RBF_DEFAULT_NFE;
+}
+
+static its_status rbf_check(its_ctx *ctx, const void *params, const its_run_params *run)
+{
+    const its_rbf_params *p = params;
+    if (run->dynamics != ITS_DYN_SDE)
+        return its_error(ctx, ITS_ERR_UNSUPPORTED,
+                         "run.dynamics: rbf proposes SDE children and needs sde (the paper: "
+                         "g square 3, grid exp, convert to vp)");
+    if (run->steps < 2)
+        return its_error(ctx, ITS_ERR_INVALID,
+                         "run.steps: rbf searches steps 1 .. T-1 and needs T >= 2, got %d",
+                         run->steps);
+    uint64_t max_nfe = rbf_max_nfe(run);
+    uint64_t B = (uint64_t)p->chains, I = (uint64_t)p->init, T = (uint64_t)run->steps;
+    if (max_nfe < I * B + T * B)
+        return its_error(ctx, ITS_ERR_BUDGET,
+                         "rbf needs at least %llu NFE (init %llu x chains %llu, then 1 per step and "
+                         "chain for %llu steps), but the budget is %llu%s",
+                         (unsigned long long)(I * B + T * B), (unsigned long long)I,
+                         (unsigned long long)B, (unsigned long long)T,
+                         (unsigned long long)max_nfe,
+                         run->max_nfe ? "" : " (run.max_nfe = 0: the default 500)");
+    return ITS_OK;
+}
+
+typedef struct rbf_state {
+    const its_rbf_params *p;
+    its_budget *bud;
+    its_pset init, start, chain, prop, best;
+    size_t *pidx;
+    uint32_t *cidx;
+    int64_t *rec_quota, *rec_used; /* per searched step, summed over chains */
+    uint64_t Q;                     /* per chain per step */
+    uint64_t chain_total;           /* init + T Q: one chain's budget */
+    int K;                          /* searched steps: T - 1 */
+    int steps_run;                  /* searched steps with a record */
+} rbf_state;
+
+/* Marks a single-row set as evaluated at t (rows copied with u and x0 of that time). */
+static void rbf_set_at(its_pset *ps, double t)
+{
+    ps->t = t;
+    ps->has_u = 1;
+}
+
+/* Initial draws: init noises per chain in one batch; the best x0_hat of each chain starts it. */
+static its_status rbf_initial(its_engine *e, rbf_state *st)
+{
+    const size_t B = (size_t)st->p->chains, I = (size_t)st->p->init;
+    const double t0 = its_eng_grid(e)[0];
+    its_eng_roots(e, &st->init, 0, I * B, 0);
+    ITS_TRY(its_eng_init_noise(e, &st->init, 0, I * B, t0));
+    ITS_TRY(its_eng_eval(e, &st->init, 0, I * B));
+    ITS_TRY(its_eng_score(e, &st->init, 0, I * B, ITS_SCORE_LOOKAHEAD));
+    for (size_t b = 0; b < B; b++) {
+        size_t j = its_smp_argmax(st->init.score, b * I, (b + 1) * I);
+        its_eng_copy_rows(e, &st->start, b, &st->init, j, 1);
+    }
+    rbf_set_at(&st->start, t0);
+    return ITS_OK;
+}
+
+/* One chain from its start row to its output. `later` = NFE the chains after this one may still
+ * spend (their whole budgets), for the speculation headroom under a hard cap. */
+static its_status rbf_chain(its_engine *e, rbf_state *st, size_t b, uint64_t later)
+{
+    const double *grid = its_eng_grid(e);
+    const size_t S = (size_t)st->p->speculative;
+    const uint64_t cap = its_eng_max_nfe(e);
+    its_budget *bud = st->bud;
+
+    ITS_TRY(its_budget_reset(bud));
+    its_eng_copy_rows(e, &st->chain, 0, &st->start, b, 1);
+    st->chain.n = 1;
+    rbf_set_at(&st->chain, grid[0]);
+    double best_ever = st->chain.score[0];
+
+    for (int k = 0; k < st->K; k++) {
+        const double s = grid[k + 1];
+        const int last = k == st->K - 1;
+        uint64_t quota = its_budget_quota(bud), drawn = 0, pnum = 0;
+        double step_best = -INFINITY;
+        int have_best = 0;
+        long accepted = -1;
+        while (its_budget_left(bud) > 0 && accepted < 0) {
+            uint64_t n = its_budget_left(bud);
+            if (n > S)
+                n = S;
+            if (cap && !last) {
+                /* waste (n - 1 at most) must fit what the cap spares beyond every obligation */
+                uint64_t owed = its_budget_remaining(bud) + later, used = its_eng_nfe(e);
+                uint64_t spare = cap > used + owed ? cap - used - owed : 0;
+                if (n > spare + 1)
+                    n = spare + 1;
+            }
+            for (size_t j = 0; j < n; j++) {
+                st->pidx[j] = 0;
+                st->cidx[j] = (uint32_t)(pnum + j);
+            }
+            ITS_TRY(its_eng_branch(e, &st->chain, st->pidx, st->cidx, &st->prop, 0, n, s,
+                                   (uint32_t)k));
+            st->prop.n = n;
+            ITS_TRY(its_eng_eval(e, &st->prop, 0, n));
+            ITS_TRY(its_eng_score(e, &st->prop, 0, n, ITS_SCORE_LOOKAHEAD));
+            drawn += n;
+            uint64_t taken = n;
+            for (size_t j = 0; j < n; j++) {
+                double r = st->prop.score[j];
+                if (!have_best || r > step_best) {
+                    its_eng_copy_rows(e, &st->best, 0, &st->prop, j, 1);
+                    step_best = r;
+                    have_best = 1;
+                }
+                if (!last && r > best_ever) {
+                    accepted = (long)j;
+                    taken = j + 1;
+                    break;
+                }
+            }
+            /* the chain's budget sees the sequential schedule; the rest is speculation */
+            ITS_TRY(its_budget_spend(bud, taken));
+            pnum += taken;
+        }
+        st->rec_quota[k] += (int64_t)quota;
+        st->rec_used[k] += (int64_t)drawn;
+        if (k + 1 > st->steps_run)
+            st->steps_run = k + 1;
+        ITS_TRY(its_budget_end_step(bud));
+        st->best.n = 1;
+        rbf_set_at(&st->best, s);
+        if (last)
+            break;
+        if (accepted >= 0) {
+            its_eng_copy_rows(e, &st->chain, 0, &st->prop, (size_t)accepted, 1);
+            best_ever = st->prop.score[accepted];
+        } else {
+            its_eng_copy_rows(e, &st->chain, 0, &st->best, 0, 1);
+        }
+        rbf_set_at(&st->chain, s);
+    }
+
+    if (st->p->finish == ITS_FINISH_TWEEDIE) {
+        its_eng_offer(e, &st->best, 0, 1, ITS_SCORE_FINAL_X0);
+        return ITS_OK;
+    }
+    /* the final step to t = 0 is the noiseless Euler step with the known velocity */
+    ITS_TRY(its_eng_step(e, &st->best, 0.0, (uint32_t)st->K));
+    return its_eng_score(e, &st->best, 0, 1, ITS_SCORE_FINAL);
+}
+
+static its_status rbf_search(its_engine *e, rbf_state *st)
+{
+    const size_t B = (size_t)st->p->chains, I = (size_t)st->p->init;
+    const size_t S = (size_t)st->p->speculative;
+    if (!(st->pidx = its_eng_alloc(e, S * sizeof(size_t))) ||
+        !(st->cidx = its_eng_alloc(e, S * sizeof(uint32_t))) ||
+        !(st->rec_quota = its_eng_alloc(e, (size_t)st->K * sizeof(int64_t))) ||
+        !(st->rec_used = its_eng_alloc(e, (size_t)st->K * sizeof(int64_t))))
+        return ITS_ERR_NOMEM;
+    ITS_TRY(its_eng_pset(e, &st->init, I * B, 0));
+    ITS_TRY(its_eng_pset(e, &st->start, B, 0));
+    ITS_TRY(its_eng_pset(e, &st->chain, 1, 0));
+    ITS_TRY(its_eng_pset(e, &st->prop, S, 0));
+    ITS_TRY(its_eng_pset(e, &st->best, 1, 0));
+
+    its_budget_params bp;
+    its_budget_params_init(&bp);
+    bp.policy = ITS_BUDGET_ROLLOVER;
+    bp.total = st->chain_total;
+    bp.init = I;
+    bp.steps = st->K;
+    bp.per_step = st->Q;
+    bp.final_rest = 1;
+    ITS_TRY(its_budget_create(its_eng_ctx(e), &bp, &st->bud));
+
+    ITS_TRY(rbf_initial(e, st));
+    for (size_t b = 0; b < B; b++)
+        ITS_TRY(rbf_chain(e, st, b, (uint64_t)(B - 1 - b) * (st->chain_total - I)));
+    return ITS_OK;
+}
+
+static its_status rbf_run(its_engine *e, const void *params)
+{
+    const its_rbf_params *p = params;
+    const its_run_params *run = its_eng_run(e);
+    const int T = its_eng_steps(e);
+    uint64_t B = (uint64_t)p->chains, I = (uint64_t)p->init;
+    uint64_t max_nfe = rbf_max_nfe(run);
+    ITS_TRY(its_eng_require_nfe(e, I * B + (uint64_t)T * B, "init x chains, then one per step"));
+
+    rbf_state st = {0};
+    st.p = p;
+    st.K = T - 1;
+    st.Q = (max_nfe - I * B) / ((uint64_t)T * B); /* Q = floor((max_nfe - init B) / (T B)) */
+    st.chain_total = I + (uint64_t)T * st.Q;
+
+    its_status status = rbf_search(e, &st);
+    its_budget_free(st.bud);
+
+    /* per-step record, chains summed: step 0 the initial draws, step k + 1 the step from grid[k] */
+    const double *grid = its_eng_grid(e);
+    if (status != ITS_ERR_NOMEM && st.rec_quota) {
+        its_eng_record_step(e, 0, grid[0], (int64_t)(I * B), (int64_t)(I * B));
+        for (int k = 0; k < st.steps_run; k++)
+            its_eng_record_step(e, k + 1, grid[k], st.rec_quota[k], st.rec_used[k]);
+    }
+    return status;
+}
+
+const its_method_vt its_vt_rbf = {
+    .method = ITS_METHOD_RBF,
+    .params_size = sizeof(its_rbf_params),
+    .params_init = rbf_init,
+    .desc = rbf_desc,
+    .n_desc = ITS_ARRAY_LEN(rbf_desc),
+    .check = rbf_check,
+    .needs_verifier = 1,
+    .run = rbf_run,
+    .summary = "SDE chains with rollover budget forcing (Kim et al. 2025)",
+};
