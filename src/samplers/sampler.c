@@ -178,6 +178,9 @@ its_status its_sampler_create(its_ctx *ctx, its_method m, const void *method_par
         s->run.grid_custom = NULL;
     }
     its_status st = its_params_check(ctx, vt, s->params);
+    /* a custom grid is checked at creation, as every other value (in place: same numbers) */
+    if (st == ITS_OK && s->run.grid == ITS_GRID_CUSTOM)
+        st = its_grid_build(ctx, &s->run, s->grid_custom_copy);
     if (st == ITS_OK && vt->check)
         st = vt->check(ctx, s->params, &s->run);
     if (st != ITS_OK) {
