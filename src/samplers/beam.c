@@ -56,18 +56,12 @@ static its_status beam_run(its_engine *e, const void *params)
     const size_t BK = B * K;
 
     its_pset P, C;
-    ITS_TRY(its_eng_pset(e, &P, B, 0));
-    ITS_TRY(its_eng_pset(e, &C, BK, 0));
-    size_t *pidx = its_eng_alloc(e, BK * sizeof(size_t));
-    uint32_t *cidx = its_eng_alloc(e, BK * sizeof(uint32_t));
+    size_t *pidx;
+    uint32_t *cidx;
+    ITS_TRY(its_smp_fanout(e, &P, &C, B, K, &pidx, &cidx));
     size_t *order = its_eng_alloc(e, BK * sizeof(size_t));
-    if (!pidx || !cidx || !order)
+    if (!order)
         return ITS_ERR_NOMEM;
-    for (size_t b = 0; b < B; b++)
-        for (size_t j = 0; j < K; j++) {
-            pidx[b * K + j] = b;
-            cidx[b * K + j] = (uint32_t)j;
-        }
 
     its_eng_roots(e, &P, 0, B, 0);
     uint64_t nfe0 = its_eng_nfe(e);

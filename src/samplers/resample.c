@@ -171,18 +171,12 @@ its_status its_smp_children_search(its_engine *e, size_t n, size_t k, int block)
     const size_t nk = n * k;
 
     its_pset P, C;
-    ITS_TRY(its_eng_pset(e, &P, n, 0));
-    ITS_TRY(its_eng_pset(e, &C, nk, 0));
-    size_t *pidx = its_eng_alloc(e, nk * sizeof(size_t));
-    uint32_t *cidx = its_eng_alloc(e, nk * sizeof(uint32_t));
+    size_t *pidx;
+    uint32_t *cidx;
+    ITS_TRY(its_smp_fanout(e, &P, &C, n, k, &pidx, &cidx));
     size_t *sel = its_eng_alloc(e, n * sizeof(size_t));
-    if (!pidx || !cidx || !sel)
+    if (!sel)
         return ITS_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < k; j++) {
-            pidx[i * k + j] = i;
-            cidx[i * k + j] = (uint32_t)j;
-        }
 
     its_eng_roots(e, &P, 0, n, 0);
     uint64_t nfe0 = its_eng_nfe(e);
