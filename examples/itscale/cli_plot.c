@@ -185,8 +185,10 @@ int cli_plot_svg(FILE *f, const cli_plot *p)
                "text-anchor=\"middle\">", W / 2);
     xml_text(f, p->subtitle);
     fputs("</text>\n", f);
-    /* legend, centred */
+    /* legend, centred; entries as wide as the longest name (about 7.5 px a character at 13 px) */
     double ew = 150;
+    for (size_t s = 0; s < p->n_series; s++)
+        ew = fmax(ew, 32 + 7.5 * (double)strlen(p->series[s]) + 18);
     for (size_t r = 0; r < lrows; r++) {
         size_t n = p->n_series - r * per_row < per_row ? p->n_series - r * per_row : per_row;
         double lx = W / 2 - ew * (double)n / 2, ly = 66 + 22.0 * (double)r;
