@@ -208,7 +208,14 @@ typedef struct its_ctx_params {
     its_log_fn log;                        /* NULL: silent */
     void *log_user;
     its_log_level log_level;               /* default ITS_LOG_WARN */
-    int n_threads;                         /* threads for vector kernels; 0 = 1 */
+    /* Threads for the engine's vector work, 0..1024; default 1, 0 means 1. n > 1 starts n - 1
+     * worker threads with the context (its_ctx_free joins them) that, with the calling thread,
+     * split the per-row noise of SDE steps, branching and re-noising (whole rows) and large
+     * element-wise steps and prediction conversions (contiguous chunks), above about 64 K
+     * normals or 256 K floats per pass. CPU backend only: with another backend no worker
+     * starts. Results are bit-identical for every n. Model and verifier callbacks are always
+     * called on the calling thread; a single-row noise step stays on one thread. */
+    int n_threads;
     const struct its_backend_i *backend;   /* NULL: the CPU/BLAS backend */
     void *backend_state;                   /* passed to every backend slot */
 } its_ctx_params;

@@ -8,8 +8,11 @@
  *   - the library's share of the time on a model that does real work (two sgemms through a
  *     dim x hidden matrix per call).
  * Lines starting with "KV " are read by overhead_torch.py, which prints the ratios.
- * Usage: bench_overhead [--dims 16384,65536] [--steps 100] [--reps 5] [--threads 1]
- *                       [--batch 8] [--hidden 256] */
+ * --threads with a list (e.g. 1,2) compares the context's thread counts instead: every method
+ * runs with each count in turn, round after round (--rounds), and the medians over the rounds
+ * are printed side by side with the median per-round ratio.
+ * Usage: bench_overhead [--dims 16384,65536] [--steps 100] [--reps 5] [--threads 1 | 1,2,...]
+ *                       [--rounds 5] [--batch 8] [--hidden 256] */
 #define _GNU_SOURCE
 #include <cblas.h>
 #include <pthread.h>
@@ -267,6 +270,120 @@ static void print_machine(int threads)
            threads);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+#define MAX_ROUNDS 64
+
+/* Thread counts side by side: for each dim and method, `rounds` rounds; a round runs the method
+ * with every thread count in turn (best of reps each), so load on a shared machine hits all
+ * counts alike. Prints the median library and wall time per NFE of each count over the rounds,
+ * and the median of the per-round ratios time(first count) / time(count). */
+static int compare_threads(const size_t *dims, size_t n_dims, const int *tl, size_t n_tl,
+                           size_t batch, int steps, int reps, int rounds)
+{
+    its_ctx *ctx[8] = {NULL};
+    for (size_t k = 0; k < n_tl; k++) {
+        its_ctx_params cp;
+        its_ctx_params_init(&cp);
+        cp.n_threads = tl[k];
+        if (its_ctx_create(&cp, &ctx[k]) != ITS_OK) {
+            fprintf(stderr, "cannot create a context with %d threads\n", tl[k]);
+            return 1;
+        }
+    }
+    const bench_case cases[] = {
+        {"none ode", ITS_METHOD_NONE, ITS_DYN_ODE, 1, 1},
+        {"none sde", ITS_METHOD_NONE, ITS_DYN_SDE, 1, 0},
+        {"best_of_n ode", ITS_METHOD_BEST_OF_N, ITS_DYN_ODE, batch, 1},
+        {"best_of_n sde", ITS_METHOD_BEST_OF_N, ITS_DYN_SDE, batch, 0},
+        {"fk_smc sde", ITS_METHOD_FK_SMC, ITS_DYN_SDE, batch, 0},
+        {"rbf sde", ITS_METHOD_RBF, ITS_DYN_SDE, batch, 0},
+    };
+    printf("thread counts side by side: median of %d rounds, each the best of %d runs per count\n",
+           rounds, reps);
+    for (size_t di = 0; di < n_dims; di++) {
+        size_t dim = dims[di];
+        verifier_dim = dim;
+        printf("\ndim %zu\n  %-14s %5s", dim, "method", "rows");
+        for (size_t k = 0; k < n_tl; k++)
+            printf("   lib t=%-3d", tl[k]);
+        for (size_t k = 1; k < n_tl; k++)
+            printf("  lib t%d/t%-2d", tl[0], tl[k]);
+        for (size_t k = 1; k < n_tl; k++)
+            printf(" wall t%d/t%-2d", tl[0], tl[k]);
+        printf("   (us/NFE)\n");
+        null_model nm = {dim};
+        its_model m;
+        its_model_init(&m);
+        m.dim = dim;
+        m.max_batch = batch;
+        m.eval = null_eval;
+        m.user = &nm;
+        its_verifier v;
+        its_verifier_init(&v);
+        v.score = cheap_score;
+        for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+            const bench_case *c = &cases[ci];
+            const its_method_vt *vt = its_method_vt_get(c->method);
+            if (!vt || !vt->run)
+                continue;
+            double lib[8][MAX_ROUNDS], wall[8][MAX_ROUNDS], rl[8][MAX_ROUNDS], rw[8][MAX_ROUNDS];
+            int failed = 0;
+            for (int r = 0; r < rounds && !failed; r++)
+                for (size_t k = 0; k < n_tl; k++) {
+                    run_out o = run_case(ctx[k], c, &m, &v, batch, steps, reps);
+                    if (o.st != ITS_OK) {
+                        printf("  %-14s skipped: %s (%s)\n", c->label, its_status_str(o.st),
+                               its_ctx_errmsg(ctx[k]));
+                        failed = 1;
+                        break;
+                    }
+                    lib[k][r] = o.lib_us;
+                    wall[k][r] = o.wall_us - o.model_us;
+                }
+            if (failed)
+                continue;
+            for (size_t k = 1; k < n_tl; k++)
+                for (int r = 0; r < rounds; r++) {
+                    rl[k][r] = lib[0][r] / lib[k][r];
+                    rw[k][r] = wall[0][r] / wall[k][r];
+                }
+            char kname[64];
+            snprintf(kname, sizeof kname, "%s", c->label);
+            for (char *q = kname; *q; q++)
+                if (*q == ' ')
+                    *q = '_';
+            double ml[8], mrl[8], mrw[8];
+            printf("  %-14s %5zu", c->label, c->rows);
+            for (size_t k = 0; k < n_tl; k++)
+                printf(" %11.2f", ml[k] = median(lib[k], rounds));
+            for (size_t k = 1; k < n_tl; k++)
+                printf(" %11.2fx", mrl[k] = median(rl[k], rounds));
+            for (size_t k = 1; k < n_tl; k++)
+                printf(" %11.2fx", mrw[k] = median(rw[k], rounds));
+            printf("\n");
+            for (size_t k = 0; k < n_tl; k++)
+                printf("KV dim%zu.%s.t%d.lib_us %.4f\n", dim, kname, tl[k], ml[k]);
+            for (size_t k = 1; k < n_tl; k++)
+                printf("KV dim%zu.%s.t%d_over_t%d.lib %.4f\nKV dim%zu.%s.t%d_over_t%d.wall %.4f\n",
+                       dim, kname, tl[0], tl[k], mrl[k], dim, kname, tl[0], tl[k], mrw[k]);
+        }
+    }
+    for (size_t k = 0; k < n_tl; k++)
+        its_ctx_free(ctx[k]);
+    return 0;
+}
+
 static size_t parse_dims(const char *s, size_t *dims, size_t cap)
 {
     size_t n = 0;
@@ -284,7 +401,9 @@ int main(int argc, char **argv)
 {
     size_t dims[8] = {16384, 65536};
     size_t n_dims = 2, batch = 8, hidden = 256;
-    int steps = 100, reps = 5, threads = 1;
+    int steps = 100, reps = 5, threads = 1, rounds = 5;
+    size_t tlist_raw[8] = {1};
+    size_t n_tl = 1;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--dims"))
             n_dims = parse_dims(argv[i + 1], dims, 8);
@@ -293,7 +412,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads"))
-            threads = atoi(argv[i + 1]);
+            n_tl = parse_dims(argv[i + 1], tlist_raw, 8);
+        else if (!strcmp(argv[i], "--rounds"))
+            rounds = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch"))
             batch = (size_t)strtoull(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--hidden"))
@@ -303,10 +424,24 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (n_dims == 0 || steps < 2 || reps < 1 || threads < 1 || threads > 64 || batch < 2) {
+    int tl[8];
+    int bad_threads = n_tl == 0;
+    for (size_t k = 0; k < n_tl; k++) {
+        bad_threads |= tlist_raw[k] < 1 || tlist_raw[k] > 64;
+        tl[k] = (int)tlist_raw[k];
+    }
+    threads = n_tl ? tl[0] : 1;
+    if (n_dims == 0 || steps < 2 || reps < 1 || bad_threads || batch < 2 || rounds < 1 ||
+        rounds > MAX_ROUNDS) {
         fprintf(stderr, "usage: bench_overhead [--dims d1,d2] [--steps >= 2] [--reps >= 1] "
-                        "[--threads 1..64] [--batch >= 2] [--hidden h]\n");
+                        "[--threads 1..64 or a list n1,n2,...] [--rounds 1..64] [--batch >= 2] "
+                        "[--hidden h]\n");
         return 2;
+    }
+    if (n_tl > 1) {
+        print_machine(threads);
+        printf("null model (writes zeros), batch %zu, %d steps\n", batch, steps);
+        return compare_threads(dims, n_dims, tl, n_tl, batch, steps, reps, rounds);
     }
     print_machine(threads);
     printf("null model (writes zeros), batch %zu, %d steps, best of %d runs after a warm-up\n",

@@ -11,6 +11,8 @@
 #define ITS_ERRMSG_CAP 512
 #define ITS_ALIGN 64
 
+typedef struct its_tpool its_tpool;
+
 struct its_ctx {
     its_allocator alloc;
     its_log_fn log;
@@ -21,6 +23,7 @@ struct its_ctx {
     void *backend_state;
     its_status last_status;
     char errmsg[ITS_ERRMSG_CAP];
+    its_tpool *pool;         /* n_threads - 1 workers; NULL with 1 thread or a host backend */
 };
 
 /* Records status and a formatted message on ctx (if non-NULL) and returns status. */
@@ -51,6 +54,22 @@ float *its_latent_alloc(its_ctx *ctx, size_t nfloats);
 void its_latent_free(its_ctx *ctx, float *p);
 
 double its_now(void); /* monotonic seconds */
+
+/* ---- threads (pool.c) ----
+ * A context owns a pool of n_threads - 1 workers, started by its_ctx_create and joined by
+ * its_ctx_free. its_parallel_for runs fn(arg, i) for every i in [0, n_tasks) exactly once, on
+ * the workers and the calling thread, and returns when all are done. One call at a time per
+ * context (a context is used by one thread at a time); fn must not call its_parallel_for on the
+ * same context. Without a pool, or with n_tasks <= 1, the tasks run in order on the caller.
+ * No allocation per call. */
+typedef void (*its_task_fn)(void *arg, size_t task);
+void its_parallel_for(its_ctx *ctx, size_t n_tasks, its_task_fn fn, void *arg);
+int its_parallel_threads(const its_ctx *ctx); /* threads its_parallel_for uses (1: no pool) */
+uint64_t its_parallel_jobs(const its_ctx *ctx); /* calls that went to the workers so far */
+/* Starts n_workers threads with memory from ctx. fail_spawn >= 0 fails the start of that worker
+ * (fault injection in tests); -1 never. On failure nothing is left running or allocated. */
+its_status its_tpool_create(its_ctx *ctx, int n_workers, int fail_spawn, its_tpool **out);
+void its_tpool_free(its_ctx *ctx, its_tpool *p); /* joins the workers; NULL is a no-op */
 
 #define ITS_TRY(expr)                  \
     do {                               \

@@ -68,6 +68,14 @@ its_status its_ctx_create(const its_ctx_params *p, its_ctx **out)
     ctx->n_threads = p->n_threads ? p->n_threads : 1;
     ctx->backend = be;
     ctx->backend_state = p->backend_state;
+    /* Workers only split CPU-backend work (a host backend need not be thread-safe). */
+    if (ctx->n_threads > 1 && be == its_backend_cpu()) {
+        its_status st = its_tpool_create(ctx, ctx->n_threads - 1, -1, &ctx->pool);
+        if (st != ITS_OK) {
+            a.free(a.opaque, ctx);
+            return st;
+        }
+    }
     *out = ctx;
     return ITS_OK;
 }
@@ -76,6 +84,7 @@ void its_ctx_free(its_ctx *ctx)
 {
     if (!ctx)
         return;
+    its_tpool_free(ctx, ctx->pool);
     its_allocator a = ctx->alloc;
     a.free(a.opaque, ctx);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "engine/engine_internal.h"
+#include "engine/par.h"
 #include "rng/rng.h"
 
 #define ITS_HOST_LINEAGE UINT64_C(0xA5A5A5A5F00DFACE)
@@ -227,10 +228,9 @@ its_status its_eng_init_noise(its_engine *e, its_pset *ps, size_t r0, size_t r1,
                          ps->cap);
     if (its_interp_eval(e->work_ip, t, v) != ITS_OK)
         return its_error(e->ctx, ITS_ERR_NUMERIC, "interpolant cannot be evaluated at t=%g", t);
+    its_par_noise_rows(e, ps->x + r0 * e->dim, r1 - r0, 0.0f, NULL, 0.0f, NULL, NULL,
+                       (float)v[1], ps->lineage + r0, its_stream(ITS_NOISE_INIT, 0));
     for (size_t r = r0; r < r1; r++) {
-        its_noise_key key = {e->seed, ps->lineage[r], its_stream(ITS_NOISE_INIT, 0)};
-        e->be->lincomb_randn(e->bs, ps->x + r * e->dim, e->dim, 0.0f, NULL, 0.0f, NULL,
-                             (float)v[1], &key);
         ps->score[r] = -INFINITY;
         ps->alive[r] = 1;
     }
@@ -308,8 +308,8 @@ its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1)
         ITS_TRY(its_eng_before_model(e, rows));
         const float *in = ps->x + a * dim;
         if (m->in_scale != 1.0) {
-            e->be->lincomb(e->bs, e->in_buf, rows * dim, (float)m->in_scale, in, 0.0f, NULL, 0.0f,
-                           NULL);
+            its_par_lincomb(e, e->in_buf, rows * dim, (float)m->in_scale, in, 0.0f, NULL, 0.0f,
+                            NULL);
             in = e->in_buf;
         }
         for (size_t i = 0; i < rows; i++)
@@ -345,11 +345,10 @@ its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1)
         const float *x = ps->x + a * dim;
         /* velocity models sampled along their own interpolant need no conversion */
         if (m->ux != 0.0 || m->up != 1.0)
-            e->be->lincomb(e->bs, out, rows * dim, (float)m->ux, x, (float)m->up, out, 0.0f,
-                           NULL);
+            its_par_lincomb(e, out, rows * dim, (float)m->ux, x, (float)m->up, out, 0.0f, NULL);
         if (!e->vt->no_lookahead)
-            e->be->lincomb(e->bs, ps->x0 + a * dim, rows * dim, (float)m->x0x, x, (float)m->x0u,
-                           out, 0.0f, NULL);
+            its_par_lincomb(e, ps->x0 + a * dim, rows * dim, (float)m->x0x, x, (float)m->x0u, out,
+                            0.0f, NULL);
         its_eng_progress(e);
     }
     ps->has_u = 1;
@@ -375,26 +374,22 @@ its_status its_eng_step(its_engine *e, its_pset *ps, double s, uint32_t tick)
     if (its_eng_nfe_per_step(e, t, s) == 2) {
         /* Heun: x_s = x_e + (d/2)(u1 - u2), x_e = x - d u1 the Euler point. */
         float d = (float)(t - s);
-        e->be->copy(e->bs, ps->w, ps->u, n * dim);
-        e->be->lincomb(e->bs, ps->x, n * dim, 1.0f, ps->x, -d, ps->u, 0.0f, NULL);
+        its_par_copy(e, ps->w, ps->u, n * dim);
+        its_par_lincomb(e, ps->x, n * dim, 1.0f, ps->x, -d, ps->u, 0.0f, NULL);
         ps->t = s;
         ps->has_u = 0;
         ITS_TRY(its_eng_eval(e, ps, 0, n));
-        e->be->lincomb(e->bs, ps->x, n * dim, 1.0f, ps->x, 0.5f * d, ps->w, -0.5f * d, ps->u);
+        its_par_lincomb(e, ps->x, n * dim, 1.0f, ps->x, 0.5f * d, ps->w, -0.5f * d, ps->u);
         ps->has_u = 0;
         return ITS_OK;
     }
     its_stepc c;
     ITS_TRY(its_eng_stepc(e, t, s, &c));
     if (c.C == 0.0) {
-        e->be->lincomb(e->bs, ps->x, n * dim, (float)c.A, ps->x, (float)c.B, ps->u, 0.0f, NULL);
+        its_par_lincomb(e, ps->x, n * dim, (float)c.A, ps->x, (float)c.B, ps->u, 0.0f, NULL);
     } else {
-        for (size_t r = 0; r < n; r++) {
-            its_noise_key key = {e->seed, ps->lineage[r], its_stream(ITS_NOISE_STEP, tick)};
-            float *xr = ps->x + r * dim;
-            e->be->lincomb_randn(e->bs, xr, dim, (float)c.A, xr, (float)c.B, ps->u + r * dim,
-                                 (float)c.C, &key);
-        }
+        its_par_noise_rows(e, ps->x, n, (float)c.A, ps->x, (float)c.B, ps->u, NULL, (float)c.C,
+                           ps->lineage, its_stream(ITS_NOISE_STEP, tick));
     }
     ps->t = s;
     ps->has_u = 0;
@@ -415,14 +410,12 @@ its_status its_eng_branch(its_engine *e, const its_pset *parent, const size_t *p
     ITS_TRY(its_eng_stepc(e, parent->t, s, &c));
     for (size_t j = 0; j < n; j++) {
         size_t p = pidx[j], r = c0 + j;
-        uint64_t lin = its_lineage_child(parent->lineage[p], cidx[j]);
-        its_noise_key key = {e->seed, lin, its_stream(ITS_NOISE_STEP, tick)};
-        e->be->lincomb_randn(e->bs, child->x + r * dim, dim, (float)c.A, parent->x + p * dim,
-                             (float)c.B, parent->u + p * dim, (float)c.C, &key);
-        child->lineage[r] = lin;
+        child->lineage[r] = its_lineage_child(parent->lineage[p], cidx[j]);
         child->alive[r] = parent->alive[p];
         child->score[r] = parent->score[p];
     }
+    its_par_noise_rows(e, child->x + c0 * dim, n, (float)c.A, parent->x, (float)c.B, parent->u,
+                       pidx, (float)c.C, child->lineage + c0, its_stream(ITS_NOISE_STEP, tick));
     if (c0 + n > child->n)
         child->n = c0 + n;
     child->t = s;
@@ -436,11 +429,8 @@ its_status its_eng_renoise(its_engine *e, its_pset *ps, double tf, uint32_t tick
     if (its_renoise_coeffs(e->work_ip, ps->t, tf, &a, &b) != ITS_OK)
         return its_error(e->ctx, ITS_ERR_INVALID, "cannot re-noise from t=%g up to t=%g", ps->t,
                          tf);
-    for (size_t r = 0; r < ps->n; r++) {
-        its_noise_key key = {e->seed, ps->lineage[r], its_stream(ITS_NOISE_RENOISE, tick)};
-        float *xr = ps->x + r * e->dim;
-        e->be->lincomb_randn(e->bs, xr, e->dim, (float)a, xr, 0.0f, NULL, (float)b, &key);
-    }
+    its_par_noise_rows(e, ps->x, ps->n, (float)a, ps->x, 0.0f, NULL, NULL, (float)b, ps->lineage,
+                       its_stream(ITS_NOISE_RENOISE, tick));
     ps->t = tf;
     ps->has_u = 0;
     return ITS_OK;
