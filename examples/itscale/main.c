@@ -822,6 +822,37 @@ static int cli_mkdir(const char *dir)
     return -1;
 }
 
+/* The verifier score and the first task metric against NFE, mean (standard error), on stdout. */
+static void cli_print_table(const cli_opts *o, char *const *names, size_t ns, const double *xs,
+                            size_t nn, const cli_cell *cells)
+{
+    size_t np = o->task->n_metrics > 0 ? 2 : 1;
+    for (size_t p = 0; p < np; p++) {
+        printf("\n%s (mean ± standard error over %llu seeds)\n%-18s",
+               p == 0 ? "verifier score" : o->task->metrics[0].name,
+               (unsigned long long)o->seeds, "sampler \\ NFE");
+        for (size_t j = 0; j < nn; j++)
+            printf(" %16.0f", xs[j]);
+        printf("\n");
+        for (size_t i = 0; i < ns; i++) {
+            printf("%-18s", names[i]);
+            for (size_t j = 0; j < nn; j++) {
+                const cli_cell *c = &cells[i * nn + j];
+                char buf[48];
+                if (!c->mean || !isfinite(c->mean[p]))
+                    snprintf(buf, sizeof(buf), "-");
+                else
+                    snprintf(buf, sizeof(buf), "%.4g ± %.2g", c->mean[p],
+                             isfinite(c->se[p]) ? c->se[p] : 0.0);
+                /* '±' is two bytes and one column */
+                int pad = 16 - (int)strlen(buf) + (strstr(buf, "±") ? 1 : 0);
+                printf(" %*s%s", pad > 0 ? pad : 0, "", buf);
+            }
+            printf("\n");
+        }
+    }
+}
+
 static int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
 {
     if (!o->samplers || !o->nfe || !o->out) {
@@ -1105,6 +1136,7 @@ static int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
         goto done;
     fprintf(stderr, "itscale: wrote %s/curves.json, %s/curves.csv and %s\n", o->out, o->out,
             path);
+    cli_print_table(o, names, ns, xs, nn, cells);
     rc = 0;
 done:
     for (size_t i = 0; cells && i < ns * nn; i++) {
