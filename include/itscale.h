@@ -243,7 +243,9 @@ typedef struct its_model {
     its_pred pred;      /* what eval writes */
     its_interp interp;  /* the interpolant the model was trained on */
     size_t max_batch;   /* most rows per eval call; 0 = any */
-    int thread_safe;    /* eval may run concurrently on disjoint rows */
+    int thread_safe;    /* 1: eval may run concurrently on disjoint rows; with n_threads > 1 the
+                         * engine then makes up to n_threads calls at once (results, errors and
+                         * accounting as if sequential; not while converting interpolants) */
     /* One network evaluation: x and out are n x dim (backend memory), t holds n times in [0,1].
      * Returns 0 on success; anything else aborts the run with ITS_ERR_CALLBACK. */
     int (*eval)(void *user, const float *x, const float *t, size_t n, float *out);

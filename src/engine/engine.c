@@ -284,6 +284,25 @@ static size_t its_first_bad_row(its_engine *e, const float *buf, size_t rows)
     return rows;
 }
 
+/* One wave of concurrent model calls (thread-safe models): call c evaluates the chunk that
+ * starts at row a0 + c * chunk. Results are read back in row order by its_eng_eval. */
+typedef struct its_wave {
+    its_engine *e;
+    its_pset *ps;
+    size_t a0, r1, chunk;
+    int rc[ITS_WAVE_MAX];
+} its_wave;
+
+static void its_wave_call(void *arg, size_t c)
+{
+    its_wave *w = arg;
+    size_t a = w->a0 + c * w->chunk;
+    size_t rows = w->r1 - a < w->chunk ? w->r1 - a : w->chunk;
+    const size_t dim = w->e->dim;
+    w->rc[c] = w->e->model->eval(w->e->model->user, w->ps->x + a * dim, w->e->tbuf, rows,
+                                 w->ps->u + a * dim);
+}
+
 its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1)
 {
     if (r1 > ps->n || r0 > r1)
@@ -303,21 +322,58 @@ its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1)
     const its_evalmap *m = &ps->map;
     const size_t dim = e->dim;
     size_t chunk = e->model->max_batch ? e->model->max_batch : r1 - r0;
+    /* A thread-safe model gets up to one call per pool thread at once ("a wave"); the calls'
+     * results are then taken in row order, so errors, counters and outputs are those of the
+     * sequential loop. Conversion runs scale the input through one buffer: one call at a time. */
+    size_t wave_max = 1;
+    if (e->model->thread_safe && m->in_scale == 1.0) {
+        int th = its_parallel_threads(e->ctx);
+        wave_max = th > 1 ? (size_t)th : 1;
+        if (wave_max > ITS_WAVE_MAX)
+            wave_max = ITS_WAVE_MAX;
+    }
+    for (size_t i = 0; i < (r1 - r0 < chunk ? r1 - r0 : chunk); i++)
+        e->tbuf[i] = (float)m->t_model;
+    size_t wave_left = 0;
     for (size_t a = r0; a < r1; a += chunk) {
         size_t rows = r1 - a < chunk ? r1 - a : chunk;
-        ITS_TRY(its_eng_before_model(e, rows));
-        const float *in = ps->x + a * dim;
-        if (m->in_scale != 1.0) {
-            its_par_lincomb(e, e->in_buf, rows * dim, (float)m->in_scale, in, 0.0f, NULL, 0.0f,
-                            NULL);
-            in = e->in_buf;
-        }
-        for (size_t i = 0; i < rows; i++)
-            e->tbuf[i] = (float)m->t_model;
         float *out = ps->u + a * dim;
-        double t0 = its_now();
-        int rc = e->model->eval(e->model->user, in, e->tbuf, rows, out);
-        e->usage.model_s += its_now() - t0;
+        int rc;
+        if (wave_left == 0) {
+            /* start a wave: as many calls as fit the pool and the NFE cap */
+            size_t calls = (r1 - a + chunk - 1) / chunk, wrows = 0;
+            if (calls > wave_max)
+                calls = wave_max;
+            for (size_t c = 0; c < calls; c++)
+                wrows += (r1 - (a + c * chunk) < chunk ? r1 - (a + c * chunk) : chunk);
+            if (calls > 1 && e->run->max_nfe && e->usage.nfe + wrows > e->run->max_nfe)
+                calls = 1;
+            if (calls > 1) {
+                ITS_TRY(its_eng_before_model(e, wrows));
+                its_wave wv = {e, ps, a, r1, chunk, {0}};
+                double t0 = its_now();
+                its_parallel_for(e->ctx, calls, its_wave_call, &wv);
+                e->usage.model_s += its_now() - t0;
+                memcpy(e->wave_rc, wv.rc, calls * sizeof(int));
+                e->wave_n = calls;
+                wave_left = calls;
+            }
+        }
+        if (wave_left > 0) {
+            rc = e->wave_rc[e->wave_n - wave_left];
+            wave_left--;
+        } else {
+            ITS_TRY(its_eng_before_model(e, rows));
+            const float *in = ps->x + a * dim;
+            if (m->in_scale != 1.0) {
+                its_par_lincomb(e, e->in_buf, rows * dim, (float)m->in_scale, in, 0.0f, NULL,
+                                0.0f, NULL);
+                in = e->in_buf;
+            }
+            double t0 = its_now();
+            rc = e->model->eval(e->model->user, in, e->tbuf, rows, out);
+            e->usage.model_s += its_now() - t0;
+        }
         e->usage.nfe += rows;
         e->usage.model_calls++;
         uint64_t call = e->model_call_idx++;

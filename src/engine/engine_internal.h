@@ -7,6 +7,7 @@
 
 #define ITS_ARENA_CAP 512
 #define ITS_TRACE_CAP 1024
+#define ITS_WAVE_MAX 64 /* most concurrent model calls (thread-safe models) */
 
 typedef struct its_arena_item {
     void *p;
@@ -41,6 +42,8 @@ struct its_engine {
     float *sbuf;                    /* host: verifier scores */
     float *in_buf;                  /* backend: scaled model input (conversion only) */
     size_t model_chunk;             /* rows per model call */
+    int wave_rc[ITS_WAVE_MAX];      /* return codes of the current wave of model calls */
+    size_t wave_n;
     size_t ver_chunk;
 
     its_pool final, look;
