@@ -1,21 +1,94 @@
 #!/usr/bin/env bash
-# Builds itscale and runs every test: the full suite (unit + statistical + CLI + install checks),
-# then the unit suites again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Builds itscale and runs every test: the full suite (unit + statistical + CLI + install checks,
+# the fuzz corpus replay among the unit tests), the unit suites again under AddressSanitizer +
+# UndefinedBehaviorSanitizer, the threaded suites under ThreadSanitizer, and the core suites under
+# valgrind memcheck. ITS_FUZZ_SECONDS=N (default 0) also builds the libFuzzer targets with clang
+# and runs each for N seconds from its corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 its_ensure_packages
 
 jobs=$(nproc)
-echo "== build (RelWithDebInfo)" >&2
+phase_start=$SECONDS
+phase_name=""
+declare -a phase_log=()
+phase() {
+    if [ -n "$phase_name" ]; then
+        phase_log+=("$(printf '%-34s %5ds' "$phase_name" $((SECONDS - phase_start)))")
+    fi
+    phase_name="$1"
+    phase_start=$SECONDS
+    [ -n "$1" ] && echo "== $1" >&2
+    return 0
+}
+report() {
+    phase ""
+    echo "== phase times" >&2
+    printf '   %s\n' "${phase_log[@]}" >&2
+    echo "   total $SECONDS s" >&2
+}
+trap report EXIT
+
+phase "build (RelWithDebInfo)"
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/test -j"$jobs" >/dev/null
-echo "== tests" >&2
+phase "tests"
 ctest --test-dir build/test -j"$jobs" --output-on-failure --timeout 900
 
-echo "== build (ASan + UBSan)" >&2
+phase "build (ASan + UBSan)"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DITS_SANITIZE=ON -DITS_BUILD_BENCH=OFF >/dev/null
 cmake --build build/asan -j"$jobs" >/dev/null
-echo "== tests under ASan + UBSan (unit label)" >&2
+phase "tests under ASan + UBSan (unit)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build/asan -j"$jobs" -L unit --output-on-failure --timeout 900
+
+# ThreadSanitizer: the suites that run threads (tests/test_threads*.c, label "threads") and the
+# scheduler's.
+phase "build (TSan)"
+cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITS_TSAN=ON -DITS_BUILD_BENCH=OFF \
+    >/dev/null
+tsan_targets=()
+for f in tests/test_threads*.c tests/test_sched.c; do
+    [ -f "$f" ] && tsan_targets+=("$(basename "$f" .c)")
+done
+cmake --build build/tsan -j"$jobs" --target "${tsan_targets[@]}" >/dev/null
+phase "tests under TSan"
+tsan_re="^($(IFS='|'; echo "${tsan_targets[*]}"))\$"
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    ctest --test-dir build/tsan -R "$tsan_re" --output-on-failure --timeout 900
+
+# valgrind memcheck on the core suites (the RelWithDebInfo binaries, no sanitizer runtime).
+phase "valgrind memcheck (core suites)"
+for t in test_api test_engine test_dynamics test_rng; do
+    bin=build/test/tests/$t
+    [ -x "$bin" ] || { echo "missing $bin" >&2; exit 1; }
+    echo "   valgrind $t" >&2
+    valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+        "$bin" >/dev/null
+done
+
+# The fuzz corpus replay (also part of the unit label above), on its own so its time shows.
+phase "fuzz corpus replay (ASan)"
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan -L fuzz --output-on-failure --timeout 300
+
+if [ "${ITS_FUZZ_SECONDS:-0}" -gt 0 ]; then
+    phase "libFuzzer (${ITS_FUZZ_SECONDS}s per target)"
+    CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITS_FUZZ=ON \
+        -DITS_BUILD_BENCH=OFF >/dev/null
+    cmake --build build/fuzz -j"$jobs" --target fuzz_config fuzz_result_json fuzz_sched_params \
+        fuzz_weights >/dev/null
+    for t in config result_json sched_params weights; do
+        corpus=tests/fuzz/corpus/$t
+        dict=-dict=tests/fuzz/config.dict
+        [ "$t" = weights ] && dict=""
+        [ "$t" = result_json ] && corpus="tests/fuzz/corpus/config tests/fuzz/corpus/result"
+        [ "$t" = sched_params ] && corpus=tests/fuzz/corpus/sched
+        work=build/fuzz/work/$t
+        mkdir -p "$work"
+        # shellcheck disable=SC2086
+        build/fuzz/tests/fuzz/fuzz_$t -max_total_time="$ITS_FUZZ_SECONDS" -timeout=20 \
+            $dict -artifact_prefix=build/fuzz/work/$t- "$work" $corpus \
+            2>&1 | tail -n 3
+    done
+fi
