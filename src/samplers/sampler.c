@@ -8,6 +8,7 @@
 #define ITS_MAX_STEPS 100000
 #define ITS_MAX_TOPK 1024
 #define ITS_MAX_DIM ((size_t)1 << 28)
+#define ITS_PARAMS_MAX 256 /* largest method params struct */
 
 void its_run_params_init(its_run_params *p)
 {
@@ -152,20 +153,37 @@ its_status its_sampler_create(its_ctx *ctx, its_method m, const void *method_par
     }
     ITS_TRY(its_run_check(ctx, run));
 
+    /* Method parameters are checked in a stack copy, so a rejected call allocates nothing
+     * (only a custom grid needs memory before it can be checked). */
+    union {
+        unsigned char bytes[ITS_PARAMS_MAX];
+        double align_d;
+        void *align_p;
+    } pbuf;
+    if (vt->params_size > sizeof(pbuf))
+        return its_error(ctx, ITS_ERR_INVALID, "%s parameters are larger than %d bytes",
+                         its_method_name(m), ITS_PARAMS_MAX);
+    memset(&pbuf, 0, sizeof(pbuf));
+    if (method_params)
+        memcpy(pbuf.bytes, method_params, vt->params_size);
+    else
+        vt->params_init(pbuf.bytes);
+    ITS_TRY(its_params_check(ctx, vt, pbuf.bytes));
+    if (vt->check)
+        ITS_TRY(vt->check(ctx, pbuf.bytes, run));
+
     its_sampler *s = its_calloc(ctx, 1, sizeof(*s));
     if (!s)
         return ITS_ERR_NOMEM;
     s->ctx = ctx;
     s->vt = vt;
     s->run = *run;
+    s->run.grid_custom = NULL;
     if (!(s->params = its_calloc(ctx, 1, vt->params_size))) {
         its_sampler_release(ctx, s);
         return ITS_ERR_NOMEM;
     }
-    if (method_params)
-        memcpy(s->params, method_params, vt->params_size);
-    else
-        vt->params_init(s->params);
+    memcpy(s->params, pbuf.bytes, vt->params_size);
     if (run->grid == ITS_GRID_CUSTOM) {
         size_t n = (size_t)run->steps + 1;
         if (!(s->grid_custom_copy = its_calloc(ctx, n, sizeof(double)))) {
@@ -174,18 +192,12 @@ its_status its_sampler_create(its_ctx *ctx, its_method m, const void *method_par
         }
         memcpy(s->grid_custom_copy, run->grid_custom, n * sizeof(double));
         s->run.grid_custom = s->grid_custom_copy;
-    } else {
-        s->run.grid_custom = NULL;
-    }
-    its_status st = its_params_check(ctx, vt, s->params);
-    /* a custom grid is checked at creation, as every other value (in place: same numbers) */
-    if (st == ITS_OK && s->run.grid == ITS_GRID_CUSTOM)
-        st = its_grid_build(ctx, &s->run, s->grid_custom_copy);
-    if (st == ITS_OK && vt->check)
-        st = vt->check(ctx, s->params, &s->run);
-    if (st != ITS_OK) {
-        its_sampler_release(ctx, s);
-        return st;
+        /* checked at creation like every other value (in place: the same numbers) */
+        its_status st = its_grid_build(ctx, &s->run, s->grid_custom_copy);
+        if (st != ITS_OK) {
+            its_sampler_release(ctx, s);
+            return st;
+        }
     }
     *out = s;
     return ITS_OK;
