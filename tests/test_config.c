@@ -183,6 +183,17 @@ static void test_bad_configs(void **state)
         {"{\"sampler\":\"\xc0\xafnone\"}", "invalid UTF-8"},      /* overlong '/' */
         {"{\"sampler\":\"\xed\xa0\x80\"}", "invalid UTF-8"},      /* a surrogate */
         {"{\"sampler\":\"\\ud800\"}", "malformed JSON"},          /* a lone escaped surrogate */
+        /* leading zeros: cJSON reads 04 as 4, RFC 8259 section 6 forbids it */
+        {"{\"sampler\":\"best_of_n\",\"params\":{\"n\":04}}", "leading zero at offset 37"},
+        {"{\"sampler\":\"none\",\"run\":{\"steps\":-01}}", "leading zero at offset 33"},
+        {"{\"sampler\":\"none\",\"run\":{\"budget\":{\"max_nfe\":00}}}",
+         "leading zero at offset 45"},
+        {"{\"sampler\":\"none\",\"run\":{\"steps\":2,\"grid\":\"custom\",\"grid_custom\":[1,0.5,00]}}",
+         "leading zero at offset 72"},
+        {"{\"sampler\":\"none\",\"run\":{\"t_max\":00.5}}", "leading zero at offset 33"},
+        {"01", "leading zero at offset 0"},
+        /* inside a string the digits are text: the key check answers, not the number scan */
+        {"{\"sampler\":\"none\",\"01\":1}", "01: unknown key"},
     };
     char deep[200];
     size_t o = 0;
@@ -216,6 +227,28 @@ static void test_bad_configs(void **state)
     const char *n0 = "{\"sampler\":\"best_of_n\",\"params\":{\"n\":0}}";
     assert_int_equal(its_sampler_from_json(ctx, n0, strlen(n0), &s), ITS_ERR_CONFIG);
     assert_string_equal(its_ctx_errmsg(ctx), "params.n: expected integer in [1, 65536], got 0");
+    its_ctx_free(ctx);
+}
+
+/* Numbers JSON allows next to the leading-zero rule: 0, -0, 0.x, exponents with leading zeros. */
+static void test_config_numbers_ok(void **state)
+{
+    (void)state;
+    its_ctx *ctx = its_test_ctx(NULL);
+    const char *js = "{\"sampler\":\"best_of_n\",\"params\":{\"n\":10},\"run\":{\"steps\":1E01,"
+                     "\"t_max\":0.5,\"grid_shift\":1e-01,\"budget\":{\"max_nfe\":0,"
+                     "\"deadline_ms\":-0}}}";
+    its_sampler *s = NULL;
+    its_status st = its_sampler_from_json(ctx, js, strlen(js), &s);
+    if (st != ITS_OK)
+        fail_msg("%s: %s", its_status_str(st), its_ctx_errmsg(ctx));
+    const its_best_of_n_params *p = s->params;
+    assert_int_equal(p->n, 10);
+    assert_int_equal(s->run.steps, 10);
+    ITS_ASSERT_NEAR(s->run.t_max, 0.5, 0);
+    ITS_ASSERT_NEAR(s->run.grid_shift, 0.1, 1e-15);
+    ITS_ASSERT_NEAR(s->run.deadline_ms, 0, 0);
+    its_sampler_free(s);
     its_ctx_free(ctx);
 }
 
@@ -337,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_every_method),
         cmocka_unit_test(test_round_trip_full_run),
         cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_config_numbers_ok),
         cmocka_unit_test(test_result_json),
         cmocka_unit_test(test_alloc_failures),
     };

@@ -31,6 +31,7 @@
 #include <microhttpd.h>
 
 #include "itscale.h"
+#include "request.h"
 #include "tasks.h"
 
 /* light -> heavy: one trajectory; best of 4; rollover budget forcing with 500 NFE (DESIGN 8) */
@@ -168,66 +169,6 @@ static enum MHD_Result handle_metrics(srv *S, struct MHD_Connection *c)
     return reply(S, c, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
 }
 
-/* The request document, strictly: unknown keys and wrong types are 400s that name the key. */
-static int parse_generate(srv *S, const char *body, size_t len, its_sched_req *r, char *err,
-                          size_t errcap)
-{
-    cJSON *o = cJSON_ParseWithLength(body, len);
-    int ok = 0;
-    if (!o || !cJSON_IsObject(o)) {
-        snprintf(err, errcap, "body: expected a JSON object");
-        goto done;
-    }
-    its_sched_req_init(r);
-    r->task = 0;
-    for (const cJSON *k = o->child; k; k = k->next) {
-        const char *key = k->string;
-        if (!strcmp(key, "task") || !strcmp(key, "profile")) {
-            if (!cJSON_IsString(k)) {
-                snprintf(err, errcap, "%s: expected a string", key);
-                goto done;
-            }
-            int i = key[0] == 't' ? its_sched_task_index(S->sched, k->valuestring)
-                                  : its_sched_profile_index(S->sched, k->valuestring);
-            if (i < 0) {
-                snprintf(err, errcap, "%s: unknown %s \"%.64s\"", key, key, k->valuestring);
-                goto done;
-            }
-            if (key[0] == 't')
-                r->task = i;
-            else
-                r->profile = i;
-        } else if (!strcmp(key, "priority")) {
-            if (!cJSON_IsNumber(k) || k->valuedouble != floor(k->valuedouble) ||
-                fabs(k->valuedouble) > 1000) {
-                snprintf(err, errcap, "priority: expected an integer in [-1000, 1000]");
-                goto done;
-            }
-            r->priority = (int)k->valuedouble;
-        } else if (!strcmp(key, "deadline_ms")) {
-            if (!cJSON_IsNumber(k) || !(k->valuedouble >= 0 && k->valuedouble <= 3.6e6)) {
-                snprintf(err, errcap, "deadline_ms: expected a number in [0, 3600000]");
-                goto done;
-            }
-            r->deadline_ms = k->valuedouble;
-        } else if (!strcmp(key, "seed")) {
-            if (!cJSON_IsNumber(k) || k->valuedouble != floor(k->valuedouble) ||
-                !(k->valuedouble >= 0 && k->valuedouble <= 9007199254740992.0)) {
-                snprintf(err, errcap, "seed: expected an integer in [0, 2^53]");
-                goto done;
-            }
-            r->seed = (uint64_t)k->valuedouble;
-        } else {
-            snprintf(err, errcap, "%.64s: unknown key", key);
-            goto done;
-        }
-    }
-    ok = 1;
-done:
-    cJSON_Delete(o);
-    return ok;
-}
-
 static enum MHD_Result handle_generate(srv *S, struct MHD_Connection *c, req_state *rs)
 {
     rs->counted = 1;
@@ -248,7 +189,8 @@ static enum MHD_Result handle_generate(srv *S, struct MHD_Connection *c, req_sta
 
     its_sched_req r;
     char err[256];
-    if (!parse_generate(S, rs->body ? rs->body : "", rs->len, &r, err, sizeof(err)))
+    if (!its_srv_parse_generate(S->sched, rs->body ? rs->body : "", rs->len, &r, err,
+                                sizeof(err)))
         return reply_error(S, c, 400, "%s", err);
     its_sched_job *job = NULL;
     its_sched_admit a = its_sched_submit(S->sched, &r, &job);

@@ -147,7 +147,7 @@ void its_cfg_desc_value(const its_param_desc *d, const void *params, char *buf, 
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Pre-scan: UTF-8, NUL bytes and nesting, before cJSON sees the text
+ * Pre-scan: UTF-8, NUL bytes, nesting and leading zeros, before cJSON sees the text
  * ------------------------------------------------------------------------------------------- */
 /* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, surrogates or > U+10FFFF),
  * 0 when invalid. */
@@ -182,6 +182,26 @@ static size_t cfg_utf8_len(const unsigned char *p, size_t left)
         if (p[i] < 0x80 || p[i] > 0xBF)
             return 0;
     return n;
+}
+
+/* A byte that can sit inside a number or literal token (digits, signs, '.', e/E, letters). */
+static int cfg_token_byte(unsigned c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '.' || c == '+' || c == '-';
+}
+
+/* 1 when a number starts at i (outside strings) with a superfluous leading zero: 00, 01, -01.
+ * RFC 8259 section 6: int = zero / ( digit1-9 *DIGIT ); cJSON reads them as decimal. Exponent
+ * digits (1e01) may lead with zeros and are not a number start. */
+static int cfg_leading_zero(const unsigned char *p, size_t len, size_t i)
+{
+    if (i > 0 && cfg_token_byte(p[i - 1]))
+        return 0;
+    size_t j = i;
+    if (p[j] == '-')
+        j++;
+    return j + 1 < len && p[j] == '0' && p[j + 1] >= '0' && p[j + 1] <= '9';
 }
 
 static its_status cfg_scan(its_ctx *ctx, const char *json, size_t len, int *open);
@@ -220,6 +240,11 @@ static its_status cfg_scan(its_ctx *ctx, const char *json, size_t len, int *open
                 in_str = 0;
         } else if (c == '"') {
             in_str = 1;
+        } else if (cfg_leading_zero(p, len, i)) {
+            return its_error(ctx, ITS_ERR_CONFIG,
+                             "config: number with a leading zero at offset %zu (JSON allows "
+                             "0 and 0.x, not 01)",
+                             i);
         } else if (c == '{' || c == '[') {
             if (++depth > ITS_CFG_MAX_DEPTH)
                 return its_error(ctx, ITS_ERR_CONFIG,

@@ -59,7 +59,8 @@ cJSON *its_cfg_number(double v);
 char *its_cfg_print(its_ctx *ctx, const cJSON *root);
 
 /* Checks that text is a well-formed document for cJSON: valid UTF-8, no NUL bytes, nesting at
- * most ITS_CFG_MAX_DEPTH. ITS_ERR_CONFIG with the byte offset otherwise. */
+ * most ITS_CFG_MAX_DEPTH, no number with a leading zero (01, -01: cJSON reads them, JSON does
+ * not allow them). ITS_ERR_CONFIG with the byte offset otherwise. */
 its_status its_cfg_prescan(its_ctx *ctx, const char *json, size_t len);
 
 #endif
