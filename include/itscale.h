@@ -306,6 +306,16 @@ typedef struct its_run_params {
 
 ITS_API void its_run_params_init(its_run_params *p);
 
+/* Per-step NFE allocator policies (include/itscale/budget.h has the allocator and the
+ * its_budget_policy_name / _parse functions). */
+typedef enum its_budget_policy {
+    ITS_BUDGET_UNIFORM = 0,
+    ITS_BUDGET_ROLLOVER,
+    ITS_BUDGET_DECREASING,
+    ITS_BUDGET_DEADLINE,
+    ITS_BUDGET_POLICY_COUNT_
+} its_budget_policy;
+
 /* ---------------------------------------------------------------------------------------------
  * Method parameters. Each struct has its_<method>_params_init() writing the documented defaults.
  * its_sampler_create takes a pointer to the struct matching the method (NULL = defaults).
@@ -338,23 +348,33 @@ typedef struct its_search_over_paths_params {
     double delta_b;        /* backward ODE; default 0.81 */
 } its_search_over_paths_params;
 
+/* beam, svdd and code: with budget_children = 1 the children per particle of each selection
+ * round come from an its_budget (include/itscale/budget.h) whose total is run.max_nfe (which must
+ * then be set), one budget step per round that costs NFE; `children` becomes the most children
+ * per particle in one round, and a round never gets fewer than one child per particle. */
 typedef struct its_beam_params {
     int version;
     int beams;             /* default 2 */
-    int children;          /* default 4 */
+    int children;          /* default 4; with budget_children: the most per beam and step */
+    int budget_children;   /* 0: `children` every step (default); 1: from the allocator */
+    its_budget_policy children_policy; /* allocator policy when budget_children; default rollover */
 } its_beam_params;
 
 typedef struct its_svdd_params {
     int version;
     int n;                 /* particles; default 2 */
-    int children;          /* default 25 */
+    int children;          /* default 25; with budget_children: the most per particle and step */
+    int budget_children;   /* 0: `children` every step (default); 1: from the allocator */
+    its_budget_policy children_policy; /* allocator policy when budget_children; default rollover */
 } its_svdd_params;
 
 typedef struct its_code_params {
     int version;
     int n;                 /* default 2 */
-    int children;          /* default 25 */
+    int children;          /* default 25; with budget_children: the most per particle and block */
     int block;             /* steps a child runs before selection; default 2 */
+    int budget_children;   /* 0: `children` every block (default); 1: from the allocator */
+    its_budget_policy children_policy; /* allocator policy when budget_children; default rollover */
 } its_code_params;
 
 typedef enum its_potential {

@@ -22,7 +22,8 @@
  * steps = T, init = the NFE spent before the first step; at step i call
  * its_budget_children(b, N, 1) for the children per particle (0: stop searching), evaluate the
  * N*K children, its_budget_spend(b, N*K), its_budget_end_step(b). Under rollover the part of a
- * quota that N does not divide carries over to the next step.
+ * quota that N does not divide carries over to the next step. The built-in beam, svdd and code
+ * do this with params.budget_children = 1 (params.children_policy picks the policy).
  */
 #ifndef ITSCALE_BUDGET_H
 #define ITSCALE_BUDGET_H
@@ -33,14 +34,7 @@
 extern "C" {
 #endif
 
-typedef enum its_budget_policy {
-    ITS_BUDGET_UNIFORM = 0,
-    ITS_BUDGET_ROLLOVER,
-    ITS_BUDGET_DECREASING,
-    ITS_BUDGET_DEADLINE,
-    ITS_BUDGET_POLICY_COUNT_
-} its_budget_policy;
-
+/* its_budget_policy is declared in itscale.h (method parameters use it). */
 /* "uniform", "rollover", "decreasing", "deadline"; NULL out of range. */
 ITS_API const char *its_budget_policy_name(its_budget_policy v);
 /* Exact, case-sensitive; ITS_ERR_INVALID on an unknown name. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "itscale/budget.h"
 
 static const char *its_table_name(const char *const *names, size_t count, int v)
 {
@@ -99,3 +100,4 @@ ITS_ENUM_INT(its_resampler)
 ITS_ENUM_INT(its_bfs_mode)
 ITS_ENUM_INT(its_ls_schedule)
 ITS_ENUM_INT(its_finish)
+ITS_ENUM_INT(its_budget_policy)

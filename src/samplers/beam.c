@@ -3,7 +3,8 @@
  * the best B survive, whichever beams they came from; at t = 0 the children are the outputs.
  * Child 0 keeps its beam's noise, so K = 1 is one SDE trajectory per beam (`best_of_n` with
  * n = B). Cost B + B K (T - 1) NFE; under a smaller cap it keeps fewer beams, then fewer children
- * (ITS_ERR_BUDGET below one trajectory). */
+ * (ITS_ERR_BUDGET below one trajectory). With budget_children the K of each step comes from the
+ * per-step allocator over run.max_nfe (its_smp_rounds), `children` being the most. */
 #include "samplers/resample.h"
 
 void its_beam_params_init(its_beam_params *p)
@@ -13,13 +14,20 @@ void its_beam_params_init(its_beam_params *p)
     p->version = 1;
     p->beams = 2;
     p->children = 4;
+    p->budget_children = 0;
+    p->children_policy = ITS_BUDGET_ROLLOVER;
 }
 
 static void beam_init(void *p) { its_beam_params_init(p); }
 
 static const its_param_desc beam_desc[] = {
     ITS_P_INT(its_beam_params, beams, 1, 65536, "beams kept after every step (B)"),
-    ITS_P_INT(its_beam_params, children, 1, 65536, "SDE children per beam per step (K)"),
+    ITS_P_INT(its_beam_params, children, 1, 65536,
+              "SDE children per beam per step (K); the most per step with budget_children"),
+    ITS_P_BOOL(its_beam_params, budget_children,
+               "children per step from the allocator over run.max_nfe (needs run.max_nfe)"),
+    ITS_P_ENUM(its_beam_params, children_policy, its_budget_policy, ITS_BUDGET_POLICY_COUNT_,
+               "allocator policy of budget_children"),
 };
 
 static its_status beam_check(its_ctx *ctx, const void *params, const its_run_params *run)
@@ -32,34 +40,18 @@ static its_status beam_check(its_ctx *ctx, const void *params, const its_run_par
     if (run->dynamics != ITS_DYN_SDE)
         return its_error(ctx, ITS_ERR_INVALID,
                          "run.dynamics: beam branches SDE children; set dynamics to sde");
-    return ITS_OK;
+    return its_smp_rounds_check(ctx, "beam", p->budget_children, p->children_policy, run);
 }
 
-static its_status beam_run(its_engine *e, const void *params)
+static its_status beam_steps(its_engine *e, its_smp_rounds *rs, its_budget_policy policy)
 {
-    const its_beam_params *p = params;
-    const int T = its_eng_steps(e);
     const double *t = its_eng_grid(e);
-    size_t B = (size_t)p->beams, K = (size_t)p->children;
-    ITS_TRY(its_eng_require_nfe(e, (uint64_t)T, "one beam with one child per step"));
-    uint64_t cap = its_eng_max_nfe(e);
-    if (cap) {
-        uint64_t per = 1 + (uint64_t)K * (uint64_t)(T - 1);
-        if (cap / per >= 1) {
-            if (B > cap / per)
-                B = (size_t)(cap / per);
-        } else {
-            B = 1;
-            K = (size_t)((cap - 1) / (uint64_t)(T - 1));
-        }
-    }
-    const size_t BK = B * K;
-
+    const size_t B = rs->n;
     its_pset P, C;
     size_t *pidx;
     uint32_t *cidx;
-    ITS_TRY(its_smp_fanout(e, &P, &C, B, K, &pidx, &cidx));
-    size_t *order = its_eng_alloc(e, BK * sizeof(size_t));
+    ITS_TRY(its_smp_fanout(e, &P, &C, B, rs->kmax, &pidx, &cidx));
+    size_t *order = its_eng_alloc(e, B * rs->kmax * sizeof(size_t));
     if (!order)
         return ITS_ERR_NOMEM;
 
@@ -67,20 +59,47 @@ static its_status beam_run(its_engine *e, const void *params)
     uint64_t nfe0 = its_eng_nfe(e);
     ITS_TRY(its_eng_init_noise(e, &P, 0, B, t[0]));
     ITS_TRY(its_eng_eval(e, &P, 0, B));
-    for (int k = 0; k < T; k++) {
+    ITS_TRY(its_smp_rounds_begin(e, rs, policy));
+    if (rs->budget)
+        nfe0 = its_eng_nfe(e);
+    size_t kprev = rs->kmax;
+    for (int k = 0; k < rs->T; k++) {
+        const size_t K = its_smp_rounds_k(e, rs, k), BK = B * K;
+        if (K != kprev) {
+            its_smp_fanout_index(B, K, pidx, cidx);
+            kprev = K;
+        }
         ITS_TRY(its_eng_branch(e, &P, pidx, cidx, &C, 0, BK, t[k + 1], (uint32_t)k));
-        if (k + 1 == T) {
-            its_eng_record_step(e, k, t[k], -1, (int64_t)(its_eng_nfe(e) - nfe0));
+        C.n = BK;
+        if (k + 1 == rs->T) {
+            if (rs->budget)
+                ITS_TRY(its_smp_rounds_end(e, rs, k, its_eng_nfe(e) - nfe0));
+            else
+                its_eng_record_step(e, k, t[k], -1, (int64_t)(its_eng_nfe(e) - nfe0));
             return its_eng_score(e, &C, 0, BK, ITS_SCORE_FINAL);
         }
         ITS_TRY(its_eng_eval(e, &C, 0, BK));
         ITS_TRY(its_eng_score(e, &C, 0, BK, ITS_SCORE_LOOKAHEAD));
         its_rank_desc(C.score, BK, order);
         ITS_TRY(its_eng_gather(e, &P, &C, order, B));
-        its_eng_record_step(e, k, t[k], -1, (int64_t)(its_eng_nfe(e) - nfe0));
+        if (rs->budget)
+            ITS_TRY(its_smp_rounds_end(e, rs, k, its_eng_nfe(e) - nfe0));
+        else
+            its_eng_record_step(e, k, t[k], -1, (int64_t)(its_eng_nfe(e) - nfe0));
         nfe0 = its_eng_nfe(e);
     }
     return ITS_OK;
+}
+
+static its_status beam_run(its_engine *e, const void *params)
+{
+    const its_beam_params *p = params;
+    size_t B = (size_t)p->beams, K = (size_t)p->children;
+    its_smp_rounds rs;
+    ITS_TRY(its_smp_rounds_fit(e, &rs, p->budget_children, 1, &B, &K));
+    its_status st = beam_steps(e, &rs, p->children_policy);
+    its_smp_rounds_free(&rs);
+    return st;
 }
 
 const its_method_vt its_vt_beam = {

@@ -2,7 +2,8 @@
  * the per-particle selection by look-ahead r(x0_hat), so selection happens every L steps and
  * children diverge further before being compared. block = 1 is `svdd`; K = 1 is plain SDE
  * sampling. Cost n + n K (T - 1) NFE; under a smaller cap it runs fewer particles, then fewer
- * children (ITS_ERR_BUDGET below one trajectory). */
+ * children (ITS_ERR_BUDGET below one trajectory). With budget_children the K of each block comes
+ * from the per-step allocator over run.max_nfe, one budget step per block (its_smp_rounds). */
 #include "samplers/resample.h"
 
 void its_code_params_init(its_code_params *p)
@@ -12,6 +13,8 @@ void its_code_params_init(its_code_params *p)
     p->version = 1;
     p->n = 2;
     p->children = 25;
+    p->budget_children = 0;
+    p->children_policy = ITS_BUDGET_ROLLOVER;
     p->block = 2;
 }
 
@@ -19,8 +22,13 @@ static void code_init(void *p) { its_code_params_init(p); }
 
 static const its_param_desc code_desc[] = {
     ITS_P_INT(its_code_params, n, 1, 65536, "particles, each searched on its own"),
-    ITS_P_INT(its_code_params, children, 1, 65536, "SDE children per particle per block"),
+    ITS_P_INT(its_code_params, children, 1, 65536,
+              "SDE children per particle per block; the most per block with budget_children"),
     ITS_P_INT(its_code_params, block, 1, 100000, "steps a child runs before selection (L)"),
+    ITS_P_BOOL(its_code_params, budget_children,
+               "children per block from the allocator over run.max_nfe (needs run.max_nfe)"),
+    ITS_P_ENUM(its_code_params, children_policy, its_budget_policy, ITS_BUDGET_POLICY_COUNT_,
+               "allocator policy of budget_children"),
 };
 
 static its_status code_check(its_ctx *ctx, const void *params, const its_run_params *run)
@@ -36,13 +44,14 @@ static its_status code_check(its_ctx *ctx, const void *params, const its_run_par
     if (run->dynamics != ITS_DYN_SDE)
         return its_error(ctx, ITS_ERR_INVALID,
                          "run.dynamics: code branches SDE children; set dynamics to sde");
-    return ITS_OK;
+    return its_smp_rounds_check(ctx, "code", p->budget_children, p->children_policy, run);
 }
 
 static its_status code_run(its_engine *e, const void *params)
 {
     const its_code_params *p = params;
-    return its_smp_children_search(e, (size_t)p->n, (size_t)p->children, p->block);
+    return its_smp_children_search(e, (size_t)p->n, (size_t)p->children, p->block,
+                                   p->budget_children, p->children_policy);
 }
 
 const its_method_vt its_vt_code = {

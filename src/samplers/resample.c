@@ -1,4 +1,5 @@
 #include <math.h>
+#include <string.h>
 
 #include "samplers/resample.h"
 
@@ -146,34 +147,205 @@ void its_rank_desc(const double *score, size_t n, size_t *order)
     }
 }
 
-/* Particles and children under a cap: fewer particles first (each keeps its full search), then
- * fewer children. cost(n, k) = n (the first evaluation) + n k (T - 1). */
-static void its_children_fit(uint64_t cap, int T, size_t *n, size_t *k)
+void its_smp_fanout_index(size_t n, size_t k, size_t *pidx, uint32_t *cidx)
 {
-    if (!cap)
-        return;
-    uint64_t per = 1 + (uint64_t)*k * (uint64_t)(T - 1);
-    if (cap / per >= 1) {
-        if (*n > cap / per)
-            *n = (size_t)(cap / per);
-        return;
-    }
-    *n = 1;
-    *k = T > 1 ? (size_t)((cap - 1) / (uint64_t)(T - 1)) : *k;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < k; j++) {
+            pidx[i * k + j] = i;
+            cidx[i * k + j] = (uint32_t)j;
+        }
 }
 
-its_status its_smp_children_search(its_engine *e, size_t n, size_t k, int block)
+its_status its_smp_rounds_check(its_ctx *ctx, const char *what, int budget,
+                                its_budget_policy policy, const its_run_params *run)
 {
-    const int T = its_eng_steps(e);
-    const double *t = its_eng_grid(e);
-    ITS_TRY(its_eng_require_nfe(e, (uint64_t)T, "one trajectory with one child per step"));
-    its_children_fit(its_eng_max_nfe(e), T, &n, &k);
-    const size_t nk = n * k;
+    if (!budget)
+        return ITS_OK;
+    if (run->max_nfe == 0)
+        return its_error(ctx, ITS_ERR_BUDGET,
+                         "run.max_nfe: %s with params.budget_children shares run.max_nfe over "
+                         "its steps, but run.max_nfe is 0 (no cap); set run.max_nfe or "
+                         "budget_children = false",
+                         what);
+    if (policy == ITS_BUDGET_DEADLINE && !(run->deadline_ms > 0))
+        return its_error(ctx, ITS_ERR_INVALID,
+                         "params.children_policy: deadline paces the steps by run.deadline_ms, "
+                         "which is 0; set run.deadline_ms or another policy");
+    return ITS_OK;
+}
 
+int its_smp_round_k0(const its_smp_rounds *rs, int r) { return r * rs->L; }
+
+int its_smp_round_k1(const its_smp_rounds *rs, int r)
+{
+    int k1 = r * rs->L + rs->L;
+    return k1 < rs->T ? k1 : rs->T;
+}
+
+uint64_t its_smp_round_cost(const its_smp_rounds *rs, int r)
+{
+    /* one evaluation per step, none at t = 0 */
+    int k0 = its_smp_round_k0(rs, r), k1 = its_smp_round_k1(rs, r);
+    return (uint64_t)(k1 == rs->T ? k1 - k0 - 1 : k1 - k0);
+}
+
+/* Cost per particle of one child in every round after r: the T - 1 evaluations of a trajectory
+ * less those up to the end of round r. */
+static uint64_t its_rounds_later(const its_smp_rounds *rs, int r)
+{
+    int k1 = its_smp_round_k1(rs, r);
+    return k1 >= rs->T - 1 ? 0 : (uint64_t)(rs->T - 1 - k1);
+}
+
+its_status its_smp_rounds_fit(its_engine *e, its_smp_rounds *rs, int budget, int block, size_t *n,
+                              size_t *kmax)
+{
+    memset(rs, 0, sizeof(*rs));
+    rs->budget = budget;
+    rs->T = its_eng_steps(e);
+    rs->L = block;
+    rs->R = (rs->T + block - 1) / block;
+    uint64_t cmax = 0;
+    for (int r = 0; r < rs->R; r++) {
+        uint64_t c = its_smp_round_cost(rs, r);
+        rs->S += c > 0;
+        cmax = c > cmax ? c : cmax;
+    }
+    uint64_t cap = its_eng_max_nfe(e);
+    if (budget) {
+        /* every paying round must be able to pay one child per particle at its dearest:
+         * uniform quotas are floor((cap - n) / S) */
+        uint64_t per = 1 + (uint64_t)rs->S * cmax;
+        ITS_TRY(its_eng_require_nfe(e, per, "one trajectory with one child per round in budget "
+                                            "mode, the dearest round repeated"));
+        if (cap && *n > cap / per)
+            *n = (size_t)(cap / per);
+    } else {
+        ITS_TRY(its_eng_require_nfe(e, (uint64_t)rs->T, "one trajectory with one child per step"));
+        if (cap) {
+            /* fewer particles first (each keeps its full search), then fewer children:
+             * cost(n, k) = n (the first evaluation) + n k (T - 1) */
+            uint64_t per = 1 + (uint64_t)*kmax * (uint64_t)(rs->T - 1);
+            if (cap / per >= 1) {
+                if (*n > cap / per)
+                    *n = (size_t)(cap / per);
+            } else {
+                *n = 1;
+                *kmax = rs->T > 1 ? (size_t)((cap - 1) / (uint64_t)(rs->T - 1)) : *kmax;
+            }
+        }
+    }
+    rs->n = *n;
+    rs->kmax = *kmax;
+    rs->klast = *kmax;
+    return ITS_OK;
+}
+
+/* decreasing: d = n c_max (one child per particle less each round) when the last round still
+ * gets one child per particle, else the largest d that leaves it that. */
+static uint64_t its_rounds_decrement(uint64_t avail, uint64_t S, uint64_t m)
+{
+    if (S < 2)
+        return 0;
+    double fit = 2.0 * ((double)avail - (double)m * (double)S) / ((double)S * (double)(S - 1));
+    double lim = (double)(UINT64_C(1) << 61) / ((double)S * (double)(S - 1) / 2.0);
+    double dd = (double)m;
+    if (fit < dd)
+        dd = fit;
+    if (lim < dd)
+        dd = lim;
+    uint64_t d = dd > 0 ? (uint64_t)dd : 0;
+    /* floor effects of n0 = floor((avail + d S (S - 1) / 2) / S): step down until it fits */
+    while (d > 0) {
+        uint64_t n0 = (avail + d * (S * (S - 1) / 2)) / S;
+        if (n0 >= m + d * (S - 1))
+            break;
+        d--;
+    }
+    return d;
+}
+
+its_status its_smp_rounds_begin(its_engine *e, its_smp_rounds *rs, its_budget_policy policy)
+{
+    if (!rs->budget)
+        return ITS_OK;
+    /* step 0: the first evaluation, paid before the allocator starts */
+    uint64_t init = its_eng_nfe(e);
+    its_eng_record_step(e, 0, its_eng_grid(e)[0], (int64_t)init, (int64_t)init);
+    if (rs->S == 0)
+        return ITS_OK;
+    const its_run_params *run = its_eng_run(e);
+    uint64_t cmax = 0;
+    for (int r = 0; r < rs->R; r++) {
+        uint64_t c = its_smp_round_cost(rs, r);
+        cmax = c > cmax ? c : cmax;
+    }
+    its_budget_params bp;
+    its_budget_params_init(&bp);
+    bp.policy = policy;
+    bp.total = its_eng_max_nfe(e);
+    if (bp.total > (UINT64_C(1) << 62))
+        bp.total = UINT64_C(1) << 62;
+    bp.init = init;
+    bp.steps = rs->S;
+    bp.deadline_ms = run->deadline_ms;
+    if (policy == ITS_BUDGET_DECREASING)
+        bp.d = its_rounds_decrement(bp.total - bp.init, (uint64_t)rs->S,
+                                    (uint64_t)rs->n * cmax);
+    return its_budget_create(its_eng_ctx(e), &bp, &rs->b);
+}
+
+void its_smp_rounds_free(its_smp_rounds *rs)
+{
+    its_budget_free(rs->b);
+    rs->b = NULL;
+}
+
+size_t its_smp_rounds_k(its_engine *e, its_smp_rounds *rs, int r)
+{
+    uint64_t c = its_smp_round_cost(rs, r);
+    if (!rs->b)
+        return rs->kmax;
+    if (c == 0) /* costs verifier rows only: keep the last allocated width */
+        return rs->klast;
+    const uint64_t n = (uint64_t)rs->n;
+    uint64_t k = its_budget_children(rs->b, n, c);
+    if (k > rs->kmax)
+        k = rs->kmax;
+    /* what the cap leaves once every later round has one child per particle */
+    uint64_t left = its_eng_nfe_left(e), reserve = n * its_rounds_later(rs, r);
+    uint64_t kt = left > reserve ? (left - reserve) / (n * c) : 0;
+    if (k > kt)
+        k = kt;
+    rs->klast = k ? (size_t)k : 1;
+    return rs->klast;
+}
+
+its_status its_smp_rounds_end(its_engine *e, its_smp_rounds *rs, int r, uint64_t used)
+{
+    if (!rs->budget)
+        return ITS_OK;
+    int k0 = its_smp_round_k0(rs, r);
+    int64_t quota = -1;
+    if (rs->b && its_smp_round_cost(rs, r) > 0) {
+        quota = (int64_t)its_budget_quota(rs->b);
+        /* a deadline quota below one child per particle still runs one: charge what fits */
+        uint64_t left = its_budget_left(rs->b);
+        ITS_TRY(its_budget_spend(rs->b, used < left ? used : left));
+        ITS_TRY(its_budget_end_step(rs->b));
+    }
+    its_eng_record_step(e, k0 + 1, its_eng_grid(e)[k0], quota, (int64_t)used);
+    return ITS_OK;
+}
+
+static its_status its_children_rounds(its_engine *e, its_smp_rounds *rs, its_budget_policy policy)
+{
+    const double *t = its_eng_grid(e);
+    const size_t n = rs->n;
     its_pset P, C;
     size_t *pidx;
     uint32_t *cidx;
-    ITS_TRY(its_smp_fanout(e, &P, &C, n, k, &pidx, &cidx));
+    ITS_TRY(its_smp_fanout(e, &P, &C, n, rs->kmax, &pidx, &cidx));
     size_t *sel = its_eng_alloc(e, n * sizeof(size_t));
     if (!sel)
         return ITS_ERR_NOMEM;
@@ -182,15 +354,28 @@ its_status its_smp_children_search(its_engine *e, size_t n, size_t k, int block)
     uint64_t nfe0 = its_eng_nfe(e);
     ITS_TRY(its_eng_init_noise(e, &P, 0, n, t[0]));
     ITS_TRY(its_eng_eval(e, &P, 0, n));
-    for (int k0 = 0; k0 < T; k0 += block) {
-        int k1 = k0 + block < T ? k0 + block : T;
+    ITS_TRY(its_smp_rounds_begin(e, rs, policy));
+    if (rs->budget)
+        nfe0 = its_eng_nfe(e);
+    size_t kprev = rs->kmax;
+    for (int r = 0; r < rs->R; r++) {
+        const int k0 = its_smp_round_k0(rs, r), k1 = its_smp_round_k1(rs, r);
+        const size_t k = its_smp_rounds_k(e, rs, r), nk = n * k;
+        if (k != kprev) {
+            its_smp_fanout_index(n, k, pidx, cidx);
+            kprev = k;
+        }
         ITS_TRY(its_eng_branch(e, &P, pidx, cidx, &C, 0, nk, t[k0 + 1], (uint32_t)k0));
+        C.n = nk;
         for (int s = k0 + 1; s < k1; s++) {
             ITS_TRY(its_eng_eval(e, &C, 0, nk));
             ITS_TRY(its_eng_step(e, &C, t[s + 1], (uint32_t)s));
         }
-        if (k1 == T) {
-            its_eng_record_step(e, k0, t[k0], -1, (int64_t)(its_eng_nfe(e) - nfe0));
+        if (k1 == rs->T) {
+            if (rs->budget)
+                ITS_TRY(its_smp_rounds_end(e, rs, r, its_eng_nfe(e) - nfe0));
+            else
+                its_eng_record_step(e, k0, t[k0], -1, (int64_t)(its_eng_nfe(e) - nfe0));
             return its_eng_score(e, &C, 0, nk, ITS_SCORE_FINAL);
         }
         ITS_TRY(its_eng_eval(e, &C, 0, nk));
@@ -198,8 +383,21 @@ its_status its_smp_children_search(its_engine *e, size_t n, size_t k, int block)
         for (size_t i = 0; i < n; i++)
             sel[i] = its_smp_argmax(C.score, i * k, i * k + k);
         ITS_TRY(its_eng_gather(e, &P, &C, sel, n));
-        its_eng_record_step(e, k0, t[k0], -1, (int64_t)(its_eng_nfe(e) - nfe0));
+        if (rs->budget)
+            ITS_TRY(its_smp_rounds_end(e, rs, r, its_eng_nfe(e) - nfe0));
+        else
+            its_eng_record_step(e, k0, t[k0], -1, (int64_t)(its_eng_nfe(e) - nfe0));
         nfe0 = its_eng_nfe(e);
     }
     return ITS_OK;
+}
+
+its_status its_smp_children_search(its_engine *e, size_t n, size_t k, int block, int budget,
+                                   its_budget_policy policy)
+{
+    its_smp_rounds rs;
+    ITS_TRY(its_smp_rounds_fit(e, &rs, budget, block, &n, &k));
+    its_status st = its_children_rounds(e, &rs, policy);
+    its_smp_rounds_free(&rs);
+    return st;
 }

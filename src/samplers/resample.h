@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "itscale/budget.h"
 #include "samplers/common.h"
 
 /* Normalised weights w from log-weights lw (n >= 1): w_i = exp(lw_i - max) / sum. A -inf or NaN
@@ -35,11 +36,58 @@ size_t its_counts_to_index(const size_t *counts, size_t n, size_t *idx);
 /* order[0..n) = row indices sorted by score, best first (NaN last; ties: lower index first). */
 void its_rank_desc(const double *score, size_t n, size_t *order);
 
+/* pidx / cidx of a k-way branch of n parents: child i*k + j from parent i, child index j. */
+void its_smp_fanout_index(size_t n, size_t k, size_t *pidx, uint32_t *cidx);
+
+/* Selection rounds of a children search: round r runs grid steps [r L, min(r L + L, T)) and its
+ * children are compared at the end. A child costs c_r NFE per particle: one evaluation per step,
+ * none for the step that reaches t = 0 (the last round of svdd and beam costs nothing).
+ *
+ * Budget mode (budget_children = 1): the children per particle of each round that costs NFE come
+ * from an its_budget with total = run.max_nfe, init = the NFE of the first evaluation and one
+ * budget step per paying round. K_r = min(kmax, its_budget_children(b, n, c_r)), lowered so the
+ * cap still pays one child per particle in every later round, and never below 1 (the planning in
+ * its_smp_rounds_fit makes sure the total pays that). A free round (verifier rows only) takes the
+ * K of the round before it (kmax when none came before). Under `decreasing`
+ * the quota falls by one child per particle per round (n_i = n_0 - i d, d = n c_max) where the
+ * total allows it, by less where it does not. */
+typedef struct its_smp_rounds {
+    its_budget *b;      /* NULL: fixed mode, or no round costs NFE */
+    int budget;         /* budget_children */
+    int T, L, R, S;     /* steps, round length, rounds, rounds that cost NFE */
+    size_t n, kmax;
+    size_t klast;       /* K of the last paying round */
+} its_smp_rounds;
+
+/* Checks of budget_children / children_policy for method `what`; the message names the field. */
+its_status its_smp_rounds_check(its_ctx *ctx, const char *what, int budget,
+                                its_budget_policy policy, const its_run_params *run);
+/* Sets T, L, R, S and fits n particles (fewer first) and kmax children under run.max_nfe:
+ * fixed mode n + n k (T - 1) <= cap; budget mode n (1 + S c_max) <= cap, kmax unchanged.
+ * ITS_ERR_BUDGET below one trajectory. */
+its_status its_smp_rounds_fit(its_engine *e, its_smp_rounds *rs, int budget, int block, size_t *n,
+                              size_t *kmax);
+/* Budget mode: creates the budget after the first evaluation (no-op in fixed mode). Free with
+ * its_smp_rounds_free on every path. */
+its_status its_smp_rounds_begin(its_engine *e, its_smp_rounds *rs, its_budget_policy policy);
+void its_smp_rounds_free(its_smp_rounds *rs);
+/* First grid step of round r, one past its last, and c_r. */
+int its_smp_round_k0(const its_smp_rounds *rs, int r);
+int its_smp_round_k1(const its_smp_rounds *rs, int r);
+uint64_t its_smp_round_cost(const its_smp_rounds *rs, int r);
+/* Children per particle for round r (kmax in fixed mode). */
+size_t its_smp_rounds_k(its_engine *e, its_smp_rounds *rs, int r);
+/* Budget mode: charges `used` NFE of round r to the allocator, closes its step and records
+ * {quota, used} as engine step k0 + 1 (step 0 is the first evaluation). */
+its_status its_smp_rounds_end(its_engine *e, its_smp_rounds *rs, int r, uint64_t used);
+
 /* Children search (`svdd`: block = 1; `code`: block = L). n particles; at each block start every
  * particle spawns k SDE children (child 0 keeps the parent's lineage) that run `block` steps;
  * each particle is replaced by its child with the best look-ahead score r(x0_hat); at t = 0 the
  * children are scored as outputs. With k = 1 it is plain SDE sampling, bit for bit. Cost:
- * n + n k (T - 1) NFE; under a smaller cap it runs fewer particles, then fewer children. */
-its_status its_smp_children_search(its_engine *e, size_t n, size_t k, int block);
+ * n + n k (T - 1) NFE; under a smaller cap it runs fewer particles, then fewer children.
+ * budget != 0: k per round from the allocator (see its_smp_rounds), k the most per round. */
+its_status its_smp_children_search(its_engine *e, size_t n, size_t k, int block, int budget,
+                                   its_budget_policy policy);
 
 #endif

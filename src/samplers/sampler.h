@@ -51,6 +51,7 @@ const char *its_resampler_name_i(int v);
 const char *its_bfs_mode_name_i(int v);
 const char *its_ls_schedule_name_i(int v);
 const char *its_finish_name_i(int v);
+const char *its_budget_policy_name_i(int v);
 
 #define ITS_P_INT(type, field, lo, hi, doc) \
     {#field, ITS_PT_INT, offsetof(type, field), lo, hi, NULL, 0, doc}

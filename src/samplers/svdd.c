@@ -2,7 +2,9 @@
  * step and keeps the child whose look-ahead r(x0_hat) is largest: a greedy search that needs no
  * verifier gradient. Child 0 continues the parent's noise, so K = 1 is plain SDE sampling (`none`
  * for n = 1, `best_of_n` for n > 1), bit for bit. Cost n + n K (T - 1) NFE; under a smaller cap it
- * runs fewer particles, then fewer children (ITS_ERR_BUDGET below one trajectory). */
+ * runs fewer particles, then fewer children (ITS_ERR_BUDGET below one trajectory). With
+ * budget_children the K of each step comes from the per-step allocator over run.max_nfe
+ * (its_smp_rounds), `children` being the most. */
 #include "samplers/resample.h"
 
 void its_svdd_params_init(its_svdd_params *p)
@@ -12,13 +14,20 @@ void its_svdd_params_init(its_svdd_params *p)
     p->version = 1;
     p->n = 2;
     p->children = 25;
+    p->budget_children = 0;
+    p->children_policy = ITS_BUDGET_ROLLOVER;
 }
 
 static void svdd_init(void *p) { its_svdd_params_init(p); }
 
 static const its_param_desc svdd_desc[] = {
     ITS_P_INT(its_svdd_params, n, 1, 65536, "particles, each searched on its own"),
-    ITS_P_INT(its_svdd_params, children, 1, 65536, "SDE children per particle per step"),
+    ITS_P_INT(its_svdd_params, children, 1, 65536,
+              "SDE children per particle per step; the most per step with budget_children"),
+    ITS_P_BOOL(its_svdd_params, budget_children,
+               "children per step from the allocator over run.max_nfe (needs run.max_nfe)"),
+    ITS_P_ENUM(its_svdd_params, children_policy, its_budget_policy, ITS_BUDGET_POLICY_COUNT_,
+               "allocator policy of budget_children"),
 };
 
 static its_status svdd_check(its_ctx *ctx, const void *params, const its_run_params *run)
@@ -31,13 +40,14 @@ static its_status svdd_check(its_ctx *ctx, const void *params, const its_run_par
     if (run->dynamics != ITS_DYN_SDE)
         return its_error(ctx, ITS_ERR_INVALID,
                          "run.dynamics: svdd branches SDE children; set dynamics to sde");
-    return ITS_OK;
+    return its_smp_rounds_check(ctx, "svdd", p->budget_children, p->children_policy, run);
 }
 
 static its_status svdd_run(its_engine *e, const void *params)
 {
     const its_svdd_params *p = params;
-    return its_smp_children_search(e, (size_t)p->n, (size_t)p->children, 1);
+    return its_smp_children_search(e, (size_t)p->n, (size_t)p->children, 1,
+                                   p->budget_children, p->children_policy);
 }
 
 const its_method_vt its_vt_svdd = {
