@@ -772,9 +772,12 @@ static int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t 
     if (cJSON_IsString(solver) && strcmp(solver->valuestring, "heun") == 0)
         T *= 2;
     double per = sc->per ? cli_param(eff, sc->per) : 1;
+    /* children taken from the allocator: `children` is a cap, the budget sizes each step */
+    const cJSON *pp = cJSON_GetObjectItemCaseSensitive(eff, "params");
+    int from_budget = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pp, "budget_children"));
     cJSON_Delete(eff);
-    if (!d || per <= 0)
-        return 0; /* the method has no such parameter in this build: the cap alone */
+    if (!d || per <= 0 || (from_budget && strcmp(sc->param, "children") == 0))
+        return 0; /* no such parameter in this build, or the allocator sizes it: the cap alone */
     double v;
     if (sc->fraction == 0)
         v = 0;
