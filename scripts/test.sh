@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds itscale and runs every test: the full suite (unit + statistical + CLI + install checks,
-# the fuzz corpus replay among the unit tests), the unit suites again under AddressSanitizer +
-# UndefinedBehaviorSanitizer, the threaded suites under ThreadSanitizer, and the core suites under
-# valgrind memcheck. ITS_FUZZ_SECONDS=N (default 0) also builds the libFuzzer targets with clang
-# and runs each for N seconds from its corpus.
+# the fuzz corpus replay among the unit tests), the unit and statistical suites again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, the threaded suites under ThreadSanitizer, and the
+# core suites under valgrind memcheck. ITS_FUZZ_SECONDS=N (default 0) also builds the libFuzzer
+# targets with clang and runs each for N seconds from its corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -39,9 +39,9 @@ ctest --test-dir build/test -j"$jobs" --output-on-failure --timeout 900
 phase "build (ASan + UBSan)"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DITS_SANITIZE=ON -DITS_BUILD_BENCH=OFF >/dev/null
 cmake --build build/asan -j"$jobs" >/dev/null
-phase "tests under ASan + UBSan (unit)"
+phase "tests under ASan + UBSan (unit, stat)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build/asan -j"$jobs" -L unit --output-on-failure --timeout 900
+    ctest --test-dir build/asan -j"$jobs" -L "unit|stat" --output-on-failure --timeout 900
 
 # ThreadSanitizer: the suites that run threads (tests/test_threads*.c, label "threads") and the
 # scheduler's.
