@@ -50,18 +50,11 @@ static its_status beam_steps(its_engine *e, its_smp_rounds *rs, its_budget_polic
     its_pset P, C;
     size_t *pidx;
     uint32_t *cidx;
-    ITS_TRY(its_smp_fanout(e, &P, &C, B, rs->kmax, &pidx, &cidx));
+    uint64_t nfe0;
     size_t *order = its_eng_alloc(e, B * rs->kmax * sizeof(size_t));
     if (!order)
         return ITS_ERR_NOMEM;
-
-    its_eng_roots(e, &P, 0, B, 0);
-    uint64_t nfe0 = its_eng_nfe(e);
-    ITS_TRY(its_eng_init_noise(e, &P, 0, B, t[0]));
-    ITS_TRY(its_eng_eval(e, &P, 0, B));
-    ITS_TRY(its_smp_rounds_begin(e, rs, policy));
-    if (rs->budget)
-        nfe0 = its_eng_nfe(e);
+    ITS_TRY(its_smp_search_start(e, rs, policy, &P, &C, &pidx, &cidx, &nfe0));
     size_t kprev = rs->kmax;
     for (int k = 0; k < rs->T; k++) {
         const size_t K = its_smp_rounds_k(e, rs, k), BK = B * K;

@@ -338,6 +338,22 @@ its_status its_smp_rounds_end(its_engine *e, its_smp_rounds *rs, int r, uint64_t
     return ITS_OK;
 }
 
+its_status its_smp_search_start(its_engine *e, its_smp_rounds *rs, its_budget_policy policy,
+                                its_pset *parent, its_pset *child, size_t **pidx, uint32_t **cidx,
+                                uint64_t *nfe0)
+{
+    ITS_TRY(its_smp_fanout(e, parent, child, rs->n, rs->kmax, pidx, cidx));
+    its_eng_roots(e, parent, 0, rs->n, 0);
+    *nfe0 = its_eng_nfe(e);
+    ITS_TRY(its_eng_init_noise(e, parent, 0, rs->n, its_eng_grid(e)[0]));
+    ITS_TRY(its_eng_eval(e, parent, 0, rs->n));
+    ITS_TRY(its_smp_rounds_begin(e, rs, policy));
+    /* with an allocator the first evaluation is its init, recorded on its own */
+    if (rs->budget)
+        *nfe0 = its_eng_nfe(e);
+    return ITS_OK;
+}
+
 static its_status its_children_rounds(its_engine *e, its_smp_rounds *rs, its_budget_policy policy)
 {
     const double *t = its_eng_grid(e);
@@ -345,18 +361,11 @@ static its_status its_children_rounds(its_engine *e, its_smp_rounds *rs, its_bud
     its_pset P, C;
     size_t *pidx;
     uint32_t *cidx;
-    ITS_TRY(its_smp_fanout(e, &P, &C, n, rs->kmax, &pidx, &cidx));
+    uint64_t nfe0;
     size_t *sel = its_eng_alloc(e, n * sizeof(size_t));
     if (!sel)
         return ITS_ERR_NOMEM;
-
-    its_eng_roots(e, &P, 0, n, 0);
-    uint64_t nfe0 = its_eng_nfe(e);
-    ITS_TRY(its_eng_init_noise(e, &P, 0, n, t[0]));
-    ITS_TRY(its_eng_eval(e, &P, 0, n));
-    ITS_TRY(its_smp_rounds_begin(e, rs, policy));
-    if (rs->budget)
-        nfe0 = its_eng_nfe(e);
+    ITS_TRY(its_smp_search_start(e, rs, policy, &P, &C, &pidx, &cidx, &nfe0));
     size_t kprev = rs->kmax;
     for (int r = 0; r < rs->R; r++) {
         const int k0 = its_smp_round_k0(rs, r), k1 = its_smp_round_k1(rs, r);

@@ -70,6 +70,12 @@ its_status its_smp_rounds_fit(its_engine *e, its_smp_rounds *rs, int budget, int
 /* Budget mode: creates the budget after the first evaluation (no-op in fixed mode). Free with
  * its_smp_rounds_free on every path. */
 its_status its_smp_rounds_begin(its_engine *e, its_smp_rounds *rs, its_budget_policy policy);
+/* The start shared by beam, svdd and code: parent and child sets for rs->n particles with up to
+ * rs->kmax children each, the parents drawn at t_max and evaluated, and the round planner begun.
+ * *nfe0 is the NFE count the first round's record starts from. */
+its_status its_smp_search_start(its_engine *e, its_smp_rounds *rs, its_budget_policy policy,
+                                its_pset *parent, its_pset *child, size_t **pidx, uint32_t **cidx,
+                                uint64_t *nfe0);
 void its_smp_rounds_free(its_smp_rounds *rs);
 /* First grid step of round r, one past its last, and c_r. */
 int its_smp_round_k0(const its_smp_rounds *rs, int r);
