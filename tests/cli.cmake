@@ -53,3 +53,12 @@ if(ITS_BUILD_EXAMPLES)
   endforeach()
   set_tests_properties(cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
 endif()
+
+# The README's parameter tables are the CLI's own output, so they cannot drift from the
+# descriptor tables: the generated Markdown must stand in README.md verbatim.
+if(ITS_BUILD_EXAMPLES)
+  add_test(NAME cli_readme_tables COMMAND sh -c
+    "mkdir -p ${TMP} && ${CLI} samplers --markdown > ${TMP}/samplers.md && \
+     ${CMAKE_COMMAND} -DPART=${TMP}/samplers.md -DWHOLE=${PROJECT_SOURCE_DIR}/README.md \
+       -P ${CMAKE_CURRENT_LIST_DIR}/scripts/contains.cmake")
+endif()
