@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 
 static const char *server_path;
 static pid_t live[16]; /* servers to kill if a test fails half-way */
@@ -455,6 +456,100 @@ static void test_shutdown_in_flight(void **state)
     }
 }
 
+/* Entries of /proc/PID/<what> (open descriptors: "fd", threads: "task"); -1 if unreadable. */
+static long proc_count(pid_t pid, const char *what)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static long proc_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* Waits up to 5 s for the server's descriptor and thread counts to come back to a baseline
+ * (connection threads end after their response). */
+static void settle(pid_t pid, long fds, long threads, long *fds_now, long *threads_now)
+{
+    for (int i = 0; i < 500; i++) {
+        *fds_now = proc_count(pid, "fd");
+        *threads_now = proc_count(pid, "task");
+        if (*fds_now <= fds && *threads_now <= threads)
+            return;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* A soak of 1,500 requests (generate of every profile, malformed bodies, metrics, health):
+ * no descriptor or thread leaks, and resident memory stays flat. */
+static void test_soak_no_leaks(void **state)
+{
+    (void)state;
+    const char *args[] = {"--workers", "2", "--dim", "4", NULL};
+    server s = server_start(args);
+    const char *reqs[] = {
+        "{\"task\": \"gmm\", \"profile\": \"light\", \"seed\": 1}",
+        "{\"task\": \"gmm\", \"profile\": \"standard\", \"seed\": 2}",
+        "{\"task\": \"gmm\", \"profile\": \"heavy\", \"seed\": 3, \"deadline_ms\": 2000}",
+        "{\"task\": \"gmm\", \"profile\": \"nope\"}",
+        "{\"task\": ",
+    };
+    const int codes[] = {200, 200, 200, 400, 400};
+    /* warm up: worker threads, allocator arenas */
+    for (int i = 0; i < 100; i++) {
+        http_resp r = post(s.port, reqs[i % 5]);
+        assert_int_equal(r.code, codes[i % 5]);
+        free(r.body);
+    }
+    long fd0, th0, fd1, th1;
+    settle(s.pid, 1 << 20, 1 << 20, &fd0, &th0);
+    settle(s.pid, fd0, th0, &fd0, &th0);
+    long rss0 = proc_rss_kib(s.pid);
+    assert_true(fd0 > 0 && th0 > 0 && rss0 > 0);
+    for (int i = 0; i < 1400; i++) {
+        http_resp r;
+        if (i % 7 == 5)
+            r = http(s.port, "GET", "/metrics", NULL, 0);
+        else if (i % 7 == 6)
+            r = http(s.port, "GET", "/health", NULL, 0);
+        else
+            r = post(s.port, reqs[i % 5]);
+        assert_true(r.code == 200 || r.code == 400);
+        free(r.body);
+    }
+    settle(s.pid, fd0, th0, &fd1, &th1);
+    long rss1 = proc_rss_kib(s.pid);
+    printf("server soak: 1,500 requests; descriptors %ld -> %ld, threads %ld -> %ld, "
+           "RSS %ld -> %ld KiB\n", fd0, fd1, th0, th1, rss0, rss1);
+    assert_int_equal(fd1, fd0);
+    assert_int_equal(th1, th0);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    /* (the sanitizers' quarantines keep freed memory resident) */
+    assert_true(rss1 - rss0 < 8192);
+#endif
+    assert_int_equal(server_stop(&s), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -470,6 +565,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_overload_queue_full, kill_leftovers),
         cmocka_unit_test_teardown(test_rate_limit, kill_leftovers),
         cmocka_unit_test_teardown(test_shutdown_in_flight, kill_leftovers),
+        cmocka_unit_test_teardown(test_soak_no_leaks, kill_leftovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
