@@ -33,14 +33,8 @@ static const its_param_desc beam_desc[] = {
 static its_status beam_check(its_ctx *ctx, const void *params, const its_run_params *run)
 {
     const its_beam_params *p = params;
-    if ((uint64_t)p->beams * (uint64_t)p->children > ((uint64_t)1 << 24))
-        return its_error(ctx, ITS_ERR_INVALID,
-                         "params.children: beams x children = %d x %d exceeds 2^24 rows",
-                         p->beams, p->children);
-    if (run->dynamics != ITS_DYN_SDE)
-        return its_error(ctx, ITS_ERR_INVALID,
-                         "run.dynamics: beam branches SDE children; set dynamics to sde");
-    return its_smp_rounds_check(ctx, "beam", p->budget_children, p->children_policy, run);
+    return its_smp_rounds_check(ctx, "beam", "beams", p->beams, p->children, p->budget_children,
+                                p->children_policy, run);
 }
 
 static its_status beam_steps(its_engine *e, its_smp_rounds *rs, its_budget_policy policy)

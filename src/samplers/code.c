@@ -34,17 +34,11 @@ static const its_param_desc code_desc[] = {
 static its_status code_check(its_ctx *ctx, const void *params, const its_run_params *run)
 {
     const its_code_params *p = params;
-    if ((uint64_t)p->n * (uint64_t)p->children > ((uint64_t)1 << 24))
-        return its_error(ctx, ITS_ERR_INVALID,
-                         "params.children: n x children = %d x %d exceeds 2^24 rows", p->n,
-                         p->children);
     if (p->block > run->steps)
-        return its_error(ctx, ITS_ERR_INVALID,
-                         "params.block: %d is more than run.steps (%d)", p->block, run->steps);
-    if (run->dynamics != ITS_DYN_SDE)
-        return its_error(ctx, ITS_ERR_INVALID,
-                         "run.dynamics: code branches SDE children; set dynamics to sde");
-    return its_smp_rounds_check(ctx, "code", p->budget_children, p->children_policy, run);
+        return its_error(ctx, ITS_ERR_INVALID, "params.block: %d is more than run.steps (%d)",
+                         p->block, run->steps);
+    return its_smp_rounds_check(ctx, "code", "n", p->n, p->children, p->budget_children,
+                                p->children_policy, run);
 }
 
 static its_status code_run(its_engine *e, const void *params)

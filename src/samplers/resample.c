@@ -156,9 +156,17 @@ void its_smp_fanout_index(size_t n, size_t k, size_t *pidx, uint32_t *cidx)
         }
 }
 
-its_status its_smp_rounds_check(its_ctx *ctx, const char *what, int budget,
-                                its_budget_policy policy, const its_run_params *run)
+its_status its_smp_rounds_check(its_ctx *ctx, const char *what, const char *nname, int n,
+                                int children, int budget, its_budget_policy policy,
+                                const its_run_params *run)
 {
+    if ((uint64_t)n * (uint64_t)children > ((uint64_t)1 << 24))
+        return its_error(ctx, ITS_ERR_INVALID,
+                         "params.children: %s x children = %d x %d exceeds 2^24 rows", nname, n,
+                         children);
+    if (run->dynamics != ITS_DYN_SDE)
+        return its_error(ctx, ITS_ERR_INVALID,
+                         "run.dynamics: %s branches SDE children; set dynamics to sde", what);
     if (!budget)
         return ITS_OK;
     if (run->max_nfe == 0)

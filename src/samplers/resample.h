@@ -59,9 +59,11 @@ typedef struct its_smp_rounds {
     size_t klast;       /* K of the last paying round */
 } its_smp_rounds;
 
-/* Checks of budget_children / children_policy for method `what`; the message names the field. */
-its_status its_smp_rounds_check(its_ctx *ctx, const char *what, int budget,
-                                its_budget_policy policy, const its_run_params *run);
+/* The checks beam, svdd and code share: n x children rows (n is called `nname`), SDE dynamics,
+ * and budget_children / children_policy; the message names the field. */
+its_status its_smp_rounds_check(its_ctx *ctx, const char *what, const char *nname, int n,
+                                int children, int budget, its_budget_policy policy,
+                                const its_run_params *run);
 /* Sets T, L, R, S and fits n particles (fewer first) and kmax children under run.max_nfe:
  * fixed mode n + n k (T - 1) <= cap; budget mode n (1 + S c_max) <= cap, kmax unchanged.
  * ITS_ERR_BUDGET below one trajectory. */

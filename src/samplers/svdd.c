@@ -33,14 +33,8 @@ static const its_param_desc svdd_desc[] = {
 static its_status svdd_check(its_ctx *ctx, const void *params, const its_run_params *run)
 {
     const its_svdd_params *p = params;
-    if ((uint64_t)p->n * (uint64_t)p->children > ((uint64_t)1 << 24))
-        return its_error(ctx, ITS_ERR_INVALID,
-                         "params.children: n x children = %d x %d exceeds 2^24 rows", p->n,
-                         p->children);
-    if (run->dynamics != ITS_DYN_SDE)
-        return its_error(ctx, ITS_ERR_INVALID,
-                         "run.dynamics: svdd branches SDE children; set dynamics to sde");
-    return its_smp_rounds_check(ctx, "svdd", p->budget_children, p->children_policy, run);
+    return its_smp_rounds_check(ctx, "svdd", "n", p->n, p->children, p->budget_children,
+                                p->children_policy, run);
 }
 
 static its_status svdd_run(its_engine *e, const void *params)
