@@ -403,6 +403,17 @@ static void test_rate_limit(void **state)
 
 /* SIGTERM with requests in flight: with a grace period they all finish (200) and the server
  * exits 0; with none, running searches stop with their best so far or answer 503. */
+/* The value of an unlabelled metric in Prometheus text, or -1. */
+static long metric(const char *text, const char *name)
+{
+    if (!text)
+        return -1;
+    char key[128];
+    snprintf(key, sizeof(key), "\n%s ", name);
+    const char *p = strstr(text, key);
+    return p ? atol(p + strlen(key)) : -1;
+}
+
 static void test_shutdown_in_flight(void **state)
 {
     (void)state;
@@ -418,17 +429,23 @@ static void test_shutdown_in_flight(void **state)
             pr[i] = (par_req){s.port, "{\"profile\": \"standard\"}", 0, NULL};
             pthread_create(&th[i], NULL, par_main, &pr[i]);
         }
-        /* wait until all four are inside the scheduler */
-        for (int k = 0; k < 500; k++) {
+        /* wait until all four are inside the scheduler (up to 20 s on a loaded machine): a
+         * request still connecting when SIGTERM lands would be refused, not drained */
+        int in = 0;
+        for (int k = 0; k < 10000 && !in; k++) {
             http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
-            int in = m.body && strstr(m.body, "\nits:num_requests_waiting 2\n") &&
-                     strstr(m.body, "\nits:num_requests_running 2\n");
+            /* every request accepted: waiting + running + finished = N, one still in flight */
+            long w = metric(m.body, "its:num_requests_waiting"),
+                 r = metric(m.body, "its:num_requests_running"),
+                 c = metric(m.body, "its:request_latency_seconds_count");
+            in = w >= 0 && r >= 0 && c >= 0 && w + r + c == N && w + r > 0;
             free(m.body);
-            if (in)
-                break;
-            struct timespec ts = {0, 2000000};
-            nanosleep(&ts, NULL);
+            if (!in) {
+                struct timespec ts = {0, 2000000};
+                nanosleep(&ts, NULL);
+            }
         }
+        assert_true(in);
         kill(s.pid, SIGTERM);
         int ok = 0, unavailable = 0;
         for (int i = 0; i < N; i++) {
@@ -521,9 +538,16 @@ static void test_soak_no_leaks(void **state)
         assert_int_equal(r.code, codes[i % 5]);
         free(r.body);
     }
-    long fd0, th0, fd1, th1;
-    settle(s.pid, 1 << 20, 1 << 20, &fd0, &th0);
-    settle(s.pid, fd0, th0, &fd0, &th0);
+    /* the baseline: the fewest descriptors and threads seen over 300 ms (the last warm-up
+     * connection may still be closing) */
+    long fd0 = 1 << 20, th0 = 1 << 20, fd1, th1;
+    for (int i = 0; i < 30; i++) {
+        long f = proc_count(s.pid, "fd"), t = proc_count(s.pid, "task");
+        fd0 = f < fd0 ? f : fd0;
+        th0 = t < th0 ? t : th0;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
     long rss0 = proc_rss_kib(s.pid);
     assert_true(fd0 > 0 && th0 > 0 && rss0 > 0);
     for (int i = 0; i < 1400; i++) {
@@ -541,8 +565,9 @@ static void test_soak_no_leaks(void **state)
     long rss1 = proc_rss_kib(s.pid);
     printf("server soak: 1,500 requests; descriptors %ld -> %ld, threads %ld -> %ld, "
            "RSS %ld -> %ld KiB\n", fd0, fd1, th0, th1, rss0, rss1);
-    assert_int_equal(fd1, fd0);
-    assert_int_equal(th1, th0);
+    /* a leak shows as more than the baseline once the connections have closed */
+    assert_true(fd1 <= fd0);
+    assert_true(th1 <= th0);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     /* (the sanitizers' quarantines keep freed memory resident) */
     assert_true(rss1 - rss0 < 8192);
