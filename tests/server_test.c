@@ -401,8 +401,6 @@ static void test_rate_limit(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
-/* SIGTERM with requests in flight: with a grace period they all finish (200) and the server
- * exits 0; with none, running searches stop with their best so far or answer 503. */
 /* The value of an unlabelled metric in Prometheus text, or -1. */
 static long metric(const char *text, const char *name)
 {
@@ -414,6 +412,8 @@ static long metric(const char *text, const char *name)
     return p ? atol(p + strlen(key)) : -1;
 }
 
+/* SIGTERM with requests in flight: with a grace period they all finish (200) and the server
+ * exits 0; with none, running searches stop with their best so far or answer 503. */
 static void test_shutdown_in_flight(void **state)
 {
     (void)state;
