@@ -43,13 +43,13 @@ phase "tests under ASan + UBSan (unit, stat)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build/asan -j"$jobs" -L "unit|stat" --output-on-failure --timeout 900
 
-# ThreadSanitizer: the suites that run threads (tests/test_threads*.c, label "threads") and the
-# scheduler's.
+# ThreadSanitizer: the suites that run threads (tests/test_threads*.c, label "threads"), the
+# concurrent model calls (test_eval_waves) and the scheduler's.
 phase "build (TSan)"
 cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITS_TSAN=ON -DITS_BUILD_BENCH=OFF \
     >/dev/null
 tsan_targets=()
-for f in tests/test_threads*.c tests/test_sched.c; do
+for f in tests/test_threads*.c tests/test_eval_waves.c tests/test_sched.c; do
     [ -f "$f" ] && tsan_targets+=("$(basename "$f" .c)")
 done
 cmake --build build/tsan -j"$jobs" --target "${tsan_targets[@]}" >/dev/null
