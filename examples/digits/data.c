@@ -242,6 +242,16 @@ uint64_t its_digits_rng_u64(its_digits_rng *r)
     return z ^ (z >> 31);
 }
 
+void its_digits_shuffle(its_digits_rng *r, size_t *perm, size_t n)
+{
+    for (size_t i = n ? n - 1 : 0; i > 0; i--) {
+        size_t j = (size_t)(its_digits_rng_u64(r) % (i + 1));
+        size_t tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+}
+
 double its_digits_rng_uniform(its_digits_rng *r)
 {
     return ((double)(its_digits_rng_u64(r) >> 11) + 0.5) * 0x1p-53;

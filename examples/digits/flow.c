@@ -109,12 +109,7 @@ its_status its_flow_train(const its_digits_data *d, const its_flow_train_params 
     size_t per_epoch = (d->n + B - 1) / B;
     double total = (double)per_epoch * p->epochs, step = 0, last = 0;
     for (int ep = 0; ep < p->epochs; ep++) {
-        for (size_t i = d->n - 1; i > 0; i--) { /* Fisher-Yates */
-            size_t j = (size_t)(its_digits_rng_u64(&r) % (i + 1));
-            size_t tmp = perm[i];
-            perm[i] = perm[j];
-            perm[j] = tmp;
-        }
+        its_digits_shuffle(&r, perm, d->n);
         double sum = 0;
         for (size_t b0 = 0; b0 < d->n; b0 += B) {
             size_t nb = d->n - b0 < B ? d->n - b0 : B;

@@ -80,6 +80,8 @@ void its_digits_rng_seed(its_digits_rng *r, uint64_t seed);
 uint64_t its_digits_rng_u64(its_digits_rng *r);
 double its_digits_rng_uniform(its_digits_rng *r); /* (0, 1) */
 double its_digits_rng_normal(its_digits_rng *r);
+/* Fisher-Yates shuffle of perm[0..n) (one draw per position, from the last down). */
+void its_digits_shuffle(its_digits_rng *r, size_t *perm, size_t n);
 
 /* ---- MLP ---- */
 enum { ITS_MLP_FLOW = 1, ITS_MLP_CLASSIFIER = 2 };
