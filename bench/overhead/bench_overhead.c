@@ -76,6 +76,18 @@ static int cheap_score(void *user, const float *x0, size_t n, float *scores)
     return 0;
 }
 
+/* The null model over nm and the cheap verifier, as every timed run uses them. */
+static void bind_null(null_model *nm, size_t batch, its_model *m, its_verifier *v)
+{
+    its_model_init(m);
+    m->dim = nm->dim;
+    m->max_batch = batch;
+    m->eval = null_eval;
+    m->user = nm;
+    its_verifier_init(v);
+    v->score = cheap_score;
+}
+
 /* ---- STREAM triad with the same thread count ------------------------------------------- */
 typedef struct triad_job {
     float *a;
@@ -324,14 +336,8 @@ static int compare_threads(const size_t *dims, size_t n_dims, const int *tl, siz
         printf("   (us/NFE)\n");
         null_model nm = {dim};
         its_model m;
-        its_model_init(&m);
-        m.dim = dim;
-        m.max_batch = batch;
-        m.eval = null_eval;
-        m.user = &nm;
         its_verifier v;
-        its_verifier_init(&v);
-        v.score = cheap_score;
+        bind_null(&nm, batch, &m, &v);
         for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
             const bench_case *c = &cases[ci];
             const its_method_vt *vt = its_method_vt_get(c->method);
@@ -479,14 +485,8 @@ int main(int argc, char **argv)
 
         null_model nm = {dim};
         its_model m;
-        its_model_init(&m);
-        m.dim = dim;
-        m.max_batch = batch;
-        m.eval = null_eval;
-        m.user = &nm;
         its_verifier v;
-        its_verifier_init(&v);
-        v.score = cheap_score;
+        bind_null(&nm, batch, &m, &v);
         for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
             const bench_case *c = &cases[ci];
             const char *key = c->label;
