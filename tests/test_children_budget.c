@@ -14,36 +14,10 @@
 #define STEPS 8
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-typedef struct fixture {
-    its_test_alloc alloc;
-    its_ctx *ctx;
-    its_gmm *gmm;
-    its_model model;
-    its_verifier ver;
-} fixture;
+typedef its_test_fixture fixture;
 
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    f->ctx = its_test_ctx(&f->alloc);
-    f->gmm = its_test_gmm2(f->ctx, DIM, 1.5, 0.5, 0.1);
-    its_interp ip;
-    its_interp_init(&ip, ITS_INTERP_LINEAR);
-    its_gmm_bind_model(f->gmm, &ip, ITS_PRED_VELOCITY, &f->model);
-    its_gmm_bind_logprob(f->gmm, 1, &f->ver);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    its_gmm_free(f->gmm);
-    its_ctx_free(f->ctx);
-    assert_int_equal(f->alloc.live, 0);
-    free(f);
-    return 0;
-}
+static int setup(void **state) { return its_test_fixture_setup(state, DIM); }
+static int teardown(void **state) { return its_test_fixture_teardown(state); }
 
 static void sde_run(its_run_params *r, int steps, uint64_t max_nfe)
 {

@@ -91,3 +91,30 @@ void its_test_mean_se(const double *v, size_t n, double *mean, double *se)
     *mean = m;
     *se = n > 1 ? sqrt(q / (double)(n - 1) / (double)n) : INFINITY;
 }
+
+int its_test_fixture_setup(void **state, size_t dim)
+{
+    its_test_fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    f->ctx = its_test_ctx(&f->alloc);
+    f->gmm = its_test_gmm2(f->ctx, dim, 1.5, 0.5, 0.1);
+    if (!f->ctx || !f->gmm)
+        return -1;
+    its_interp ip;
+    its_interp_init(&ip, ITS_INTERP_LINEAR);
+    its_gmm_bind_model(f->gmm, &ip, ITS_PRED_VELOCITY, &f->model);
+    its_gmm_bind_logprob(f->gmm, 1, &f->ver);
+    *state = f;
+    return 0;
+}
+
+int its_test_fixture_teardown(void **state)
+{
+    its_test_fixture *f = *state;
+    its_gmm_free(f->gmm);
+    its_ctx_free(f->ctx);
+    assert_int_equal(f->alloc.live, 0);
+    free(f);
+    return 0;
+}

@@ -45,6 +45,21 @@ its_gmm *its_test_gmm2(its_ctx *ctx, size_t dim, double mu, double s, double w_r
             fail_msg("%s = %.9g, expected %.9g within %.3g", #a, a_, b_, t_);              \
     } while (0)
 
+/* A context with the counting allocator, the 2-component mixture (means -+1.5, std 0.5, rare
+ * weight 0.1) in `dim` dimensions, its exact velocity model (linear interpolant) and the
+ * log-probability verifier of the rare component. */
+typedef struct its_test_fixture {
+    its_test_alloc alloc;
+    its_ctx *ctx;
+    its_gmm *gmm;
+    its_model model;
+    its_verifier ver;
+} its_test_fixture;
+
+/* cmocka setup/teardown bodies: *state becomes the fixture; teardown fails on a leak. */
+int its_test_fixture_setup(void **state, size_t dim);
+int its_test_fixture_teardown(void **state);
+
 /* Mean and standard error of n doubles. */
 void its_test_mean_se(const double *v, size_t n, double *mean, double *se);
 
