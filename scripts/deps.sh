@@ -3,7 +3,7 @@
 set -euo pipefail
 
 ITS_PACKAGES=(cmake make gcc g++ pkg-config libopenblas-dev libcjson-dev libcmocka-dev
-              libmicrohttpd-dev zlib1g-dev libxml2-utils valgrind clang libclang-rt-14-dev)
+              libmicrohttpd-dev prometheus haproxy curl zlib1g-dev libxml2-utils valgrind clang libclang-rt-14-dev)
 
 its_missing_packages() {
     local p

@@ -7,12 +7,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include <dirent.h>
 
 static const char *server_path;
+static const char *promtool_path; /* optional argv[2]: `promtool check metrics` on /metrics */
 static pid_t live[16]; /* servers to kill if a test fails half-way */
 
 static void live_add(pid_t p)
@@ -227,12 +230,12 @@ static void test_generate_metrics_health(void **state)
     http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
     assert_int_equal(m.code, 200);
     assert_non_null(strstr(m.head, "text/plain; version=0.0.4"));
-    assert_non_null(strstr(m.body, "\nits:num_requests_waiting 0\n"));
-    assert_non_null(strstr(m.body, "\nits:num_requests_running 0\n"));
-    assert_non_null(strstr(m.body, "\nits:outstanding_nfe 0\n"));
-    assert_non_null(strstr(m.body, "its:requests_served_total{profile=\"heavy\"} 2\n"));
-    assert_non_null(strstr(m.body, "its:request_latency_seconds_count 6\n"));
-    assert_non_null(strstr(m.body, "its:http_responses_total{code=\"200\"} 7\n"));
+    assert_non_null(strstr(m.body, "\nitscale_requests_waiting 0\n"));
+    assert_non_null(strstr(m.body, "\nitscale_requests_running 0\n"));
+    assert_non_null(strstr(m.body, "\nitscale_outstanding_nfe 0\n"));
+    assert_non_null(strstr(m.body, "itscale_requests_served_total{profile=\"heavy\"} 2\n"));
+    assert_non_null(strstr(m.body, "itscale_request_duration_seconds_count 6\n"));
+    assert_non_null(strstr(m.body, "itscale_http_responses_total{code=\"200\"} 7\n"));
     free(m.body);
     assert_int_equal(server_stop(&s), 0);
 }
@@ -312,8 +315,8 @@ static void test_shed_and_degrade(void **state)
     cJSON_Delete(o);
     free(r.body);
     http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
-    assert_non_null(strstr(m.body, "its:requests_shed_total{profile=\"heavy\"} 1\n"));
-    assert_non_null(strstr(m.body, "its:requests_degraded_total{profile=\"heavy\"} 1\n"));
+    assert_non_null(strstr(m.body, "itscale_requests_shed_total{profile=\"heavy\"} 1\n"));
+    assert_non_null(strstr(m.body, "itscale_requests_degraded_total{profile=\"heavy\"} 1\n"));
     free(m.body);
     assert_int_equal(server_stop(&s), 0);
 }
@@ -367,7 +370,7 @@ static void test_overload_queue_full(void **state)
     assert_int_equal(ok + full, N);
     http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
     char needle[96];
-    snprintf(needle, sizeof(needle), "its:requests_rejected_total{reason=\"queue_full\"} %d\n",
+    snprintf(needle, sizeof(needle), "itscale_requests_rejected_total{reason=\"queue_full\"} %d\n",
              full);
     assert_non_null(strstr(m.body, needle));
     free(m.body);
@@ -435,9 +438,9 @@ static void test_shutdown_in_flight(void **state)
         for (int k = 0; k < 10000 && !in; k++) {
             http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
             /* every request accepted: waiting + running + finished = N, one still in flight */
-            long w = metric(m.body, "its:num_requests_waiting"),
-                 r = metric(m.body, "its:num_requests_running"),
-                 c = metric(m.body, "its:request_latency_seconds_count");
+            long w = metric(m.body, "itscale_requests_waiting"),
+                 r = metric(m.body, "itscale_requests_running"),
+                 c = metric(m.body, "itscale_request_duration_seconds_count");
             in = w >= 0 && r >= 0 && c >= 0 && w + r + c == N && w + r > 0;
             free(m.body);
             if (!in) {
@@ -575,13 +578,361 @@ static void test_soak_no_leaks(void **state)
     assert_int_equal(server_stop(&s), 0);
 }
 
+
+/* RFC 3629 well-formedness (written apart from the server's own cleaner). */
+static int utf8_valid(const char *t)
+{
+    const unsigned char *s = (const unsigned char *)t;
+    while (*s) {
+        unsigned cp, n;
+        if (s[0] < 0x80) {
+            s++;
+            continue;
+        }
+        if ((s[0] & 0xE0) == 0xC0) {
+            cp = s[0] & 0x1F;
+            n = 1;
+        } else if ((s[0] & 0xF0) == 0xE0) {
+            cp = s[0] & 0x0F;
+            n = 2;
+        } else if ((s[0] & 0xF8) == 0xF0) {
+            cp = s[0] & 0x07;
+            n = 3;
+        } else {
+            return 0;
+        }
+        for (unsigned i = 1; i <= n; i++) {
+            if ((s[i] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i] & 0x3F);
+        }
+        static const unsigned least[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        s += n + 1;
+    }
+    return 1;
+}
+
+/* A connection from `src` (an address on 127/8, or NULL) to the server; -1 on failure. */
+static int dial(unsigned port, const char *src)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0)
+        return -1;
+    if (src) {
+        struct sockaddr_in b = {0};
+        b.sin_family = AF_INET;
+        inet_pton(AF_INET, src, &b.sin_addr);
+        if (bind(s, (struct sockaddr *)&b, sizeof(b)) != 0) {
+            close(s);
+            return -1;
+        }
+    }
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* Sends raw bytes on a fresh connection and reads until the server closes it (at most
+ * 30 s: a server that keeps the connection open after a framing error fails the test). */
+static http_resp raw(unsigned port, const char *bytes, size_t n)
+{
+    http_resp r = {-1, NULL, ""};
+    int s = dial(port, NULL);
+    assert_true(s >= 0);
+    struct timeval tv = {30, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    assert_int_equal(send(s, bytes, n, MSG_NOSIGNAL), (ssize_t)n);
+    char buf[8192];
+    size_t len = 0;
+    int closed = 0;
+    for (;;) {
+        ssize_t k = recv(s, buf + len, sizeof(buf) - 1 - len, 0);
+        if (k == 0) {
+            closed = 1;
+            break;
+        }
+        if (k < 0) {
+            closed = errno == ECONNRESET;
+            break;
+        }
+        len += (size_t)k;
+    }
+    close(s);
+    buf[len] = 0;
+    if (!closed)
+        fail_msg("the server kept the connection open after: %.*s", (int)n, bytes);
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (len >= 12 && !strncmp(buf, "HTTP/1.", 7) && sep) {
+        r.code = atoi(buf + 9);
+        snprintf(r.head, sizeof(r.head), "%.*s", (int)(sep - buf), buf);
+        r.body = strdup(sep + 4);
+    }
+    return r;
+}
+
+/* Bytes after the object, repeated keys and bytes that are not UTF-8 are 400s, and every
+ * body written is valid UTF-8 JSON. */
+static void test_hostile_bodies(void **state)
+{
+    (void)state;
+    server s = server_start(NULL);
+    struct {
+        const char *body;
+        size_t len;
+        const char *needle;
+    } bad[] = {
+        {"{\"task\":\"gmm\"} xyz", 18, "bytes after the JSON object"},
+        {"{\"task\":\"gmm\"}\0{\"x\":1}", 22, "bytes after the JSON object"},
+        {"{\"task\":\"gmm\"}\0", 15, "bytes after the JSON object"},
+        {"{\"seed\":1,\"seed\":2}", 19, "seed: key repeated"},
+        {"{\"task\":\"gmm\",\"task\":\"gmm\"}", 27, "task: key repeated"},
+        {"{\"task\":\"\xff\xfe\"}", 13, "unknown task"},
+        {"{\"\xc3\x28\":1}", 8, "unknown key"},
+        {"{\"profile\":\"\xe2\x82\"}", 16, "unknown profile"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        http_resp r = http(s.port, "POST", "/v1/generate", bad[i].body, bad[i].len);
+        assert_int_equal(r.code, 400);
+        if (!utf8_valid(r.body))
+            fail_msg("case %zu: the body is not valid UTF-8", i);
+        cJSON *o = cJSON_Parse(r.body);
+        assert_non_null(o);
+        if (!strstr(json_str(o, "error"), bad[i].needle))
+            fail_msg("case %zu: error \"%s\" does not say \"%s\"", i, json_str(o, "error"),
+                     bad[i].needle);
+        cJSON_Delete(o);
+        free(r.body);
+    }
+    /* whitespace after the object is JSON, not trailing bytes */
+    http_resp ok = post(s.port, "{\"profile\": \"light\"} \r\n\t");
+    assert_int_equal(ok.code, 200);
+    free(ok.body);
+    /* a route with bytes that are not UTF-8 is echoed cleaned */
+    http_resp nr = http(s.port, "GET", "/x\xff\xfe", NULL, 0);
+    assert_int_equal(nr.code, 404);
+    assert_true(utf8_valid(nr.body));
+    cJSON *o = cJSON_Parse(nr.body);
+    assert_non_null(o);
+    cJSON_Delete(o);
+    free(nr.body);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+/* Repeated or conflicting framing headers are 400 and the connection closes; nothing runs. */
+static void test_framing_headers(void **state)
+{
+    (void)state;
+    server s = server_start(NULL);
+    const char *body = "{\"task\":\"gmm\"}";
+    const char *heads[] = {
+        "Content-Length: 14\r\nContent-Length: 2\r\n",
+        "Content-Length: 14\r\nContent-Length: 14\r\n",
+        "Content-Length: 14\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 14\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+    };
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        char req[512];
+        int n = snprintf(req, sizeof(req), "POST /v1/generate HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n%s",
+                         heads[i], body);
+        http_resp r = raw(s.port, req, (size_t)n);
+        if (r.code != 400)
+            fail_msg("headers %s: status %d, expected 400", heads[i], r.code);
+        cJSON *o = cJSON_Parse(r.body);
+        assert_non_null(o);
+        assert_non_null(strstr(json_str(o, "error"), "framing"));
+        cJSON_Delete(o);
+        free(r.body);
+    }
+    http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
+    assert_non_null(strstr(m.body, "\nitscale_request_duration_seconds_count 0\n"));
+    assert_non_null(strstr(m.body, "\nitscale_http_bad_framing_total 5\n"));
+    free(m.body);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+/* Waits (at most 60 s) until an unlabelled metric reaches `want`; returns its last value. */
+static long metric_wait(unsigned port, const char *name, long want)
+{
+    long v = -1;
+    for (int i = 0; i < 3000; i++) {
+        http_resp m = http(port, "GET", "/metrics", NULL, 0);
+        char key[128];
+        snprintf(key, sizeof(key), "\n%s ", name);
+        const char *p = m.body ? strstr(m.body, key) : NULL;
+        v = p ? atol(p + strlen(key)) : -1;
+        free(m.body);
+        if (v >= want)
+            break;
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    return v;
+}
+
+/* Slow-loris: 25 connections from 127.0.0.2 trickle header bytes into a server with
+ * --max-conn 20 and --max-conn-per-ip 8. /health and /metrics from 127.0.0.1 are answered while
+ * they do, and the server closes the trickling connections after --recv-timeout-ms. Bounded:
+ * 25 connections, at most 60 s. */
+static void test_slow_loris(void **state)
+{
+    (void)state;
+    const char *args[] = {"--max-conn", "20", "--max-conn-per-ip", "8", "--recv-timeout-ms",
+                          "1000", NULL};
+    server s = server_start(args);
+    enum { N = 25 };
+    int fd[N], open_n = 0;
+    for (int i = 0; i < N; i++) {
+        fd[i] = dial(s.port, "127.0.0.2");
+        if (fd[i] >= 0 && send(fd[i], "G", 1, MSG_NOSIGNAL) == 1)
+            open_n++;
+    }
+    if (open_n == 0) {
+        /* 127.0.0.2 unusable here (no 127/8 route): the per-address limit cannot be shown */
+        for (int i = 0; i < N; i++)
+            if (fd[i] >= 0)
+                close(fd[i]);
+        printf("slow-loris: cannot connect from 127.0.0.2; skipped\n");
+        assert_int_equal(server_stop(&s), 0);
+        return;
+    }
+    /* during the attack: health and metrics from another address */
+    http_resp h = http(s.port, "GET", "/health", NULL, 0);
+    assert_int_equal(h.code, 200);
+    free(h.body);
+    http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
+    assert_int_equal(m.code, 200);
+    free(m.body);
+    /* keep trickling one byte per 100 ms per connection (MHD's idle timeout never fires) until
+     * the server has closed every one (bounded: 60 s) */
+    const char *line = "ET /health HTTP/1.1\r\nX-Slow: ";
+    int alive = N;
+    for (int t = 0; t < 600 && alive > 0; t++) {
+        alive = 0;
+        for (int i = 0; i < N; i++) {
+            if (fd[i] < 0)
+                continue;
+            char c = line[t % strlen(line)];
+            struct pollfd pf = {fd[i], POLLIN, 0};
+            char tmp[256];
+            if ((poll(&pf, 1, 0) == 1 && recv(fd[i], tmp, sizeof(tmp), MSG_DONTWAIT) <= 0) ||
+                send(fd[i], &c, 1, MSG_NOSIGNAL) != 1) {
+                close(fd[i]);
+                fd[i] = -1;
+                continue;
+            }
+            alive++;
+        }
+        if (t == 5) {
+            h = http(s.port, "GET", "/health", NULL, 0);
+            assert_int_equal(h.code, 200);
+            free(h.body);
+        }
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < N; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    if (alive > 0)
+        fail_msg("%d trickling connections still open after 60 s", alive);
+    /* at most 8 were let in from one address; each of those was closed by the deadline */
+    long to = metric_wait(s.port, "itscale_http_receive_timeouts_total", 1);
+    assert_true(to >= 1 && to <= 8);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+/* Clients that hang up before their answer cancel their jobs: 4 heavy requests (500 NFE at
+ * 20 ms each, 10 s apiece) into one worker, each connection closed once sent. */
+static void test_disconnect_cancels(void **state)
+{
+    (void)state;
+    const char *args[] = {"--workers", "1", "--nfe-cost-us", "20000", "--sla-ms", "0", NULL};
+    server s = server_start(args);
+    enum { N = 4 };
+    for (int i = 0; i < N; i++) {
+        int fd = dial(s.port, NULL);
+        assert_true(fd >= 0);
+        const char *body = "{\"profile\": \"heavy\"}";
+        char req[256];
+        int n = snprintf(req, sizeof(req),
+                         "POST /v1/generate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+        assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+        /* wait until it is inside the scheduler, then hang up */
+        assert_true(metric_wait(s.port, "itscale_requests_waiting", 0) >= 0);
+        long in = -1;
+        for (int k = 0; k < 3000 && in < i + 1; k++) {
+            http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
+            in = metric(m.body, "itscale_requests_waiting") +
+                 metric(m.body, "itscale_requests_running") +
+                 metric(m.body, "itscale_requests_cancelled_total");
+            free(m.body);
+            struct timespec ts = {0, 10000000};
+            nanosleep(&ts, NULL);
+        }
+        assert_true(in >= i + 1);
+        close(fd);
+    }
+    assert_int_equal(metric_wait(s.port, "itscale_requests_cancelled_total", N), N);
+    assert_int_equal(metric_wait(s.port, "itscale_http_client_disconnects_total", N), N);
+    http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
+    /* nothing ran to its end: none served, and far fewer than 4 x 500 NFE spent */
+    assert_non_null(strstr(m.body, "itscale_requests_served_total{profile=\"heavy\"} 0\n"));
+    assert_true(metric(m.body, "itscale_nfe_total") < N * 500);
+    free(m.body);
+    assert_int_equal(server_stop(&s), 0);
+}
+
+/* `promtool check metrics` accepts /metrics after every kind of request has been counted. */
+static void test_promtool_metrics(void **state)
+{
+    (void)state;
+    if (!promtool_path) {
+        printf("promtool: not given; skipped\n");
+        return;
+    }
+    const char *args[] = {"--dim", "2", NULL};
+    server s = server_start(args);
+    const char *reqs[] = {"{\"profile\": \"light\"}", "{\"profile\": \"heavy\", \"seed\": 3}",
+                          "{\"nope\": 1}"};
+    for (int i = 0; i < 3; i++) {
+        http_resp r = post(s.port, reqs[i]);
+        free(r.body);
+    }
+    http_resp m = http(s.port, "GET", "/metrics", NULL, 0);
+    assert_int_equal(m.code, 200);
+    char path[] = "/tmp/its_metrics_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, m.body, strlen(m.body)), (ssize_t)strlen(m.body));
+    close(fd);
+    free(m.body);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "'%s' check metrics < %s", promtool_path, path);
+    int rc = system(cmd);
+    unlink(path);
+    assert_int_equal(server_stop(&s), 0);
+    if (rc != 0)
+        fail_msg("promtool check metrics failed (%d)", rc);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: server_test PATH-TO-itscale-server\n");
+        fprintf(stderr, "usage: server_test PATH-TO-itscale-server [PATH-TO-promtool]\n");
         return 2;
     }
     server_path = argv[1];
+    promtool_path = argc > 2 ? argv[2] : NULL;
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_generate_metrics_health, kill_leftovers),
@@ -591,6 +942,11 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_rate_limit, kill_leftovers),
         cmocka_unit_test_teardown(test_shutdown_in_flight, kill_leftovers),
         cmocka_unit_test_teardown(test_soak_no_leaks, kill_leftovers),
+        cmocka_unit_test_teardown(test_hostile_bodies, kill_leftovers),
+        cmocka_unit_test_teardown(test_framing_headers, kill_leftovers),
+        cmocka_unit_test_teardown(test_slow_loris, kill_leftovers),
+        cmocka_unit_test_teardown(test_disconnect_cancels, kill_leftovers),
+        cmocka_unit_test_teardown(test_promtool_metrics, kill_leftovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -784,21 +784,21 @@ static void test_metrics_text(void **state)
     if (samples < 0)
         fail_msg("metrics text: %s", prom_err);
     assert_true(samples > 40);
-    ITS_ASSERT_NEAR(metric_value(text, "its:num_requests_waiting"), 4, 0);
-    ITS_ASSERT_NEAR(metric_value(text, "its:num_requests_running"), 0, 0);
-    ITS_ASSERT_NEAR(metric_value(text, "its:outstanding_nfe"), 40, 0);  /* 4 x light */
-    ITS_ASSERT_NEAR(metric_value(text, "its:nfe_total"), 40, 0);
-    ITS_ASSERT_NEAR(metric_value(text, "its:nfe_per_second"), 1000, 1e-3);
-    ITS_ASSERT_NEAR(metric_value(text, "its:requests_served_total{profile=\"standard\"}"), 1, 0);
-    ITS_ASSERT_NEAR(metric_value(text, "its:requests_degraded_total{profile=\"heavy\"}"), 1, 0);
-    ITS_ASSERT_NEAR(metric_value(text, "its:requests_shed_total{profile=\"heavy\"}"), 1, 0);
-    ITS_ASSERT_NEAR(metric_value(text, "its:requests_rejected_total{reason=\"queue_full\"}"), 1,
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_requests_waiting"), 4, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_requests_running"), 0, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_outstanding_nfe"), 40, 0);  /* 4 x light */
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_nfe_total"), 40, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_nfe_per_second"), 1000, 1e-3);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_requests_served_total{profile=\"standard\"}"), 1, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_requests_degraded_total{profile=\"heavy\"}"), 1, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_requests_shed_total{profile=\"heavy\"}"), 1, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_requests_rejected_total{reason=\"queue_full\"}"), 1,
                     0);
     /* one 40 ms request: in the 0.05 bucket, not in 0.025 */
-    ITS_ASSERT_NEAR(metric_value(text, "its:request_latency_seconds_bucket{le=\"0.025\"}"), 0, 0);
-    ITS_ASSERT_NEAR(metric_value(text, "its:request_latency_seconds_bucket{le=\"0.05\"}"), 1, 0);
-    ITS_ASSERT_NEAR(metric_value(text, "its:request_latency_seconds_sum"), 0.04, 1e-9);
-    ITS_ASSERT_NEAR(metric_value(text, "its:queue_time_seconds_count"), 2, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_request_duration_seconds_bucket{le=\"0.025\"}"), 0, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_request_duration_seconds_bucket{le=\"0.05\"}"), 1, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_request_duration_seconds_sum"), 0.04, 1e-9);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_queue_duration_seconds_count"), 2, 0);
     free(text);
 
     /* the checker itself rejects broken text */

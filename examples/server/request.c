@@ -6,20 +6,86 @@
 
 #include <cjson/cJSON.h>
 
-/* Unknown keys and wrong types are 400s that name the key. */
+/* Length of the UTF-8 sequence starting at s (at most n bytes), or 0 when it is not a
+ * well-formed one (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+size_t its_srv_text_clean(char *dst, size_t cap, const char *src)
+{
+    if (!cap)
+        return 0;
+    const unsigned char *s = (const unsigned char *)src;
+    size_t n = strlen(src), i = 0, o = 0;
+    while (i < n) {
+        size_t k = utf8_seq(s + i, n - i);
+        const char *put = k ? (const char *)s + i : "\xEF\xBF\xBD"; /* U+FFFD */
+        size_t m = k ? k : 3;
+        if (o + m >= cap)
+            break; /* never cut a sequence in two */
+        memcpy(dst + o, put, m);
+        o += m;
+        i += k ? k : 1;
+    }
+    dst[o] = 0;
+    return o;
+}
+
+/* Unknown keys, repeated keys, wrong types and bytes after the object are 400s that name the
+ * cause. A repeated key is refused rather than "last one wins": a proxy that reads the first
+ * and a server that reads the last would disagree about the request. */
 int its_srv_parse_generate(const its_sched *s, const char *body, size_t len, its_sched_req *r,
                            char *err, size_t errcap)
 {
-    cJSON *o = cJSON_ParseWithLength(body, len);
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     int ok = 0;
     if (!o || !cJSON_IsObject(o)) {
         snprintf(err, errcap, "body: expected a JSON object");
         goto done;
     }
+    for (size_t at = (size_t)(end - body); at < len; at++)
+        if (!strchr(" \t\r\n", body[at]) || body[at] == 0) {
+            snprintf(err, errcap, "body: bytes after the JSON object (at offset %zu)", at);
+            goto done;
+        }
     its_sched_req_init(r);
     r->task = 0;
     for (const cJSON *k = o->child; k; k = k->next) {
         const char *key = k->string;
+        for (const cJSON *e = o->child; e != k; e = e->next)
+            if (!strcmp(e->string, key)) {
+                snprintf(err, errcap, "%.64s: key repeated", key);
+                goto done;
+            }
         if (!strcmp(key, "task") || !strcmp(key, "profile")) {
             if (!cJSON_IsString(k)) {
                 snprintf(err, errcap, "%s: expected a string", key);

@@ -14,8 +14,15 @@
  * Returns 1 with *r filled (its_sched_req_init defaults, task 0, then the keys given), or 0 with
  * a message naming the key in err (the server's 400 text; cut to errcap, always terminated when
  * errcap > 0; err may be NULL when errcap is 0); *r is then unspecified. Unknown keys and wrong
- * types are rejections. Task and profile names are looked up in s. */
+ * types are rejections, and so are a repeated key and any byte after the object other than
+ * JSON whitespace (a NUL included). Task and profile names are looked up in s. */
 int its_srv_parse_generate(const its_sched *s, const char *body, size_t len, its_sched_req *r,
                            char *err, size_t errcap);
+
+ /* Copies the NUL-terminated src into dst (cap bytes, terminated when cap > 0) as valid UTF-8:
+ * each byte that does not start a well-formed sequence becomes U+FFFD, and the copy stops before
+ * a sequence that would not fit. Returns the length written. Every text the server puts into a
+ * JSON body goes through it, so the body stays valid JSON whatever bytes a client sent. */
+size_t its_srv_text_clean(char *dst, size_t cap, const char *src);
 
 #endif

@@ -3,19 +3,27 @@
  *
  *   POST /v1/generate  {"task": "gmm", "profile": "heavy", "priority": 0, "deadline_ms": 500,
  *                       "seed": 1}  -> the result with the profile actually used
- *   GET  /metrics      Prometheus text (its:num_requests_waiting, its:outstanding_nfe, ...)
+ *   GET  /metrics      Prometheus text (itscale_requests_waiting, itscale_outstanding_nfe, ...)
  *   GET  /health       {"status": "ok"} (503 while shutting down)
  *
- * Status codes: 400 malformed request, 404/405 unknown route, 413 body over --max-body,
+ * Status codes: 400 malformed request or ambiguous framing (repeated Content-Length,
+ * Content-Length with Transfer-Encoding), 404/405 unknown route, 413 body over --max-body,
  * 429 queue full or rate limit, 503 shed by the governor or shutting down, 500 failed run.
  * SIGTERM / SIGINT: stop accepting, finish in-flight work for --grace-ms, cancel the rest
  * (cancelled searches answer with their best so far), exit 0. Binds 127.0.0.1 unless --host.
+ *
+ * Hostile clients: a request (headers and body) must arrive within --recv-timeout-ms of the
+ * connection opening or of the previous answer on it, or the connection is closed; one client
+ * address holds at most --max-conn-per-ip connections; a client that hangs up before its answer
+ * cancels its job. Every body written is valid JSON (client text is cleaned to UTF-8).
  */
+#define _GNU_SOURCE /* POLLRDHUP */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,7 +65,8 @@ typedef struct srv_opts {
     size_t max_body;
     double rate, conn_rate;  /* requests/s on /v1/generate; 0 = unlimited */
     double grace_ms;
-    unsigned max_conn;
+    unsigned max_conn, max_conn_per_ip;
+    double recv_timeout_ms;
     its_srv_task_cfg task;
 } srv_opts;
 
@@ -67,6 +77,8 @@ typedef struct bucket {
     double tokens, last_s;
 } bucket;
 
+typedef struct conn_state conn_state;
+
 typedef struct srv {
     srv_opts o;
     its_sched *sched;
@@ -75,11 +87,23 @@ typedef struct srv {
     atomic_int closing;
     atomic_int in_flight;    /* generate requests not yet fully answered */
     atomic_ullong responses[SC_N];
+    atomic_ullong disconnects;     /* clients gone before their answer (jobs cancelled) */
+    atomic_ullong recv_timeouts;   /* connections closed for a request too slow to arrive */
+    atomic_ullong bad_framing;     /* requests refused for ambiguous framing headers */
+    /* live connections, for the receive-deadline watchdog */
+    pthread_mutex_t conn_mu;
+    conn_state *conns;
+    pthread_t watchdog;
+    atomic_int stop_watchdog;
 } srv;
 
-typedef struct conn_state {
+struct conn_state {
     bucket b;                /* per connection; touched only by its own thread */
-} conn_state;
+    int fd;
+    double recv_since;       /* mono_s() when the request being received began; 0 = none
+                              * (under conn_mu) */
+    conn_state *prev, *next; /* under conn_mu */
+};
 
 typedef struct req_state {
     srv *S;
@@ -113,8 +137,8 @@ static int bucket_take(bucket *b, double rate)
     return 1;
 }
 
-static enum MHD_Result reply(srv *S, struct MHD_Connection *c, unsigned code, const char *type,
-                             char *body)
+static enum MHD_Result reply_ex(srv *S, struct MHD_Connection *c, unsigned code,
+                                const char *type, char *body, int close_after)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
@@ -123,6 +147,8 @@ static enum MHD_Result reply(srv *S, struct MHD_Connection *c, unsigned code, co
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (close_after)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
     for (int i = 0; i < SC_N; i++)
@@ -131,16 +157,19 @@ static enum MHD_Result reply(srv *S, struct MHD_Connection *c, unsigned code, co
     return ret;
 }
 
-static enum MHD_Result reply_error(srv *S, struct MHD_Connection *c, unsigned code,
-                                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static enum MHD_Result reply_error(srv *S, struct MHD_Connection *c, unsigned code,
-                                   const char *fmt, ...)
+static enum MHD_Result reply(srv *S, struct MHD_Connection *c, unsigned code, const char *type,
+                             char *body)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
+    return reply_ex(S, c, code, type, body, 0);
+}
+
+static enum MHD_Result vreply_error(srv *S, struct MHD_Connection *c, unsigned code,
+                                    int close_after, const char *fmt, va_list ap)
+{
+    char raw[512], msg[512];
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    /* the text may quote client bytes: valid UTF-8 so that the body is valid JSON */
+    its_srv_text_clean(msg, sizeof(msg), raw);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", msg);
     char *s = cJSON_PrintUnformatted(o);
@@ -148,24 +177,133 @@ static enum MHD_Result reply_error(srv *S, struct MHD_Connection *c, unsigned co
     if (!s)
         return MHD_NO;
     /* cJSON's allocator is malloc (the default hooks), so MHD may free() it */
-    return reply(S, c, code, "application/json", s);
+    return reply_ex(S, c, code, "application/json", s, close_after);
+}
+
+static enum MHD_Result reply_error(srv *S, struct MHD_Connection *c, unsigned code,
+                                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result reply_error(srv *S, struct MHD_Connection *c, unsigned code,
+                                   const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result r = vreply_error(S, c, code, 0, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* An error after which the connection closes: the rest of what the client sent cannot be
+ * trusted to start a new request (framing in doubt, body left unread). */
+static enum MHD_Result reply_error_close(srv *S, struct MHD_Connection *c, unsigned code,
+                                         const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static enum MHD_Result reply_error_close(srv *S, struct MHD_Connection *c, unsigned code,
+                                         const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    enum MHD_Result r = vreply_error(S, c, code, 1, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static conn_state *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void conn_recv_mark(srv *S, conn_state *cs, double since)
+{
+    if (!cs)
+        return;
+    pthread_mutex_lock(&S->conn_mu);
+    cs->recv_since = since;
+    pthread_mutex_unlock(&S->conn_mu);
+}
+
+/* Closes the connections whose request has not fully arrived within --recv-timeout-ms (a
+ * slow-loris client holds a connection slot and its thread for as long as it trickles bytes:
+ * MHD's own timeout counts only silence). shutdown() wakes the connection's thread, which then
+ * closes it; MHD reports the close (on_connection) before the descriptor is released, and that
+ * report takes conn_mu, so the descriptor shut here is always the connection's own. */
+static void *watchdog_main(void *arg)
+{
+    srv *S = arg;
+    while (!atomic_load(&S->stop_watchdog)) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+        double now = mono_s(), limit = S->o.recv_timeout_ms * 1e-3;
+        pthread_mutex_lock(&S->conn_mu);
+        for (conn_state *cs = S->conns; cs; cs = cs->next)
+            if (cs->recv_since > 0 && now - cs->recv_since > limit && cs->fd >= 0) {
+                shutdown(cs->fd, SHUT_RDWR);
+                cs->recv_since = 0;
+                atomic_fetch_add(&S->recv_timeouts, 1);
+            }
+        pthread_mutex_unlock(&S->conn_mu);
+    }
+    return NULL;
+}
+
+/* Framing headers a proxy and this server could read differently are refused: more than one
+ * Content-Length or Transfer-Encoding, both together, or a Content-Length that is not plain
+ * digits (request smuggling, RFC 9112 6.3). */
+typedef struct framing {
+    int n_cl, n_te, bad_cl;
+} framing;
+
+static enum MHD_Result framing_count(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        f->n_cl++;
+        if (!value || !value[0] || strspn(value, "0123456789") != strlen(value) ||
+            strlen(value) > 18)
+            f->bad_cl = 1;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->n_te++;
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result handle_metrics(srv *S, struct MHD_Connection *c)
 {
     size_t need = its_sched_metrics(S->sched, NULL, 0);
-    size_t extra = 256 + SC_N * 80;
+    size_t extra = 1024 + SC_N * 80;
     char *buf = malloc(need + extra + 1);
     if (!buf)
         return MHD_NO;
     size_t n = its_sched_metrics(S->sched, buf, need + 1);
+    if (n > need)
+        n = need; /* the text grew between the two calls: keep what fitted */
     n += (size_t)snprintf(buf + n, extra + 1,
-                          "# HELP its:http_responses_total HTTP responses by status code.\n"
-                          "# TYPE its:http_responses_total counter\n");
+                          "# HELP itscale_http_responses_total HTTP responses by status code.\n"
+                          "# TYPE itscale_http_responses_total counter\n");
     for (int i = 0; i < SC_N && n < need + extra; i++)
         n += (size_t)snprintf(buf + n, need + extra + 1 - n,
-                              "its:http_responses_total{code=\"%u\"} %llu\n", sc_code[i],
+                              "itscale_http_responses_total{code=\"%u\"} %llu\n", sc_code[i],
                               (unsigned long long)atomic_load(&S->responses[i]));
+    const struct {
+        const char *name, *help;
+        atomic_ullong *v;
+    } ctr[] = {
+        {"itscale_http_client_disconnects_total",
+         "Clients that hung up before their answer (their jobs are cancelled).", &S->disconnects},
+        {"itscale_http_receive_timeouts_total",
+         "Connections closed because a request did not arrive within the receive timeout.",
+         &S->recv_timeouts},
+        {"itscale_http_bad_framing_total",
+         "Requests refused for repeated or conflicting framing headers.", &S->bad_framing},
+    };
+    for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]) && n < need + extra; i++)
+        n += (size_t)snprintf(buf + n, need + extra + 1 - n,
+                              "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", ctr[i].name,
+                              ctr[i].help, ctr[i].name, ctr[i].name,
+                              (unsigned long long)atomic_load(ctr[i].v));
     return reply(S, c, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
 }
 
@@ -200,7 +338,20 @@ static enum MHD_Result handle_generate(srv *S, struct MHD_Connection *c, req_sta
         return reply_error(S, c, 503, "shutting down");
     if (a != ITS_ADMIT_OK)
         return reply_error(S, c, 500, "admission failed: %s", its_sched_admit_name(a));
-    its_sched_outcome o = its_sched_wait(job, -1);
+    /* wait, and cancel the job when the client hangs up: nobody would read the answer */
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int fd = fi ? fi->connect_fd : -1;
+    its_sched_outcome o;
+    while ((o = its_sched_wait(job, 50)) == ITS_OUTCOME_PENDING) {
+        struct pollfd pf = {fd, POLLRDHUP, 0};
+        if (fd >= 0 && poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            atomic_fetch_add(&S->disconnects, 1);
+            its_sched_cancel(job);
+            o = its_sched_wait(job, -1);
+            break;
+        }
+    }
     its_result *res = its_sched_job_result(job);
     enum MHD_Result ret;
     if (o == ITS_OUTCOME_SHED) {
@@ -252,10 +403,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return MHD_NO;
         rs->S = S;
         *con_cls = rs;
+        framing f = {0, 0, 0};
+        MHD_get_connection_values(c, MHD_HEADER_KIND, framing_count, &f);
+        if (f.n_cl > 1 || f.n_te > 1 || (f.n_cl && f.n_te) || f.bad_cl) {
+            atomic_fetch_add(&S->bad_framing, 1);
+            return reply_error_close(
+                S, c, 400, "framing: %s",
+                f.n_cl > 1   ? "Content-Length given more than once"
+                : f.n_te > 1 ? "Transfer-Encoding given more than once"
+                : f.bad_cl   ? "Content-Length is not a plain decimal number"
+                             : "both Content-Length and Transfer-Encoding");
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > S->o.max_body) {
             rs->too_large = 1;
-            return reply_error(S, c, 413, "body over %zu bytes", S->o.max_body);
+            return reply_error_close(S, c, 413, "body over %zu bytes", S->o.max_body);
         }
         return MHD_YES;
     }
@@ -283,6 +445,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (rs->too_large)
         return reply_error(S, c, 413, "body over %zu bytes", S->o.max_body);
+    conn_recv_mark(S, conn_of(c), 0); /* the request has arrived */
     int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
     if (!strcmp(url, "/v1/generate")) {
         if (!post)
@@ -307,9 +470,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    srv *S = cls;
+    /* the next request on a kept-alive connection gets its own receive deadline */
+    conn_recv_mark(S, conn_of(c), mono_s());
     req_state *rs = *con_cls;
     if (rs) {
         if (rs->counted)
@@ -323,12 +487,35 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)cls;
-    (void)c;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        *socket_context = calloc(1, sizeof(conn_state));
-    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        free(*socket_context);
+    srv *S = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_state *cs = calloc(1, sizeof(conn_state));
+        *socket_context = cs;
+        if (!cs)
+            return;
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        cs->fd = fi ? fi->connect_fd : -1;
+        pthread_mutex_lock(&S->conn_mu);
+        cs->recv_since = mono_s();
+        cs->next = S->conns;
+        if (S->conns)
+            S->conns->prev = cs;
+        S->conns = cs;
+        pthread_mutex_unlock(&S->conn_mu);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_state *cs = *socket_context;
+        if (cs) {
+            pthread_mutex_lock(&S->conn_mu);
+            if (cs->prev)
+                cs->prev->next = cs->next;
+            else
+                S->conns = cs->next;
+            if (cs->next)
+                cs->next->prev = cs->prev;
+            pthread_mutex_unlock(&S->conn_mu);
+        }
+        free(cs);
         *socket_context = NULL;
     }
 }
@@ -349,6 +536,8 @@ static void usage(FILE *f)
             "  --conn-rate X     requests/s accepted per connection (0 = no limit)\n"
             "  --grace-ms X      on SIGTERM, time to finish in-flight work (default 10000)\n"
             "  --max-conn N      concurrent connections (default 512)\n"
+            "  --max-conn-per-ip N  concurrent connections from one client address (default 32)\n"
+            "  --recv-timeout-ms X  time for a request's headers and body to arrive (default 10000)\n"
             "  --dim N           gmm task dimension (default 8)\n"
             "  --nfe-cost-us N   emulated accelerator time per model row (default 0)\n");
 }
@@ -357,7 +546,7 @@ static int parse_args(int argc, char **argv, srv_opts *o)
 {
     *o = (srv_opts){.host = "127.0.0.1", .port = 8080, .workers = 0, .queue_cap = -1,
                     .sla_ms = -1, .governor = 1, .max_body = 16384, .grace_ms = 10000,
-                    .max_conn = 512, .task = {.dim = 8, .nfe_cost_us = 0}};
+                    .max_conn = 512, .max_conn_per_ip = 32, .recv_timeout_ms = 10000, .task = {.dim = 8, .nfe_cost_us = 0}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -387,6 +576,8 @@ static int parse_args(int argc, char **argv, srv_opts *o)
         else if (!strcmp(a, "--conn-rate")) { NUM(o->conn_rate, 0, 1e9); }
         else if (!strcmp(a, "--grace-ms")) { NUM(o->grace_ms, 0, 1e9); }
         else if (!strcmp(a, "--max-conn")) { NUM(x, 1, 65536); o->max_conn = (unsigned)x; }
+        else if (!strcmp(a, "--max-conn-per-ip")) { NUM(x, 1, 65536); o->max_conn_per_ip = (unsigned)x; }
+        else if (!strcmp(a, "--recv-timeout-ms")) { NUM(o->recv_timeout_ms, 100, 3.6e6); }
         else if (!strcmp(a, "--dim")) { NUM(x, 1, 4096); o->task.dim = (int)x; }
         else if (!strcmp(a, "--nfe-cost-us")) { NUM(x, 0, 1e7); o->task.nfe_cost_us = (long)x; }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
@@ -487,6 +678,7 @@ int main(int argc, char **argv)
     }
     its_ctx_mem_free(ctx, store);
     pthread_mutex_init(&S.mu, NULL);
+    pthread_mutex_init(&S.conn_mu, NULL);
 
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof(addr));
@@ -500,10 +692,17 @@ int main(int argc, char **argv)
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC,
         (uint16_t)S.o.port, NULL, NULL, handler, &S, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, S.o.max_conn,
-        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, S.o.max_conn_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &S, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, &S, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "itscale-server: cannot listen on %s:%u\n", S.o.host, S.o.port);
+        its_sched_free(S.sched);
+        return 1;
+    }
+    if (pthread_create(&S.watchdog, NULL, watchdog_main, &S) != 0) {
+        fprintf(stderr, "itscale-server: cannot start the receive watchdog\n");
+        MHD_stop_daemon(d);
         its_sched_free(S.sched);
         return 1;
     }
@@ -532,6 +731,8 @@ int main(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(d);
+    atomic_store(&S.stop_watchdog, 1);
+    pthread_join(S.watchdog, NULL);
     its_sched_stats st;
     its_sched_stats_get(S.sched, &st);
     fprintf(stderr,

@@ -1,5 +1,7 @@
-/* Metrics in Prometheus text exposition format 0.0.4. The three gauges an endpoint picker
- * reads (its:num_requests_waiting, its:num_requests_running, its:outstanding_nfe) come first. */
+/* Metrics in Prometheus text exposition format 0.0.4, named as Prometheus asks (`itscale_`
+ * prefix, base units in the name, counters ending in `_total`; colons are left to recording
+ * rules). The three gauges an endpoint picker reads (itscale_requests_waiting,
+ * itscale_requests_running, itscale_outstanding_nfe) come first. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,44 +61,44 @@ size_t its_sched_metrics(its_sched *s, char *buf, size_t cap)
         return 0;
     pthread_mutex_lock(&s->mu);
     its_sched_govern(s, its_sched_now(s));
-    its_out_head(&o, "its:num_requests_waiting", "gauge", "Requests in the queue.");
-    its_out_printf(&o, "its:num_requests_waiting %zu\n", s->n_wait);
-    its_out_head(&o, "its:num_requests_running", "gauge", "Requests being generated.");
-    its_out_printf(&o, "its:num_requests_running %zu\n", s->n_run);
-    its_out_head(&o, "its:outstanding_nfe", "gauge",
+    its_out_head(&o, "itscale_requests_waiting", "gauge", "Requests in the queue.");
+    its_out_printf(&o, "itscale_requests_waiting %zu\n", s->n_wait);
+    its_out_head(&o, "itscale_requests_running", "gauge", "Requests being generated.");
+    its_out_printf(&o, "itscale_requests_running %zu\n", s->n_run);
+    its_out_head(&o, "itscale_outstanding_nfe", "gauge",
                  "Predicted model evaluations (NFE) of waiting and running requests.");
-    its_out_printf(&o, "its:outstanding_nfe %.0f\n", its_sched_outstanding(s));
-    its_out_head(&o, "its:nfe_per_second", "gauge",
+    its_out_printf(&o, "itscale_outstanding_nfe %.0f\n", its_sched_outstanding(s));
+    its_out_head(&o, "itscale_nfe_per_second", "gauge",
                  "Measured NFE rate of the worker pool (per-worker EWMA times workers).");
-    its_out_printf(&o, "its:nfe_per_second %.3f\n", s->rate * (double)s->n_workers);
-    its_out_head(&o, "its:nfe_total", "counter", "Model evaluations (NFE) spent.");
-    its_out_printf(&o, "its:nfe_total %llu\n", (unsigned long long)s->nfe_total);
-    its_out_head(&o, "its:governor_level", "gauge",
+    its_out_printf(&o, "itscale_nfe_per_second %.3f\n", s->rate * (double)s->n_workers);
+    its_out_head(&o, "itscale_nfe_total", "counter", "Model evaluations (NFE) spent.");
+    its_out_printf(&o, "itscale_nfe_total %llu\n", (unsigned long long)s->nfe_total);
+    its_out_head(&o, "itscale_governor_level", "gauge",
                  "Index of the heaviest profile the governor allows now (0 = lightest).");
-    its_out_printf(&o, "its:governor_level %d\n", s->level);
-    its_out_head(&o, "its:governor_pressure", "gauge",
+    its_out_printf(&o, "itscale_governor_level %d\n", s->level);
+    its_out_head(&o, "itscale_governor_pressure_ratio", "gauge",
                  "max(rolling p95 latency, predicted queue wait) / SLA.");
-    its_out_printf(&o, "its:governor_pressure %.4f\n", s->pressure);
-    its_out_head(&o, "its:latency_p95_seconds", "gauge", "Rolling p95 end-to-end latency.");
-    its_out_printf(&o, "its:latency_p95_seconds %.6f\n", s->p95_ms * 1e-3);
-    its_out_hist(&o, "its:request_latency_seconds", "End-to-end latency, submission to result.",
+    its_out_printf(&o, "itscale_governor_pressure_ratio %.4f\n", s->pressure);
+    its_out_head(&o, "itscale_latency_p95_seconds", "gauge", "Rolling p95 end-to-end latency.");
+    its_out_printf(&o, "itscale_latency_p95_seconds %.6f\n", s->p95_ms * 1e-3);
+    its_out_hist(&o, "itscale_request_duration_seconds", "End-to-end latency, submission to result.",
                  &s->lat);
-    its_out_hist(&o, "its:queue_time_seconds", "Time from submission to dispatch.", &s->queue);
-    its_out_by_profile(&o, s, "its:requests_served_total", "Requests served, by profile used.",
+    its_out_hist(&o, "itscale_queue_duration_seconds", "Time from submission to dispatch.", &s->queue);
+    its_out_by_profile(&o, s, "itscale_requests_served_total", "Requests served, by profile used.",
                        s->served);
-    its_out_by_profile(&o, s, "its:requests_degraded_total",
+    its_out_by_profile(&o, s, "itscale_requests_degraded_total",
                        "Requests run lighter than asked, by profile asked.", s->degraded);
-    its_out_by_profile(&o, s, "its:requests_shed_total",
+    its_out_by_profile(&o, s, "itscale_requests_shed_total",
                        "Sheddable requests dropped by the governor, by profile asked.", s->shed);
-    its_out_head(&o, "its:requests_rejected_total", "counter", "Requests refused at admission.");
-    its_out_printf(&o, "its:requests_rejected_total{reason=\"queue_full\"} %llu\n",
+    its_out_head(&o, "itscale_requests_rejected_total", "counter", "Requests refused at admission.");
+    its_out_printf(&o, "itscale_requests_rejected_total{reason=\"queue_full\"} %llu\n",
                    (unsigned long long)s->rejected_full);
-    its_out_printf(&o, "its:requests_rejected_total{reason=\"closed\"} %llu\n",
+    its_out_printf(&o, "itscale_requests_rejected_total{reason=\"closed\"} %llu\n",
                    (unsigned long long)s->rejected_closed);
-    its_out_head(&o, "its:requests_cancelled_total", "counter", "Requests cancelled.");
-    its_out_printf(&o, "its:requests_cancelled_total %llu\n", (unsigned long long)s->cancelled);
-    its_out_head(&o, "its:requests_failed_total", "counter", "Requests whose run failed.");
-    its_out_printf(&o, "its:requests_failed_total %llu\n", (unsigned long long)s->failed);
+    its_out_head(&o, "itscale_requests_cancelled_total", "counter", "Requests cancelled.");
+    its_out_printf(&o, "itscale_requests_cancelled_total %llu\n", (unsigned long long)s->cancelled);
+    its_out_head(&o, "itscale_requests_failed_total", "counter", "Requests whose run failed.");
+    its_out_printf(&o, "itscale_requests_failed_total %llu\n", (unsigned long long)s->failed);
     pthread_mutex_unlock(&s->mu);
     return o.len;
 }

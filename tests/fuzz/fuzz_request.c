@@ -1,6 +1,7 @@
 /* Fuzz target: the serving example's request parser (its_srv_parse_generate, the body of
  * POST /v1/generate). Invariants: 0 or 1 comes back; a rejection carries one of the documented
- * messages (body, task, profile, priority, deadline_ms, seed, unknown key), terminated inside
+ * messages (body, trailing bytes, task, profile, priority, deadline_ms, seed, unknown or repeated
+ * key), terminated inside
  * errcap, and a shorter buffer gets the same verdict with a prefix of the same text; an accepted
  * request holds only in-range values; cJSON keeps no block (counted through its hooks) and the
  * context allocator is not touched. */
@@ -113,10 +114,40 @@ static int known_message(const char *e)
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
         if (!strcmp(e, exact[i]))
             return 1;
+    if (!strncmp(e, "body: bytes after the JSON object (at offset ", 44))
+        return e[strlen(e) - 1] == ')';
     if (!strncmp(e, "task: unknown task \"", 20) || !strncmp(e, "profile: unknown profile \"", 26))
         return e[strlen(e) - 1] == '"';
-    size_t n = strlen(e), tail = strlen(": unknown key");
-    return n >= tail && !strcmp(e + n - tail, ": unknown key");
+    size_t n = strlen(e);
+    const char *const tails[] = {": unknown key", ": key repeated"};
+    for (int i = 0; i < 2; i++)
+        if (n >= strlen(tails[i]) && !strcmp(e + n - strlen(tails[i]), tails[i]))
+            return 1;
+    return 0;
+}
+
+/* RFC 3629 well-formedness, written apart from the code under test. */
+static int utf8_valid(const char *t)
+{
+    const unsigned char *s = (const unsigned char *)t;
+    while (*s) {
+        unsigned cp, n;
+        if (s[0] < 0x80) { s++; continue; }
+        else if ((s[0] & 0xE0) == 0xC0) { cp = s[0] & 0x1F; n = 1; }
+        else if ((s[0] & 0xF0) == 0xE0) { cp = s[0] & 0x0F; n = 2; }
+        else if ((s[0] & 0xF8) == 0xF0) { cp = s[0] & 0x07; n = 3; }
+        else return 0;
+        for (unsigned i = 1; i <= n; i++) {
+            if ((s[i] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i] & 0x3F);
+        }
+        static const unsigned least[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        s += n + 1;
+    }
+    return 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -141,6 +172,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ok) {
         ITS_FUZZ_CHECK(memchr(err, 0, sizeof(err)) != NULL, "message not terminated");
         ITS_FUZZ_CHECK(known_message(err), "undocumented message \"%s\"", err);
+        /* what the server writes: valid UTF-8 whatever the body held */
+        char clean[256];
+        size_t cl = its_srv_text_clean(clean, sizeof(clean), err);
+        ITS_FUZZ_CHECK(cl < sizeof(clean) && clean[cl] == 0, "clean text not terminated");
+        cJSON *j = cJSON_CreateString(clean);
+        char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+        ITS_FUZZ_CHECK(!j || (txt && utf8_valid(txt)), "error text is not valid UTF-8");
+        cJSON_free(txt);
+        cJSON_Delete(j);
     } else {
         ITS_FUZZ_CHECK(r.version == ITS_SCHED_REQ_V1, "version %d", r.version);
         ITS_FUZZ_CHECK(r.task >= 0 && r.task < N_TASKS, "task %d", r.task);
