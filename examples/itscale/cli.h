@@ -1,15 +1,171 @@
-/* Pieces of the itscale command-line tool shared between its files. */
+/* Pieces of the itscale command-line tool shared between its files.
+ *
+ *   main.c          the command table, usage and dispatch
+ *   cli_args.c      flags and their values (one table for every command)
+ *   cli_io.c        messages, files, progress
+ *   cli_config.c    the configuration document from --config, --sampler, --nfe and --set
+ *   cli_scale.c     how a method's size follows an NFE budget
+ *   cli_task.c      the task table and a task's settings, creation and metrics
+ *   cmd_samplers.c  `itscale samplers` (text listing)
+ *   cmd_docs.c      `itscale samplers --markdown` (the README's parameter tables)
+ *   cmd_tasks.c     `itscale tasks`
+ *   cmd_run.c       `itscale run`
+ *   cmd_bench.c     `itscale bench`
+ *   cli_plot.c      the SVG figure of `bench`
+ *
+ * A new command is one cmd_*.c file and one line in the command table of main.c; a new task is
+ * one task_*.c file and one line in the task table of cli_task.c. */
 #ifndef ITSCALE_CLI_H
 #define ITSCALE_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
 
 #include "task.h"
 
+/* ---- options (cli_args.c) ------------------------------------------------------------------ */
+
+/* Every flag a command may accept; a command lists the ones it takes as a bit mask. */
+enum {
+    CLI_F_TASK = 1u << 0,
+    CLI_F_SAMPLER = 1u << 1,
+    CLI_F_SAMPLERS = 1u << 2,
+    CLI_F_NFE = 1u << 3,
+    CLI_F_SEED = 1u << 4,
+    CLI_F_SEEDS = 1u << 5,
+    CLI_F_SET = 1u << 6,
+    CLI_F_CONFIG = 1u << 7,
+    CLI_F_OUT = 1u << 8,
+    CLI_F_JSON = 1u << 9,
+    CLI_F_MARKDOWN = 1u << 10,
+};
+
+typedef struct cli_opts {
+    const its_task_vt *task;
+    const char *task_name;  /* --task, "gmm" unless given */
+    const char *sampler;
+    const char *config_file;
+    const char **sets;      /* argc entries, n_sets used */
+    size_t n_sets;
+    const char *nfe;        /* run: one number; bench: a list */
+    const char *samplers;   /* bench */
+    uint64_t seed;
+    uint64_t seeds;         /* bench */
+    int json, markdown;
+    const char *out;
+} cli_opts;
+
+/* Reads argv[first..argc) into *o for command `cmd`, which accepts the flags in `accepted`.
+ * Returns 0, or 2 after one line on stderr. o->sets must hold argc entries. */
+int cli_parse_args(int argc, char **argv, int first, const char *cmd, unsigned accepted,
+                   cli_opts *o);
+
+/* A whole number in [0, max] without sign; 0 or -1. */
+int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* Splits s in place at commas into at most max parts; returns how many. */
+size_t cli_split(char *s, char **parts, size_t max);
+
+/* ---- messages and files (cli_io.c) --------------------------------------------------------- */
+
 /* One line on stderr, "itscale: ..." */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The whole file (at most the configuration size limit); NULL after a message. */
+char *cli_read_file(const char *path, size_t *len);
+
+/* path, or stdout when path is NULL; NULL after a message. */
+FILE *cli_open_out(const char *path);
+
+/* Closes what cli_open_out opened; -1 after a message when a write failed. */
+int cli_close_out(FILE *f, const char *path);
+
+/* Creates dir (or accepts an existing directory); -1 after a message. */
+int cli_mkdir(const char *dir);
+
+/* A progress bar on a terminal, a line per seed-0 run otherwise. */
+void cli_progress(size_t done, size_t total, const char *what);
+
+/* ---- the configuration document (cli_config.c) --------------------------------------------- */
+
+/* Sets doc[path] = value (dotted path; objects created on the way). Takes value. */
+int cli_doc_set(cJSON *doc, const char *path, cJSON *value, const char *what);
+
+/* The configuration from --config, --sampler, --nfe (with_nfe) and --set; task settings split
+ * off into *task_set. NULL after printing the reason. */
+cJSON *cli_build_doc(const cli_opts *o, int with_nfe, cJSON **task_set);
+
+/* Methods that steer SDE particles get run.dynamics.kind = "sde" unless the document names
+ * the dynamics itself. */
+int cli_method_defaults(cJSON *doc);
+
+/* A sampler from a document; cli_sampler prints the library's message on failure,
+ * cli_sampler_quiet does not (for a first try that has a fallback). */
+its_sampler *cli_sampler(its_ctx *ctx, const cJSON *doc);
+its_sampler *cli_sampler_quiet(its_ctx *ctx, const cJSON *doc);
+
+/* ---- scale to budget (cli_scale.c) --------------------------------------------------------- */
+
+/* For `bench`, how each method's main size parameter follows the NFE budget. */
+typedef struct cli_scale {
+    const char *method;
+    const char *param;     /* NULL: only the cap */
+    const char *per;       /* parameter that divides the budget too (NULL: none) */
+    double fraction;       /* share of the budget the formula works on */
+    const char *rule;      /* for the listing and the README */
+    int sde;               /* the method steers SDE particles: the CLI's default dynamics */
+} cli_scale;
+
+extern const cli_scale cli_scales[];
+extern const size_t cli_n_scales;
+
+const cli_scale *cli_scale_find(const char *method);
+
+/* Sets run.budget.max_nfe = nfe and the method's size parameter by its rule. -1 after a
+ * message. */
+int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe);
+
+/* ---- tasks (cli_task.c) -------------------------------------------------------------------- */
+
+extern const its_task_vt *const cli_tasks[];
+extern const size_t cli_n_tasks;
+
+const its_task_vt *cli_task_find(const char *name);
+
+typedef struct cli_task {
+    const its_task_vt *vt;
+    its_task_inst inst;
+    its_task_value *vals;
+    cJSON *settings;   /* the effective settings, for reports */
+    int live;
+} cli_task;
+
+/* Checks the settings in `set` against the task's descriptors and creates it; -1 after a
+ * message. */
+int cli_task_create(its_ctx *ctx, const its_task_vt *vt, const cJSON *set, cli_task *t);
+void cli_task_free(cli_task *t);
+
+/* The task's metrics of a result's samples (NaN each when it has none); -1 after a message. */
+int cli_measure(cli_task *t, const its_result *r, double *out);
+
+/* ---- commands (cmd_*.c) -------------------------------------------------------------------- */
+
+int cli_cmd_samplers(const cli_opts *o);
+int cli_cmd_docs(const cli_opts *o);
+int cli_cmd_tasks(const cli_opts *o);
+int cli_cmd_run(its_ctx *ctx, const cli_opts *o);
+int cli_cmd_bench(its_ctx *ctx, const cli_opts *o);
+
+/* Shared by the listing and the Markdown tables (cmd_samplers.c): a parameter's range as text;
+ * the run parameters' defaults as the JSON writer writes them, and one of them as text. */
+struct its_param_desc;
+void cli_range_text(const struct its_param_desc *d, char *buf, size_t cap);
+cJSON *cli_run_defaults(void);
+void cli_run_default_text(const cJSON *def, const char *path, char *buf, size_t cap);
+
+/* ---- statistics and the figure (cmd_bench.c, cli_plot.c) ----------------------------------- */
 
 /* Mean and standard error of the finite values among n; *k = how many were finite. */
 void cli_mean_se(const double *v, size_t n, double *mean, double *se, size_t *k);

@@ -1,0 +1,82 @@
+/* `itscale run`: one configuration on a task, one seed; a summary or the result as JSON. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_cmd_run(its_ctx *ctx, const cli_opts *o)
+{
+    cJSON *task_set, *doc = cli_build_doc(o, 1, &task_set);
+    if (!doc)
+        return 2;
+    int rc = 2;
+    cli_task task = {0};
+    its_sampler *s = NULL;
+    its_result *r = NULL;
+    double *met = NULL;
+    cJSON *rep = NULL;
+    if (!(s = cli_sampler(ctx, doc)))
+        goto done;
+    if (cli_task_create(ctx, o->task, task_set, &task) != 0)
+        goto done;
+    rc = 1;
+    its_status st = its_generate(s, &task.inst.model, &task.inst.verifier, o->seed, &r);
+    if (st != ITS_OK && st != ITS_CANCELLED) {
+        cli_err("run failed: %s: %s", its_status_str(st), its_ctx_errmsg(ctx));
+        goto done;
+    }
+    met = calloc(task.vt->n_metrics + 1, sizeof(double));
+    if (!met || cli_measure(&task, r, met) != 0)
+        goto done;
+    its_usage u;
+    its_result_usage(r, &u);
+    FILE *f = cli_open_out(o->out);
+    if (!f)
+        goto done;
+    if (o->json) {
+        const char *txt = its_result_to_json(r);
+        rep = txt ? cJSON_Parse(txt) : NULL;
+        cJSON *mo = rep ? cJSON_AddObjectToObject(rep, "metrics") : NULL;
+        cJSON *to = rep ? cJSON_AddObjectToObject(rep, "task") : NULL;
+        int ok = mo && to && cJSON_AddStringToObject(to, "name", task.vt->name);
+        for (size_t i = 0; ok && i < task.vt->n_metrics; i++)
+            ok = isfinite(met[i]) ? cJSON_AddNumberToObject(mo, task.vt->metrics[i].name, met[i]) != NULL
+                                  : cJSON_AddNullToObject(mo, task.vt->metrics[i].name) != NULL;
+        if (ok)
+            ok = cJSON_AddItemReferenceToObject(to, "settings", task.settings);
+        char *out = ok ? cJSON_Print(rep) : NULL;
+        if (!out) {
+            cli_err("out of memory");
+            if (f != stdout)
+                fclose(f);
+            goto done;
+        }
+        fprintf(f, "%s\n", out);
+        cJSON_free(out);
+    } else {
+        fprintf(f, "%s on %s, seed %llu: %s\n", its_method_name(its_result_method(r)),
+                task.vt->name, (unsigned long long)o->seed, its_stop_name(its_result_stop(r)));
+        fprintf(f, "  best score   %.6g\n", its_result_score(r, 0));
+        for (size_t i = 0; i < task.vt->n_metrics; i++)
+            fprintf(f, "  %-12s %.6g\n", task.vt->metrics[i].name, met[i]);
+        fprintf(f, "  NFE          %llu", (unsigned long long)u.nfe);
+        if (its_result_max_nfe(r))
+            fprintf(f, " of %llu", (unsigned long long)its_result_max_nfe(r));
+        fprintf(f, " (%llu model calls, %llu verifier rows)\n",
+                (unsigned long long)u.model_calls, (unsigned long long)u.verifier_rows);
+        fprintf(f, "  time         %.4f s (model %.4f, verifier %.4f, library %.4f)\n", u.total_s,
+                u.model_s, u.verifier_s, u.library_s);
+    }
+    rc = cli_close_out(f, o->out) == 0 ? 0 : 1;
+done:
+    cJSON_Delete(rep);
+    free(met);
+    its_result_free(r);
+    its_sampler_free(s);
+    cli_task_free(&task);
+    cJSON_Delete(doc);
+    cJSON_Delete(task_set);
+    return rc;
+}
