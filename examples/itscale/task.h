@@ -2,7 +2,7 @@
  * A benchmark task for the itscale CLI: one file that builds a model and a verifier from a few
  * settings and measures the samples a run returns.
  *
- * A task is a constant its_task_vt. The CLI lists every task in one table (main.c), reads the
+ * A task is a constant its_task_vt. The CLI lists every task in one table (cli_task.c), reads the
  * task's settings from "task.<key>" (config file "task": {...} or --set task.<key>=value),
  * checks each value against the descriptor (type and range), fills in defaults, and calls
  * create() once per process. Runs then share the model and verifier; metrics() is called on
