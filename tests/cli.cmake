@@ -51,7 +51,22 @@ if(ITS_BUILD_EXAMPLES)
       "mkdir -p ${TMP}; if ${CLI} ${args} > /dev/null 2> ${TMP}/${name}.err; then echo 'exit 0 for: ${args}'; exit 1; fi; \
        test $(wc -l < ${TMP}/${name}.err) -eq 1 || { cat ${TMP}/${name}.err; exit 1; }")
   endforeach()
-  set_tests_properties(cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
+  # --help and -h: the usage on stdout, exit 0, for the tool, each command and every program.
+  set(ITS_HELP_CMDS "${CLI}" "${CLI} samplers" "${CLI} tasks" "${CLI} run" "${CLI} bench")
+  foreach(t itscale-digits-train itscale-digits-eval its_embed itscale-server)
+    if(TARGET ${t})
+      list(APPEND ITS_HELP_CMDS "$<TARGET_FILE:${t}>")
+    endif()
+  endforeach()
+  set(HELP_SH "")
+  foreach(c ${ITS_HELP_CMDS})
+    foreach(h --help -h)
+      string(APPEND HELP_SH "out=$(${c} ${h} 2>/dev/null) || { echo '${c} ${h}: non-zero exit'; exit 1; }; \
+        echo \"$out\" | grep -qi '^usage' || { echo '${c} ${h}: no usage on stdout'; exit 1; }; ")
+    endforeach()
+  endforeach()
+  add_test(NAME cli_help COMMAND sh -c "${HELP_SH}")
+  set_tests_properties(cli_help cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
 endif()
 
 # The README's parameter tables are the CLI's own output, so they cannot drift from the

@@ -25,10 +25,21 @@ static void mean_se(const double *v, int n, double *m, double *se)
     *se = n > 1 ? sqrt(q / (n - 1) / n) : NAN;
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: itscale-digits-eval [--dir DIR] [--data PATH] [--target D] "
+               "[--seeds N] [--nfe N] [--steps N] [--pgm PREFIX]\n");
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = NULL, *data = NULL, *pgm = NULL;
     int target = 3, seeds = 16, nfe = 500, steps = 20;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         if (!strcmp(a, "--dir"))
@@ -46,8 +57,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--steps"))
             steps = atoi(v);
         else {
-            fprintf(stderr, "usage: itscale-digits-eval [--dir DIR] [--data PATH] [--target D] "
-                            "[--seeds N] [--nfe N] [--steps N] [--pgm PREFIX]\n");
+            usage(stderr);
             return 2;
         }
     }

@@ -23,13 +23,18 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int usage(void)
+static int usage_to(FILE *f, int rc)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: itscale-digits-train [--out DIR] [--data PATH] [--epochs N] [--hidden N]\n"
             "       [--layers N] [--batch N] [--lr X] [--seed N] [--conditional] [--check]\n"
             "       [--samples FILE.pgm]\n");
-    return 2;
+    return rc;
+}
+
+static int usage(void)
+{
+    return usage_to(stderr, 2);
 }
 
 /* Euler ODE samples from the flow model straight through its callback (no library run). */
@@ -67,6 +72,8 @@ int main(int argc, char **argv)
     its_flow_train_params_init(&fp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+            return usage_to(stdout, 0);
         if (!strcmp(a, "--conditional")) {
             fp.conditional = 1;
             continue;

@@ -58,7 +58,8 @@ typedef struct cli_opts {
 } cli_opts;
 
 /* Reads argv[first..argc) into *o for command `cmd`, which accepts the flags in `accepted`.
- * Returns 0, or 2 after one line on stderr. o->sets must hold argc entries. */
+ * Returns 0; -1 for --help or -h; or 2 after one line on stderr. o->sets must hold argc
+ * entries. */
 int cli_parse_args(int argc, char **argv, int first, const char *cmd, unsigned accepted,
                    cli_opts *o);
 

@@ -47,6 +47,8 @@ int cli_parse_args(int argc, char **argv, int first, const char *cmd, unsigned a
 {
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return -1;
         const cli_flag *fl = NULL;
         for (size_t j = 0; j < sizeof(cli_flags) / sizeof(cli_flags[0]); j++)
             if (strcmp(a, cli_flags[j].name) == 0)

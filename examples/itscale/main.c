@@ -22,29 +22,58 @@ typedef struct cli_cmd {
     int with_task;           /* needs --task resolved and a context */
     int (*plain)(const cli_opts *o);
     int (*run)(its_ctx *ctx, const cli_opts *o);
+    const char *usage;       /* for `itscale NAME --help` */
 } cli_cmd;
 
 #define CLI_F_RUNS (CLI_F_TASK | CLI_F_NFE | CLI_F_SEED | CLI_F_SET | CLI_F_CONFIG | CLI_F_OUT)
 
+#define CLI_SET_HELP                                                                             \
+    "  --set KEY=VALUE   one configuration value (repeatable): params.n=8, run.steps=10,\n"        \
+    "                    run.dynamics.kind=sde, task.dim=64; VALUE as JSON, else a string\n"      \
+    "  --config FILE     a JSON configuration ({\"sampler\", \"params\", \"run\", \"task\"});\n"  \
+    "                    --sampler, --nfe and --set apply on top\n"                             \
+    "  --task T          the task (default gmm; see itscale tasks)\n"                           \
+    "  --seed S          the first seed (default 0)\n"
+
 static const cli_cmd cli_cmds[] = {
-    {"samplers", CLI_F_MARKDOWN, 0, cli_cmd_samplers, NULL},
-    {"tasks", 0, 0, cli_cmd_tasks, NULL},
-    {"run", CLI_F_RUNS | CLI_F_SAMPLER | CLI_F_JSON, 1, NULL, cli_cmd_run},
-    {"bench", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS, 1, NULL, cli_cmd_bench},
+    {"samplers", CLI_F_MARKDOWN, 0, cli_cmd_samplers, NULL,
+     "usage: itscale samplers [--markdown]\n"
+     "Every sampler with its parameters (default, range, meaning), its rule for scaling to a\n"
+     "budget, and the run parameters every sampler shares.\n"
+     "  --markdown        the same as Markdown tables (README.md's)\n"},
+    {"tasks", 0, 0, cli_cmd_tasks, NULL,
+     "usage: itscale tasks\n"
+     "Every task with its settings (task.KEY, default, meaning) and metrics.\n"},
+    {"run", CLI_F_RUNS | CLI_F_SAMPLER | CLI_F_JSON, 1, NULL, cli_cmd_run,
+     "usage: itscale run --task T --sampler NAME [--nfe N] [--seed S] [--set key=value]...\n"
+     "                   [--config FILE] [--json] [--out FILE]\n"
+     "One run of one sampler on a task; a summary, or the result as JSON.\n"
+     "  --sampler NAME    the method (see itscale samplers)\n"
+     "  --nfe N           the NFE budget (run.budget.max_nfe)\n" CLI_SET_HELP
+     "  --json            the result as JSON, with the task's metrics\n"
+     "  --out FILE        write there instead of stdout\n"},
+    {"bench", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS, 1, NULL, cli_cmd_bench,
+     "usage: itscale bench --task T --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
+     "                   [--seed S] [--set key=value]... [--config FILE] --out DIR\n"
+     "Quality against compute: each sampler scaled to each NFE budget, K seeds per point;\n"
+     "writes DIR/curves.json, curves.csv and curves.svg and prints a table.\n"
+     "  --samplers a,b,c  the methods, comma-separated\n"
+     "  --nfe N1,N2,...   increasing NFE budgets\n"
+     "  --seeds K         seeds per point (default 8)\n" CLI_SET_HELP
+     "  --out DIR         the output directory (created when missing)\n"},
 };
 #define CLI_N_CMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 
 static void cli_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: itscale samplers [--markdown]\n"
-            "       itscale tasks\n"
-            "       itscale run --task T --sampler NAME [--nfe N] [--seed S] [--set key=value]...\n"
-            "                   [--config FILE] [--json] [--out FILE]\n"
-            "       itscale bench --task T --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
-            "                   [--seed S] [--set key=value]... [--config FILE] --out DIR\n"
-            "--set params.n=8, run.steps=10, run.dynamics.kind=sde, task.dim=64 (value as JSON,\n"
-            "else as a string). Tasks:");
+    fprintf(f, "usage: itscale samplers [--markdown]\n"
+               "       itscale tasks\n"
+               "       itscale run --task T --sampler NAME [--nfe N] [--seed S] [--set key=value]...\n"
+               "                   [--config FILE] [--json] [--out FILE]\n"
+               "       itscale bench --task T --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
+               "                   [--seed S] [--set key=value]... [--config FILE] --out DIR\n"
+               "--set params.n=8, run.steps=10, run.dynamics.kind=sde, task.dim=64 (value as JSON,\n"
+               "else as a string). itscale COMMAND --help for one command. Tasks:");
     for (size_t i = 0; i < cli_n_tasks; i++)
         fprintf(f, " %s", cli_tasks[i]->name);
     fprintf(f, "\n");
@@ -82,6 +111,11 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = cli_parse_args(argc, argv, 2, name, cmd->flags, &o);
+    if (rc == -1) { /* --help */
+        fputs(cmd->usage, stdout);
+        rc = 0;
+        goto out;
+    }
     if (rc != 0)
         goto out;
     if (!cmd->with_task) {
