@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds itscale and runs every test: the full suite (unit + statistical + CLI + install checks,
 # the fuzz corpus replay among the unit tests), the unit and statistical suites again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, the threaded suites under ThreadSanitizer, and the
-# core suites under valgrind memcheck. ITS_FUZZ_SECONDS=N (default 0) also builds the libFuzzer
-# targets with clang and runs each for N seconds from its corpus.
+# AddressSanitizer + UndefinedBehaviorSanitizer, the threaded suites under ThreadSanitizer, the
+# core suites under valgrind memcheck, and the Python package's tests (pytest).
+# ITS_FUZZ_SECONDS=N (default 0) also builds the libFuzzer targets with clang and runs each for
+# N seconds from its corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -35,6 +36,24 @@ cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/test -j"$jobs" >/dev/null
 phase "tests"
 ctest --test-dir build/test -j"$jobs" --output-on-failure --timeout 900
+
+# The Python package, installed into a fresh virtual environment over Debian's python3-torch,
+# numpy and cffi (offline: built with the system's setuptools), tested against this build's
+# library and command line. pytest's exit status 5 (nothing collected) is a failure too.
+phase "Python package (pytest)"
+pyenv=build/test/pyvenv
+rm -rf "$pyenv"
+/usr/bin/python3 -m venv --system-site-packages "$pyenv"
+"$pyenv/bin/pip" install --quiet --no-build-isolation --no-index ./python
+pyrc=0
+ITSCALE_LIBRARY="$PWD/build/test/libitscale.so.0" ITSCALE_CLI="$PWD/build/test/examples/itscale/itscale" \
+    "$pyenv/bin/python" -m pytest -q -p no:cacheprovider python/tests || pyrc=$?
+if [ "$pyrc" -eq 5 ]; then
+    echo "pytest collected no tests from python/tests" >&2
+    exit 1
+elif [ "$pyrc" -ne 0 ]; then
+    exit "$pyrc"
+fi
 
 phase "build (ASan + UBSan)"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DITS_SANITIZE=ON -DITS_BUILD_BENCH=OFF >/dev/null

@@ -1,0 +1,31 @@
+"""itscale: inference-time scaling for diffusion and flow models, from Python.
+
+One call for the common case::
+
+    import itscale
+    r = itscale.generate(model, verifier, sampler="rbf", max_nfe=500, seed=0, dim=64)
+    r.samples, r.scores, r.usage
+
+and :class:`Sampler` (built once from a configuration, run many times), :class:`Model` and
+:class:`Verifier` (adapters for PyTorch or numpy callables), :func:`samplers` (the methods and
+their parameters), :class:`Gmm` (the analytic mixture) and :mod:`itscale.digits` (the digits flow
+model as a torch module). The library is ``libitscale.so``, found through ``ITSCALE_LIBRARY``, a
+source checkout's build tree or an installed prefix.
+"""
+from __future__ import annotations
+
+from ._lib import library_path, library_version
+from .adapters import BridgeStats, Model, NativeModel, NativeVerifier, Verifier
+from .core import Context, Result, Sampler, StepUsage, Usage, generate
+from .errors import (BudgetError, CallbackError, ConfigError, InvalidError, ItscaleError,
+                     ItscaleIOError, NoMemoryError, NumericError, UnsupportedError)
+from .gmm import Gmm
+from .meta import MethodInfo, ParamInfo, samplers
+
+__version__ = "0.1.0"
+
+__all__ = ["generate", "Sampler", "Result", "Usage", "StepUsage", "Model", "Verifier",
+           "NativeModel", "NativeVerifier", "BridgeStats", "Context", "Gmm", "samplers",
+           "MethodInfo", "ParamInfo", "ItscaleError", "InvalidError", "NoMemoryError",
+           "CallbackError", "NumericError", "BudgetError", "ConfigError", "UnsupportedError",
+           "ItscaleIOError", "library_path", "library_version", "__version__"]

@@ -1,0 +1,503 @@
+"""Model and verifier adapters: Python callables (PyTorch or numpy) behind the library's C
+callbacks.
+
+On the CPU path nothing is copied on the way in: the callable sees the library's own buffer
+as a tensor (``torch.from_numpy`` over ``ffi.buffer``), valid only during the call, and its
+return value is written into the library's output buffer. A model on another device (or in
+another dtype) gets its inputs moved there and its output moved back.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ._lib import ffi, lib, cstr
+
+try:  # torch is optional: numpy callables work without it
+    import torch
+except ImportError:  # pragma: no cover - exercised only without torch
+    torch = None  # type: ignore[assignment]
+
+__all__ = ["Model", "Verifier", "NativeModel", "NativeVerifier", "BridgeStats", "as_model",
+           "as_verifier"]
+
+_EVAL_SIG = "int(void *, const float *, const float *, size_t, float *)"
+_SCORE_SIG = "int(void *, const float *, size_t, float *)"
+_GRAD_SIG = "int(void *, const float *, size_t, float *, float *)"
+
+
+class BridgeStats:
+    """What the bridge did: calls, rows, and bytes copied on the way in and out.
+
+    ``bytes_in`` counts latent bytes copied before a callable saw them (0 on the CPU path);
+    ``bytes_out`` counts bytes copied from a callable's return value into the library's buffer
+    (0 when a model writes into ``out`` itself).
+    """
+
+    __slots__ = ("calls", "rows", "bytes_in", "bytes_out")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.rows = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def __repr__(self) -> str:
+        return (f"BridgeStats(calls={self.calls}, rows={self.rows}, bytes_in={self.bytes_in}, "
+                f"bytes_out={self.bytes_out})")
+
+
+class _BadReturn(Exception):
+    """A callable returned something of the wrong shape, dtype or type."""
+
+
+def _framework(fn: Any, framework: Optional[str]) -> str:
+    if framework is not None:
+        if framework not in ("torch", "numpy"):
+            raise ValueError(f"framework: expected 'torch' or 'numpy', got {framework!r}")
+        if framework == "torch" and torch is None:
+            raise ImportError("framework 'torch' needs PyTorch (Debian: python3-torch)")
+        return framework
+    return "torch" if torch is not None else "numpy"
+
+
+def _module_device(fn: Any):
+    if torch is not None and isinstance(fn, torch.nn.Module):
+        for p in fn.parameters():
+            return p.device
+    return None
+
+
+class _Views:
+    """Array views over the library's buffers, one per (address, rows), reused between calls."""
+
+    __slots__ = ("shape", "torch", "cache")
+
+    def __init__(self, shape: Tuple[int, ...], use_torch: bool):
+        self.shape = shape
+        self.torch = use_torch
+        self.cache: Dict[Tuple[int, int], Any] = {}
+
+    def get(self, ptr, n: int):
+        key = (int(ffi.cast("uintptr_t", ptr)), n)
+        v = self.cache.get(key)
+        if v is None:
+            count = n
+            for s in self.shape:
+                count *= s
+            a = np.frombuffer(ffi.buffer(ptr, 4 * count), dtype=np.float32)
+            a = a.reshape((n,) + self.shape)
+            v = torch.from_numpy(a) if self.torch else a
+            if len(self.cache) >= 64:
+                self.cache.clear()
+            self.cache[key] = v
+        return v
+
+    def clear(self) -> None:
+        self.cache.clear()
+
+
+class _Callback:
+    """Shared by model and verifier adapters: the first error of a run and the statistics."""
+
+    def __init__(self) -> None:
+        self.error: Optional[BaseException] = None
+        self.stats = BridgeStats()
+
+    def _onerror(self, exc_type, exc_value, tb) -> None:
+        if self.error is None:
+            if exc_value is None:
+                exc_value = exc_type()
+            if exc_value.__traceback__ is None and tb is not None:
+                exc_value = exc_value.with_traceback(tb)
+            self.error = exc_value
+
+    def reset(self) -> None:
+        self.error = None
+
+
+class Model(_Callback):
+    """A Python callable ``model(x, t)`` as the library's model callback.
+
+    Args:
+        fn: called with ``x`` (float32, ``[n, dim]`` or ``[n, *shape]``) and ``t`` (``[n]``);
+            returns the prediction with the shape and dtype of ``x``. With ``writes_out=True``
+            it is called as ``fn(x, t, out)`` and writes into ``out`` instead (no copy at all).
+        dim: floats per sample (or give ``shape``; an object with a ``dim`` or ``shape``
+            attribute supplies its own).
+        shape: the sample shape the callable sees (``dim`` is its product).
+        pred: what the model predicts: ``velocity``, ``eps``, ``x0`` or ``score``.
+        interp: the interpolant it was trained on: a name (``linear``, ``vp``, ``vp_cosine``,
+            ``ve``) or a dict with ``kind`` and its parameters (``beta_min``, ``beta_max``,
+            ``sigma_min``, ``sigma_max``, ``cosine_s``).
+        max_batch: most rows per call (0 = any).
+        device: the device the model runs on (torch only; default: that of an ``nn.Module``'s
+            first parameter, else CPU). Inputs are moved there and outputs back.
+        dtype: the dtype the model computes in (torch: e.g. ``torch.float16``; default float32).
+        framework: ``"torch"`` or ``"numpy"`` (default torch when it is installed).
+        writes_out: call ``fn(x, t, out)``; the callable fills ``out`` (CPU, float32 only).
+
+    Calls run under ``torch.no_grad()``. The tensors a call sees are views of the library's
+    memory, valid only during that call: do not keep them, and do not write into ``x``.
+    """
+
+    def __init__(self, fn: Callable[..., Any], dim: Optional[int] = None,
+                 shape: Optional[Sequence[int]] = None, pred: str = "velocity",
+                 interp: Union[str, Dict[str, Any]] = "linear", max_batch: int = 0,
+                 device: Any = None, dtype: Any = None, framework: Optional[str] = None,
+                 writes_out: bool = False):
+        super().__init__()
+        self.fn = fn
+        self.framework = _framework(fn, framework)
+        if shape is None and dim is None:
+            shape = getattr(fn, "shape", None)
+            dim = getattr(fn, "dim", None)
+        if shape is not None:
+            shape = tuple(int(s) for s in shape)
+            if dim is not None and int(np.prod(shape)) != int(dim):
+                raise ValueError(f"shape {shape} has {int(np.prod(shape))} values, dim is {dim}")
+        elif dim is not None:
+            shape = (int(dim),)
+        else:
+            raise ValueError("Model: give dim or shape")
+        if int(np.prod(shape)) < 1:
+            raise ValueError(f"Model: dim must be >= 1, got shape {shape}")
+        self.shape: Tuple[int, ...] = shape
+        self.dim = int(np.prod(shape))
+        self.pred = pred
+        self.interp = interp
+        self.max_batch = int(max_batch)
+        self.writes_out = bool(writes_out)
+        self.progress: Optional[Callable[[int], None]] = None
+        use_torch = self.framework == "torch"
+        if use_torch:
+            dev = device if device is not None else _module_device(fn)
+            self.device = torch.device(dev) if dev is not None else torch.device("cpu")
+            self.dtype = dtype if dtype is not None else torch.float32
+            self._moves = self.device.type != "cpu" or self.dtype != torch.float32
+        else:
+            self.device = None
+            self.dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+            self._moves = self.dtype != np.float32
+        if self.writes_out and self._moves:
+            raise ValueError("writes_out needs a float32 model on the CPU")
+        self._x = _Views(self.shape, use_torch)
+        self._out = _Views(self.shape, use_torch)
+        self._t = _Views((), use_torch)
+        self._cb = ffi.callback(_EVAL_SIG, self._eval_torch if use_torch else self._eval_numpy,
+                                error=1, onerror=self._onerror)
+        self._struct = ffi.new("its_model *")
+        self._fill()
+
+    def _fill(self) -> None:
+        m = self._struct
+        lib.its_model_init(m)
+        m.dim = self.dim
+        m.pred = _parse_pred(self.pred)
+        _fill_interp(ffi.addressof(m, "interp"), self.interp)
+        m.max_batch = self.max_batch
+        m.thread_safe = 0
+        m.eval = self._cb
+        m.user = ffi.NULL
+
+    @property
+    def c_struct(self):
+        """The ``its_model`` handed to the library."""
+        return self._struct
+
+    def _check(self, y, n: int):
+        want = (n,) + self.shape
+        if self.framework == "torch":
+            if not isinstance(y, torch.Tensor):
+                raise _BadReturn(f"model returned {type(y).__name__}, expected a torch.Tensor")
+        elif not isinstance(y, np.ndarray):
+            raise _BadReturn(f"model returned {type(y).__name__}, expected a numpy.ndarray")
+        if tuple(y.shape) != want:
+            raise _BadReturn(f"model returned shape {tuple(y.shape)}, expected {want}")
+        if y.dtype != self.dtype:
+            raise _BadReturn(f"model returned dtype {y.dtype}, expected {self.dtype}")
+
+    def _eval_torch(self, user, x, t, n, out):
+        st = self.stats
+        st.calls += 1
+        st.rows += n
+        if self.progress is not None:
+            self.progress(n)
+        xv = self._x.get(x, n)
+        tv = self._t.get(t, n)
+        ov = self._out.get(out, n)
+        if self._moves:
+            xv = xv.to(self.device, self.dtype)
+            tv = tv.to(self.device, self.dtype)
+            st.bytes_in += 4 * n * (self.dim + 1)
+        with torch.no_grad():
+            if self.writes_out:
+                self.fn(xv, tv, ov)
+                return 0
+            y = self.fn(xv, tv)
+        self._check(y, n)
+        ov.copy_(y)
+        st.bytes_out += 4 * n * self.dim
+        return 0
+
+    def _eval_numpy(self, user, x, t, n, out):
+        st = self.stats
+        st.calls += 1
+        st.rows += n
+        if self.progress is not None:
+            self.progress(n)
+        xv = self._x.get(x, n)
+        tv = self._t.get(t, n)
+        ov = self._out.get(out, n)
+        if self._moves:
+            xv = xv.astype(self.dtype)
+            tv = tv.astype(self.dtype)
+            st.bytes_in += 4 * n * (self.dim + 1)
+        if self.writes_out:
+            self.fn(xv, tv, ov)
+            return 0
+        y = self.fn(xv, tv)
+        self._check(y, n)
+        np.copyto(ov, y, casting="same_kind")
+        st.bytes_out += 4 * n * self.dim
+        return 0
+
+    def to_device(self, a: np.ndarray):
+        """Samples (host numpy) as the callable's array type, on its device."""
+        a = a.reshape((a.shape[0],) + self.shape)
+        if self.framework == "torch":
+            return torch.from_numpy(a).to(self.device)
+        return a
+
+
+class Verifier(_Callback):
+    """A Python callable ``verifier(x0) -> scores`` as the library's verifier callback.
+
+    Args:
+        fn: called with ``x0`` (``[n, dim]`` or ``[n, *shape]``, as the model sees it); returns
+            ``n`` scores, higher is better (``-inf`` rejects, NaN is an error).
+        grad: optional ``grad(x0) -> (gradient, scores)``. For a torch verifier the gradient is
+            taken by autograd when a method needs it (``local_search``) unless
+            ``autograd=False``.
+        max_batch: most rows per call (0 = any).
+        device, dtype, framework: as for :class:`Model` (by default the model's device and
+            framework, and float32).
+    """
+
+    def __init__(self, fn: Callable[..., Any], grad: Optional[Callable[..., Any]] = None,
+                 max_batch: int = 0, device: Any = None, dtype: Any = None,
+                 framework: Optional[str] = None, autograd: bool = True):
+        super().__init__()
+        self.fn = fn
+        self.grad_fn = grad
+        self.framework_arg = framework
+        self.framework = _framework(fn, framework)
+        self.max_batch = int(max_batch)
+        self.device_arg = device if device is not None else _module_device(fn)
+        self.dtype_arg = dtype
+        self.autograd = autograd
+        self._struct = ffi.new("its_verifier *")
+        self.shape: Optional[Tuple[int, ...]] = None
+
+    def bind(self, shape: Tuple[int, ...], model: Optional[Model]) -> None:
+        """Fixes the sample shape (and the device and dtype a model implies) before a run."""
+        if self.shape == shape and self._struct.score != ffi.NULL:
+            return
+        self.shape = shape
+        use_torch = self.framework == "torch"
+        if use_torch:
+            dev = self.device_arg
+            if dev is None and model is not None and model.framework == "torch":
+                dev = model.device
+            self.device = torch.device(dev) if dev is not None else torch.device("cpu")
+            self.dtype = self.dtype_arg if self.dtype_arg is not None else torch.float32
+            self._moves = self.device.type != "cpu" or self.dtype != torch.float32
+        else:
+            self.device = None
+            self.dtype = np.dtype(self.dtype_arg) if self.dtype_arg is not None else np.float32
+            self._moves = self.dtype != np.float32
+        self.dim = int(np.prod(shape))
+        self._x = _Views(shape, use_torch)
+        self._s = _Views((), use_torch)
+        self._g = _Views(shape, use_torch)
+        self._score_cb = ffi.callback(_SCORE_SIG, self._score, error=1, onerror=self._onerror)
+        has_grad = self.grad_fn is not None or (use_torch and self.autograd)
+        self._grad_cb = (ffi.callback(_GRAD_SIG, self._grad, error=1, onerror=self._onerror)
+                         if has_grad else ffi.NULL)
+        v = self._struct
+        lib.its_verifier_init(v)
+        v.max_batch = self.max_batch
+        v.score = self._score_cb
+        v.grad = self._grad_cb
+        v.user = ffi.NULL
+
+    @property
+    def c_struct(self):
+        """The ``its_verifier`` handed to the library."""
+        return self._struct
+
+    def _input(self, x0, n):
+        xv = self._x.get(x0, n)
+        if self._moves:
+            self.stats.bytes_in += 4 * n * self.dim
+            if self.framework == "torch":
+                return xv.to(self.device, self.dtype)
+            return xv.astype(self.dtype)
+        return xv
+
+    def _scores_out(self, s, n: int, sv) -> None:
+        if self.framework == "torch":
+            if not isinstance(s, torch.Tensor):
+                s = torch.as_tensor(s)
+            if not s.dtype.is_floating_point:
+                raise _BadReturn(f"verifier returned dtype {s.dtype}, expected a float dtype")
+            if s.numel() != n or s.dim() > 2:
+                raise _BadReturn(f"verifier returned shape {tuple(s.shape)}, expected ({n},)")
+            sv.copy_(s.detach().reshape(n))
+        else:
+            s = np.asarray(s)
+            if s.dtype.kind != "f":
+                raise _BadReturn(f"verifier returned dtype {s.dtype}, expected a float dtype")
+            if s.size != n or s.ndim > 2:
+                raise _BadReturn(f"verifier returned shape {s.shape}, expected ({n},)")
+            np.copyto(sv, s.reshape(n), casting="same_kind")
+
+    def _score(self, user, x0, n, scores):
+        st = self.stats
+        st.calls += 1
+        st.rows += n
+        xv = self._input(x0, n)
+        sv = self._s.get(scores, n)
+        if self.framework == "torch":
+            with torch.no_grad():
+                s = self.fn(xv)
+        else:
+            s = self.fn(xv)
+        self._scores_out(s, n, sv)
+        return 0
+
+    def _grad(self, user, x0, n, grad, scores):
+        st = self.stats
+        st.calls += 1
+        st.rows += n
+        xv = self._input(x0, n)
+        sv = self._s.get(scores, n)
+        gv = self._g.get(grad, n)
+        if self.grad_fn is not None:
+            g, s = self.grad_fn(xv)
+        else:
+            xr = xv.detach().requires_grad_(True)
+            with torch.enable_grad():
+                s = self.fn(xr)
+                if not isinstance(s, torch.Tensor) or not s.requires_grad:
+                    raise _BadReturn("verifier output does not depend on its input through "
+                                     "autograd; give grad= or a differentiable verifier")
+                (g,) = torch.autograd.grad(s.sum(), xr)
+        if tuple(g.shape) != (n,) + self.shape:
+            raise _BadReturn(f"verifier gradient has shape {tuple(g.shape)}, expected "
+                             f"{(n,) + self.shape}")
+        if self.framework == "torch":
+            gv.copy_(g.detach())
+        else:
+            np.copyto(gv, g, casting="same_kind")
+        self._scores_out(s.detach() if self.framework == "torch" else s, n, sv)
+        return 0
+
+
+class NativeModel:
+    """A model whose callback is C code in the library (e.g. :meth:`itscale.Gmm.model`)."""
+
+    framework = "numpy"
+    device = None
+
+    def __init__(self, struct, keepalive: Any, shape: Tuple[int, ...]):
+        self._struct = struct
+        self._keepalive = keepalive
+        self.shape = shape
+        self.dim = int(np.prod(shape))
+        self.error = None
+        self.stats = BridgeStats()
+
+    @property
+    def c_struct(self):
+        return self._struct
+
+    def reset(self) -> None:
+        pass
+
+    def to_device(self, a: np.ndarray):
+        return a.reshape((a.shape[0],) + self.shape)
+
+
+class NativeVerifier:
+    """A verifier whose callback is C code in the library (e.g. :meth:`itscale.Gmm.quadratic`)."""
+
+    def __init__(self, struct, keepalive: Any):
+        self._struct = struct
+        self._keepalive = keepalive
+        self.error = None
+        self.stats = BridgeStats()
+
+    @property
+    def c_struct(self):
+        return self._struct
+
+    def bind(self, shape, model) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+
+def as_model(model: Any, **kw: Any):
+    """``model`` as an adapter: a :class:`Model`/:class:`NativeModel` as is, a callable wrapped."""
+    if isinstance(model, (Model, NativeModel)):
+        if kw:
+            raise TypeError(f"model options {sorted(kw)} apply only to a bare callable")
+        return model
+    if not callable(model):
+        raise TypeError(f"model: expected a callable, got {type(model).__name__}")
+    return Model(model, **kw)
+
+
+def as_verifier(verifier: Any, model: Any = None, **kw: Any):
+    """``verifier`` as an adapter (None stays None); a bare callable takes the model's
+    framework unless told otherwise."""
+    if verifier is None or isinstance(verifier, (Verifier, NativeVerifier)):
+        return verifier
+    if not callable(verifier):
+        raise TypeError(f"verifier: expected a callable, got {type(verifier).__name__}")
+    if "framework" not in kw and isinstance(model, Model):
+        kw["framework"] = model.framework
+    return Verifier(verifier, **kw)
+
+
+def _parse_pred(name: str) -> int:
+    out = ffi.new("its_pred *")
+    if lib.its_pred_parse(name.encode(), out) != 0:
+        raise ValueError(f"pred: unknown prediction type {name!r} "
+                         "(velocity, eps, x0, score)")
+    return out[0]
+
+
+_INTERP_FIELDS = ("beta_min", "beta_max", "sigma_min", "sigma_max", "cosine_s")
+
+
+def _fill_interp(ip, spec: Union[str, Dict[str, Any]]) -> None:
+    if isinstance(spec, str):
+        spec = {"kind": spec}
+    spec = dict(spec)
+    kind = spec.pop("kind", "linear")
+    k = ffi.new("its_interp_kind *")
+    if kind == "custom" or lib.its_interp_kind_parse(str(kind).encode(), k) != 0:
+        raise ValueError(f"interp: unknown or unsupported interpolant {kind!r} "
+                         "(linear, vp, vp_cosine, ve)")
+    lib.its_interp_init(ip, k[0])
+    for key, val in spec.items():
+        if key not in _INTERP_FIELDS:
+            raise ValueError(f"interp.{key}: unknown key (expected one of {_INTERP_FIELDS})")
+        if not math.isfinite(float(val)):
+            raise ValueError(f"interp.{key}: expected a finite number, got {val!r}")
+        setattr(ip, key, float(val))

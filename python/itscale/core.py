@@ -1,0 +1,392 @@
+"""Samplers, runs and results over the library's JSON configuration."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from ._lib import ffi, lib, cstr
+from .adapters import Model, NativeModel, Verifier, NativeVerifier, BridgeStats, _BadReturn, \
+    as_model, as_verifier
+from .errors import ItscaleError, CallbackError, error_for
+
+__all__ = ["Context", "Sampler", "Result", "Usage", "StepUsage", "generate", "SDE_METHODS"]
+
+ITS_OK = 0
+ITS_CANCELLED = 1
+
+#: Methods that steer SDE particles: without ``run.dynamics.kind`` in the configuration they get
+#: ``sde``, as the command line does.
+SDE_METHODS = frozenset({"beam", "svdd", "code", "fk_smc", "bfs", "rbf"})
+
+
+def _status_name(st: int) -> str:
+    return cstr(lib.its_status_str(st)) or str(st)
+
+
+class Context:
+    """An ``its_ctx``: thread count for the engine's vector work, and the last error.
+
+    A context is used by one thread at a time. Freed by :meth:`close` or when collected.
+    """
+
+    def __init__(self, threads: int = 1):
+        p = ffi.new("its_ctx_params *")
+        lib.its_ctx_params_init(p)
+        p.n_threads = int(threads)
+        out = ffi.new("its_ctx **")
+        st = lib.its_ctx_create(p, out)
+        if st != ITS_OK:
+            raise error_for(st, _status_name(st), cstr(lib.its_ctx_errmsg(ffi.NULL)) or "")
+        self.ptr = out[0]
+        self._fin = weakref.finalize(self, lib.its_ctx_free, self.ptr)
+
+    def error(self, st: int) -> ItscaleError:
+        """The exception for status st with the context's message."""
+        return error_for(st, _status_name(st), cstr(lib.its_ctx_errmsg(self.ptr)) or "")
+
+    def check(self, st: int) -> None:
+        if st != ITS_OK:
+            raise self.error(st)
+
+    def close(self) -> None:
+        self._fin()
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a run cost: model rows (NFE) and calls, verifier rows and calls, gradient rows and
+    calls, and the time split in seconds (library = total - model - verifier)."""
+    nfe: int
+    model_calls: int
+    verifier_rows: int
+    verifier_calls: int
+    grad_rows: int
+    grad_calls: int
+    total_s: float
+    model_s: float
+    verifier_s: float
+    library_s: float
+
+
+@dataclass(frozen=True)
+class StepUsage:
+    """One step's budget: the time at its start, the NFE granted (-1: no allocator) and used."""
+    step: int
+    t: float
+    quota: int
+    used: int
+
+
+@dataclass
+class Result:
+    """The outcome of a run, copied out of the library (nothing to free).
+
+    Attributes:
+        samples: top-k samples, best first: a tensor on the model's device for torch models, a
+            numpy array for numpy ones, shaped ``[k, *shape]``.
+        scores: their verifier scores (float64; NaN when unscored).
+        usage: the cost (:class:`Usage`).
+        trace: the anytime trace, ``(nfe, best score so far)`` in increasing NFE.
+        steps: per-step budget use (:class:`StepUsage`), empty where the method keeps none.
+        stop: why the run ended: ``completed``, ``nfe_cap``, ``deadline`` or ``cancelled``.
+        status: the library's status name (``ITS_OK`` or ``ITS_CANCELLED``).
+        seed: the seed.
+        config: the full effective configuration (the schema of the command line's files).
+        model_stats, verifier_stats: what the bridge did (:class:`BridgeStats`).
+    """
+    samples: Any
+    scores: np.ndarray
+    usage: Usage
+    trace: List[Tuple[int, float]]
+    steps: List[StepUsage]
+    stop: str
+    status: str
+    seed: int
+    config: Dict[str, Any]
+    json_text: str = field(repr=False)
+    model_stats: BridgeStats = field(default_factory=BridgeStats, repr=False)
+    verifier_stats: BridgeStats = field(default_factory=BridgeStats, repr=False)
+
+    def to_json(self) -> str:
+        """The library's run report (``its_result_to_json``): sampler, config, seed, status,
+        stop, usage, budget, best, topk, time, trace, steps."""
+        return self.json_text
+
+    @property
+    def best(self):
+        """The best sample (``samples[0]``)."""
+        return self.samples[0]
+
+
+def _read_result(r, model) -> Result:
+    count = lib.its_result_count(r)
+    dim = lib.its_result_dim(r)
+    arr = np.empty((count, dim), dtype=np.float32)
+    for i in range(count):
+        p = lib.its_result_sample(r, i)
+        arr[i] = np.frombuffer(ffi.buffer(p, 4 * dim), dtype=np.float32)
+    scores = np.array([lib.its_result_score(r, i) for i in range(count)], dtype=np.float64)
+    u = ffi.new("its_usage *")
+    lib.its_result_usage(r, u)
+    usage = Usage(u.nfe, u.model_calls, u.verifier_rows, u.verifier_calls, u.grad_rows,
+                  u.grad_calls, u.total_s, u.model_s, u.verifier_s, u.library_s)
+    pts = ffi.new("its_trace_point **")
+    nt = lib.its_result_trace(r, pts)
+    trace = [(int(pts[0][i].nfe), float(pts[0][i].best)) for i in range(nt)]
+    sp = ffi.new("its_step_usage **")
+    ns = lib.its_result_steps(r, sp)
+    steps = [StepUsage(sp[0][i].step, sp[0][i].t, sp[0][i].quota, sp[0][i].used)
+             for i in range(ns)]
+    js = cstr(lib.its_result_to_json(r))
+    if js is None:
+        raise MemoryError("itscale: its_result_to_json ran out of memory")
+    doc = json.loads(js)
+    return Result(samples=model.to_device(arr), scores=scores, usage=usage, trace=trace,
+                  steps=steps, stop=cstr(lib.its_stop_name(lib.its_result_stop(r))) or "",
+                  status=_status_name(lib.its_result_status(r)), seed=int(lib.its_result_seed(r)),
+                  config=doc.get("config", {}), json_text=js, model_stats=model.stats,
+                  verifier_stats=BridgeStats())
+
+
+def _load_config(config: Union[str, os.PathLike, Dict[str, Any]]) -> Dict[str, Any]:
+    if isinstance(config, dict):
+        return copy.deepcopy(config)
+    text = str(config)
+    if isinstance(config, os.PathLike) or not text.lstrip().startswith("{"):
+        text = Path(text).read_text()
+    return json.loads(text)
+
+
+class _Progress:
+    """A one-line progress display on stderr, updated after model calls (at most 10 per s)."""
+
+    def __init__(self, max_nfe: int):
+        self.max_nfe = max_nfe
+        self.nfe = 0
+        self.t0 = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, rows: int) -> None:
+        self.nfe += rows
+        now = time.perf_counter()
+        if now - self.last >= 0.1:
+            self.last = now
+            cap = f"/{self.max_nfe}" if self.max_nfe else ""
+            sys.stderr.write(f"\ritscale: NFE {self.nfe}{cap}  {now - self.t0:.1f} s")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        cap = f"/{self.max_nfe}" if self.max_nfe else ""
+        sys.stderr.write(f"\ritscale: NFE {self.nfe}{cap}  "
+                         f"{time.perf_counter() - self.t0:.1f} s\n")
+
+
+class Sampler:
+    """A sampler built once from a configuration and run many times.
+
+    Either ``Sampler("rbf", params={...}, run={...})`` or ``Sampler(config=...)`` with a dict,
+    a JSON string or the path of a JSON file in the command line's schema
+    (``{"sampler", "params", "run"}``; a ``"task"`` key, which only the command line reads, is
+    kept in :attr:`task` and not passed on). ``max_nfe`` and ``top_k`` set
+    ``run.budget.max_nfe`` and ``run.top_k``. Methods that steer SDE particles (beam, svdd, code,
+    fk_smc, bfs, rbf) get ``run.dynamics.kind = "sde"`` unless the configuration names the
+    dynamics. Invalid configurations raise :class:`itscale.ConfigError` naming the JSON path.
+
+    A sampler owns its library context (``threads`` for the engine's vector work) and is used
+    by one thread at a time.
+    """
+
+    def __init__(self, sampler: Optional[str] = None, params: Optional[Dict[str, Any]] = None,
+                 run: Optional[Dict[str, Any]] = None, *,
+                 config: Union[None, str, os.PathLike, Dict[str, Any]] = None,
+                 max_nfe: Optional[int] = None, top_k: Optional[int] = None, threads: int = 1):
+        doc: Dict[str, Any] = _load_config(config) if config is not None else {}
+        if not isinstance(doc, dict):
+            raise TypeError("config: expected a JSON object")
+        self.task: Optional[Dict[str, Any]] = doc.pop("task", None)
+        if sampler is not None:
+            doc["sampler"] = sampler
+        if params is not None:
+            doc.setdefault("params", {})
+            doc["params"] = {**doc["params"], **params} if isinstance(doc["params"], dict) \
+                else params
+        if run is not None:
+            doc["run"] = _merge(doc.get("run", {}), copy.deepcopy(run))
+        if "sampler" not in doc:
+            doc["sampler"] = "none"
+        if max_nfe is not None or top_k is not None:
+            r = doc.setdefault("run", {})
+            if isinstance(r, dict):
+                if max_nfe is not None:
+                    b = r.setdefault("budget", {})
+                    if isinstance(b, dict):
+                        b["max_nfe"] = int(max_nfe)
+                if top_k is not None:
+                    r["top_k"] = int(top_k)
+        _method_defaults(doc)
+        self._ctx = Context(threads)
+        text = json.dumps(doc, allow_nan=False).encode()
+        out = ffi.new("its_sampler **")
+        st = lib.its_sampler_from_json(self._ctx.ptr, text, len(text), out)
+        if st != ITS_OK:
+            err = self._ctx.error(st)
+            self._ctx.close()
+            raise err
+        self._ptr = out[0]
+        self._fin = weakref.finalize(self, _free_sampler, self._ptr, self._ctx)
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The full effective configuration (defaults filled in)."""
+        js = lib.its_sampler_to_json(self._ptr)
+        if js == ffi.NULL:
+            raise MemoryError("itscale: its_sampler_to_json ran out of memory")
+        return json.loads(ffi.string(js).decode())
+
+    @property
+    def method(self) -> str:
+        """The method's name."""
+        return self.config["sampler"]
+
+    def close(self) -> None:
+        """Frees the sampler and its context now (also done when it is collected)."""
+        self._fin()
+
+    def __enter__(self) -> "Sampler":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def run(self, model: Any, verifier: Any = None, seed: int = 0, *, progress: bool = False,
+            **model_kw: Any) -> Result:
+        """Runs the method once and returns a :class:`Result`.
+
+        Args:
+            model: a callable ``model(x, t)`` (wrapped in :class:`itscale.Model` with
+                ``model_kw``: ``dim``, ``shape``, ``pred``, ``interp``, ``max_batch``, ``device``,
+                ``dtype``, ``framework``), a :class:`Model`, or a native model.
+            verifier: a callable ``verifier(x0) -> scores``, a :class:`Verifier`, a native
+                verifier, or None (only ``none`` runs without one).
+            seed: the run's seed; the noise is a pure function of it.
+            progress: show the NFE spent on stderr.
+
+        Raises:
+            ItscaleError: the library's status and message (:class:`BudgetError`,
+                :class:`NumericError`, :class:`CallbackError`, ...). An exception raised
+                inside a callable is re-raised as it was, with its own traceback and a note
+                carrying the library's message; Ctrl-C stops the run and raises
+                KeyboardInterrupt.
+        """
+        if not self._fin.alive:
+            raise ValueError("sampler is closed")
+        vkw = {}
+        for k in ("verifier_max_batch",):
+            if k in model_kw:
+                vkw["max_batch"] = model_kw.pop(k)
+        m = as_model(model, **model_kw)
+        v = as_verifier(verifier, m, **vkw)
+        if v is not None:
+            v.bind(m.shape, m)
+        m.stats = BridgeStats()
+        if v is not None:
+            v.stats = BridgeStats()
+        m.error = None
+        if v is not None:
+            v.error = None
+        prog = None
+        if progress and isinstance(m, Model):
+            budget = self.config.get("run", {}).get("budget", {})
+            prog = _Progress(int(budget.get("max_nfe", 0) or 0))
+            m.progress = prog
+        out = ffi.new("its_result **")
+        try:
+            st = lib.its_generate(self._ptr, m.c_struct,
+                                  v.c_struct if v is not None else ffi.NULL,
+                                  int(seed), out)
+        finally:
+            if prog is not None:
+                m.progress = None
+                prog.done()
+        err = m.error or (v.error if v is not None else None)
+        m.error = None
+        if v is not None:
+            v.error = None
+        r = out[0]
+        try:
+            if st != ITS_OK and st != ITS_CANCELLED:
+                lib_err = self._ctx.error(st)
+                if err is None:
+                    raise lib_err
+                if isinstance(err, _BadReturn):
+                    raise CallbackError(st, _status_name(st),
+                                        f"{lib_err.message}: {err}") from None
+                if hasattr(err, "add_note"):
+                    err.add_note(f"itscale: {lib_err}")
+                raise err
+            if err is not None:
+                raise err
+            res = _read_result(r, m)
+            if v is not None:
+                res.verifier_stats = v.stats
+            return res
+        finally:
+            lib.its_result_free(r)
+            err = None
+
+
+def _free_sampler(ptr, ctx: Context) -> None:
+    lib.its_sampler_free(ptr)
+    ctx.close()
+
+
+def _merge(a: Any, b: Any) -> Any:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = _merge(a.get(k), v) if k in a else v
+        return out
+    return b
+
+
+def _method_defaults(doc: Dict[str, Any]) -> None:
+    if doc.get("sampler") not in SDE_METHODS:
+        return
+    run = doc.setdefault("run", {})
+    if not isinstance(run, dict):
+        return
+    dyn = run.get("dynamics")
+    if dyn is None:
+        run["dynamics"] = {"kind": "sde"}
+    elif isinstance(dyn, dict) and "kind" not in dyn:
+        dyn["kind"] = "sde"
+
+
+def generate(model: Any, verifier: Any = None, sampler: str = "none",
+             params: Optional[Dict[str, Any]] = None, run: Optional[Dict[str, Any]] = None, *,
+             seed: int = 0, max_nfe: Optional[int] = None, top_k: Optional[int] = None,
+             progress: bool = False, threads: int = 1, **model_kw: Any) -> Result:
+    """Runs one search: ``sampler`` with ``params`` and ``run`` settings on ``model``, scored by
+    ``verifier``, within ``max_nfe`` model rows; returns a :class:`Result`.
+
+    ``model_kw`` (``dim``, ``shape``, ``pred``, ``interp``, ``max_batch``, ``device``, ``dtype``,
+    ``framework``) wrap a bare callable in :class:`itscale.Model`. See :class:`Sampler` for the
+    configuration and :meth:`Sampler.run` for the errors.
+
+    Example::
+
+        r = itscale.generate(net, clf, sampler="rbf", params={"chains": 2},
+                             max_nfe=500, seed=0, dim=64)
+        r.samples[0], r.scores[0], r.usage.nfe
+    """
+    with Sampler(sampler, params, run, max_nfe=max_nfe, top_k=top_k, threads=threads) as s:
+        return s.run(model, verifier, seed, progress=progress, **model_kw)

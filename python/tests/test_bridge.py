@@ -1,0 +1,183 @@
+"""The adapters: zero-copy views on the CPU, device and dtype moves, shapes, autograd
+gradients, native callbacks, and the package's metadata."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import itscale
+from itscale._lib import ffi
+
+torch = pytest.importorskip("torch")
+
+DIM = 32
+
+
+def half_x(x, t):
+    """u = x / 2: exact in float32 and float64 alike, so a run is the same on any device."""
+    return x * 0.5
+
+
+def neg_sq(x0):
+    return -(x0 * x0).reshape(x0.shape[0], -1).sum(1)
+
+
+def _run(model, device=None, dtype=None, **kw):
+    return itscale.generate(itscale.Model(model, dim=DIM, device=device, dtype=dtype),
+                            neg_sq, sampler="best_of_n", params={"n": 4}, run={"steps": 6},
+                            seed=11, **kw)
+
+
+def test_cpu_path_copies_no_latent():
+    seen = []
+
+    def model(x, t):
+        seen.append((x.dtype, x.device.type, x.is_contiguous(), torch.is_grad_enabled()))
+        return half_x(x, t)
+    r = _run(model)
+    assert r.model_stats.calls == 6 and r.model_stats.rows == 24
+    assert r.model_stats.bytes_in == 0                 # no latent copied on the way in
+    assert r.verifier_stats.bytes_in == 0
+    assert r.model_stats.bytes_out == 24 * DIM * 4     # the returned tensor, written once
+    assert all(s == (torch.float32, "cpu", True, False) for s in seen)
+
+
+def test_callable_sees_the_library_buffer():
+    """The tensor a model gets is a view of the library's memory: the address the C callback
+    received, reached by calling the adapter's C callback directly on a buffer of ours."""
+    got = []
+
+    def model(x, t):
+        got.append(x.data_ptr())
+        return half_x(x, t)
+    m = itscale.Model(model, dim=DIM)
+    x = np.random.default_rng(0).standard_normal((3, DIM)).astype(np.float32)
+    t = np.full(3, 0.5, dtype=np.float32)
+    out = np.zeros_like(x)
+    px = ffi.from_buffer("float[]", x)
+    rc = m.c_struct.eval(ffi.NULL, px, ffi.from_buffer("float[]", t), 3,
+                         ffi.from_buffer("float[]", out))
+    assert rc == 0 and got == [int(ffi.cast("uintptr_t", px))]
+    np.testing.assert_array_equal(out, x * 0.5)
+
+
+def test_writes_out_copies_nothing():
+    r = _run(None, writes_out=True) if False else itscale.generate(
+        itscale.Model(lambda x, t, out: torch.mul(x, 0.5, out=out), dim=DIM, writes_out=True),
+        neg_sq, sampler="best_of_n", params={"n": 4}, run={"steps": 6}, seed=11)
+    ref = _run(half_x)
+    assert r.model_stats.bytes_in == 0 and r.model_stats.bytes_out == 0
+    assert torch.equal(r.samples, ref.samples)
+
+
+def test_fake_device_moving_model():
+    """A model that computes elsewhere (here float64, standing in for another device): inputs
+    are moved to it, outputs moved back, the samples are those of the plain model."""
+    seen = []
+
+    def model(x, t):
+        seen.append((x.dtype, t.dtype))
+        return half_x(x, t)
+    r = _run(model, dtype=torch.float64)
+    ref = _run(half_x)
+    assert set(seen) == {(torch.float64, torch.float64)}
+    assert r.model_stats.bytes_in > 0
+    assert torch.equal(r.samples, ref.samples)
+    np.testing.assert_array_equal(r.scores, ref.scores)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="torch has no CUDA device")
+def test_cuda_model():
+    seen = []
+
+    def model(x, t):
+        seen.append(x.device.type)
+        return half_x(x, t)
+    r = _run(model, device="cuda")
+    ref = _run(half_x)
+    assert set(seen) == {"cuda"} and r.samples.device.type == "cuda"
+    assert torch.equal(r.samples.cpu(), ref.samples)
+
+
+def test_module_device_and_shape():
+    class Net(torch.nn.Module):
+        shape = (2, 4, 4)
+
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(0.5))
+
+        def forward(self, x, t):
+            assert x.shape[1:] == (2, 4, 4) and t.shape == (x.shape[0],)
+            return x * self.scale
+
+    r = itscale.generate(Net(), neg_sq, sampler="best_of_n", params={"n": 3},
+                         run={"steps": 4}, top_k=2)
+    assert r.samples.shape == (2, 2, 4, 4) and r.samples.dtype == torch.float32
+    assert len(r.scores) == 2 and r.scores[0] >= r.scores[1]
+
+
+def test_autograd_gradient():
+    """The verifier's gradient by autograd equals the closed form (float32 arithmetic on each
+    side: -2 x exactly)."""
+    v = itscale.Verifier(neg_sq)
+    v.bind((DIM,), None)
+    x = np.random.default_rng(1).standard_normal((5, DIM)).astype(np.float32)
+    g = np.zeros_like(x)
+    s = np.zeros(5, dtype=np.float32)
+    rc = v.c_struct.grad(ffi.NULL, ffi.from_buffer("float[]", x), 5,
+                         ffi.from_buffer("float[]", g), ffi.from_buffer("float[]", s))
+    assert rc == 0
+    np.testing.assert_array_equal(g, -2 * x)
+    np.testing.assert_array_equal(s, neg_sq(torch.from_numpy(x)).numpy())
+
+
+def test_local_search_uses_autograd(gmm_task):
+    T = gmm_task
+    c = torch.from_numpy(T.c).float()
+
+    def reward(x0):
+        return -T.a * ((x0 - c) ** 2).sum(1)
+    model = itscale.Model(lambda x, t: torch.from_numpy(T.model(x.numpy(), t.numpy())),
+                          dim=T.dim)
+    r = itscale.generate(model, reward, sampler="local_search", max_nfe=100, seed=2)
+    none = itscale.generate(model, reward, sampler="none", max_nfe=100, seed=2)
+    assert r.usage.grad_rows > 0 and r.verifier_stats.calls > 0
+    assert r.scores[0] > none.scores[0]
+
+
+def test_native_gmm_and_exact_answers(gmm_task):
+    g = gmm_task.gmm
+    x, comp = g.sample(256, seed=4)
+    assert x.shape == (256, g.dim) and comp.max() < g.k
+    # the exact velocity of the linear path at t = 0 is x0-independent noise minus data: at
+    # t = 1 (pure noise) x0_hat is the mixture mean
+    x0 = g.predict(np.zeros((1, g.dim), np.float32), 1.0, pred="x0")
+    np.testing.assert_allclose(x0[0], (g.weights[:, None] * g.means).sum(0), atol=1e-6)
+    lp = g.logpdf(x[:4])
+    assert np.all(np.isfinite(lp))
+    r = g.responsibilities(x[:4])
+    np.testing.assert_allclose(r.sum(1), 1.0, rtol=1e-12)
+
+
+def test_result_fields_and_json():
+    r = _run(half_x)
+    doc = json.loads(r.to_json())
+    assert doc["sampler"] == "best_of_n" and doc["seed"] == 11
+    assert r.config == doc["config"] and r.config["params"]["n"] == 4
+    assert r.usage.nfe == 24 and r.stop == "completed" and r.status == "ITS_OK"
+    assert r.trace and r.trace[-1][1] == pytest.approx(r.scores[0])
+
+
+def test_samplers_lists_every_method():
+    ms = {m.name: m for m in itscale.samplers()}
+    assert {"none", "best_of_n", "fk_smc", "rbf", "local_search"} <= set(ms)
+    assert {p.name for p in ms["rbf"].params} >= {"chains", "init"}
+    n = next(p for p in ms["best_of_n"].params if p.name == "n")
+    assert n.default == 4 and n.type == "int"
+
+
+def test_version_matches():
+    assert itscale.library_version.split(".")[:2] == itscale.__version__.split(".")[:2]
