@@ -821,6 +821,145 @@ static void test_metrics_text(void **state)
     its_sched_free(s);
 }
 
+
+/* ---- per-key state: prepare / use / release, counted; the instance logs the key current at
+ * each run's first model call ---- */
+typedef struct {
+    char key[ITS_SCHED_KEY_CAP];
+} key_state;
+
+typedef struct {
+    atomic_int prepared, released;
+    char current[ITS_SCHED_KEY_CAP]; /* key made current by `use` ("" = none) */
+    char seen[16][ITS_SCHED_KEY_CAP]; /* current key at each run's first eval */
+    int n_seen;
+} key_log;
+
+static key_log klog;
+
+static int key_prepare(void *user, void *inst, const char *key, void **state)
+{
+    (void)user;
+    (void)inst;
+    if (!strcmp(key, "fail"))
+        return 1;
+    key_state *ks = calloc(1, sizeof(*ks));
+    if (!ks)
+        return 1;
+    snprintf(ks->key, sizeof(ks->key), "%s", key);
+    atomic_fetch_add(&klog.prepared, 1);
+    *state = ks;
+    return 0;
+}
+
+static void key_use(void *user, void *inst, void *state)
+{
+    (void)user;
+    (void)inst;
+    snprintf(klog.current, sizeof(klog.current), "%s", state ? ((key_state *)state)->key : "");
+    if (klog.n_seen < 16)
+        snprintf(klog.seen[klog.n_seen++], ITS_SCHED_KEY_CAP, "%s", klog.current);
+}
+
+static void key_release(void *user, void *inst, void *state)
+{
+    (void)user;
+    (void)inst;
+    free(state);
+    atomic_fetch_add(&klog.released, 1);
+}
+
+static its_sched_job *submit_key(its_sched *s, const char *key)
+{
+    its_sched_req r;
+    its_sched_req_init(&r);
+    r.profile = 0;
+    r.affinity = key;
+    its_sched_job *j = NULL;
+    if (its_sched_submit(s, &r, &j) != ITS_ADMIT_OK)
+        fail_msg("submit with key %s refused", key ? key : "(none)");
+    its_sched_wait(j, -1);
+    return j;
+}
+
+/* A worker's LRU cache of prepared per-key states (capacity 2): hits, misses and evictions in
+ * the order LRU implies, the right state current at each run, every state released, a failing
+ * prepare fails only its request, and bad keys or half-set hooks are refused. */
+static void test_key_cache(void **state)
+{
+    (void)state;
+    memset(&klog, 0, sizeof(klog));
+    task_cfg cfg = {.us_per_nfe = 0};
+    its_sched_params p;
+    sched_params(&p, &cfg, 1);
+    p.key_cache_cap = 2;
+    p.tasks[0].prepare = key_prepare;
+    p.tasks[0].use = key_use;
+    p.tasks[0].release = key_release;
+    its_sched *s = make_sched(&p);
+    /* A miss, B miss, A hit, C miss (evicts B), B miss (evicts A), A miss (evicts C), none */
+    const char *keys[] = {"A", "B", "A", "C", "B", "A", NULL};
+    for (size_t i = 0; i < N_OF(keys); i++) {
+        its_sched_job *j = submit_key(s, keys[i]);
+        assert_int_equal(its_sched_job_outcome(j), ITS_OUTCOME_DONE);
+        its_sched_job_free(j);
+        assert_string_equal(klog.seen[i], keys[i] ? keys[i] : "");
+    }
+    its_sched_job *f = submit_key(s, "fail");
+    assert_int_equal(its_sched_job_outcome(f), ITS_OUTCOME_FAILED);
+    assert_non_null(strstr(its_sched_job_error(f), "affinity key \"fail\""));
+    its_sched_job_free(f);
+    /* the failed prepare took B's slot (least recently used) and left it empty; A is held */
+    its_sched_job *b = submit_key(s, "A");
+    assert_int_equal(its_sched_job_outcome(b), ITS_OUTCOME_DONE);
+    its_sched_job_free(b);
+
+    size_t need = its_sched_metrics(s, NULL, 0);
+    char *text = malloc(need + 1);
+    its_sched_metrics(s, text, need + 1);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_key_cache_hits_total"), 2, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_key_cache_misses_total"), 6, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_key_cache_evictions_total"), 4, 0);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_key_cache_entries"), 1, 0);
+    free(text);
+    assert_int_equal(atomic_load(&klog.prepared), 5);
+
+    /* a key of ITS_SCHED_KEY_CAP bytes is refused at admission */
+    char longkey[ITS_SCHED_KEY_CAP + 1];
+    memset(longkey, 'k', ITS_SCHED_KEY_CAP);
+    longkey[ITS_SCHED_KEY_CAP] = 0;
+    its_sched_req r;
+    its_sched_req_init(&r);
+    r.affinity = longkey;
+    its_sched_job *x = NULL;
+    assert_int_equal(its_sched_submit(s, &r, &x), ITS_ADMIT_INVALID);
+    assert_null(x);
+    /* a V1 request (no affinity field) still runs, with no key */
+    its_sched_req_init(&r);
+    r.version = ITS_SCHED_REQ_V1;
+    r.profile = 0;
+    assert_int_equal(its_sched_submit(s, &r, &x), ITS_ADMIT_OK);
+    its_sched_wait(x, -1);
+    assert_int_equal(its_sched_job_outcome(x), ITS_OUTCOME_DONE);
+    its_sched_job_free(x);
+    its_sched_free(s);
+    /* every prepared state is released: 4 evicted, A at its_sched_free */
+    assert_int_equal(atomic_load(&klog.released), atomic_load(&klog.prepared));
+
+    /* prepare without use/release is refused */
+    sched_params(&p, &cfg, 1);
+    p.tasks[0].prepare = key_prepare;
+    its_ctx *ctx = its_test_ctx(NULL);
+    its_sched *bad = NULL;
+    assert_int_equal(its_sched_create(ctx, &p, &bad), ITS_ERR_INVALID);
+    assert_non_null(strstr(its_ctx_errmsg(ctx), "prepare, use and release go together"));
+    sched_params(&p, &cfg, 1);
+    p.key_cache_cap = 0;
+    assert_int_equal(its_sched_create(ctx, &p, &bad), ITS_ERR_INVALID);
+    assert_null(bad);
+    its_ctx_free(ctx);
+}
+
 /* Profiles from a JSON document: configs through its_sampler_from_json. */
 static void test_json_profiles(void **state)
 {
@@ -1015,6 +1154,7 @@ int main(void)
         cmocka_unit_test(test_queue_bounded),
         cmocka_unit_test(test_concurrent_submit_cancel),
         cmocka_unit_test(test_metrics_text),
+        cmocka_unit_test(test_key_cache),
         cmocka_unit_test(test_json_profiles),
         cmocka_unit_test(test_names_and_params),
         cmocka_unit_test(test_create_alloc_failures),

@@ -63,7 +63,7 @@ size_t its_srv_text_clean(char *dst, size_t cap, const char *src)
  * cause. A repeated key is refused rather than "last one wins": a proxy that reads the first
  * and a server that reads the last would disagree about the request. */
 int its_srv_parse_generate(const its_sched *s, const char *body, size_t len, its_sched_req *r,
-                           char *err, size_t errcap)
+                           char keybuf[ITS_SCHED_KEY_CAP], char *err, size_t errcap)
 {
     const char *end = NULL;
     cJSON *o = cJSON_ParseWithLengthOpts(body, len, &end, 0);
@@ -114,6 +114,19 @@ int its_srv_parse_generate(const its_sched *s, const char *body, size_t len, its
                 goto done;
             }
             r->deadline_ms = k->valuedouble;
+        } else if (!strcmp(key, "affinity")) {
+            const char *v = cJSON_IsString(k) ? k->valuestring : NULL;
+            size_t n = v ? strlen(v) : 0;
+            int plain = v && n >= 1 && n < ITS_SCHED_KEY_CAP;
+            for (size_t i = 0; plain && i < n; i++)
+                plain = v[i] > 0x20 && v[i] < 0x7f && v[i] != '"' && v[i] != '\\';
+            if (!plain) {
+                snprintf(err, errcap, "affinity: expected 1 .. %d printable ASCII characters "
+                                      "(no space, quote or backslash)", ITS_SCHED_KEY_CAP - 1);
+                goto done;
+            }
+            memcpy(keybuf, v, n + 1);
+            r->affinity = keybuf;
         } else if (!strcmp(key, "seed")) {
             if (!cJSON_IsNumber(k) || k->valuedouble != floor(k->valuedouble) ||
                 !(k->valuedouble >= 0 && k->valuedouble <= 9007199254740992.0)) {

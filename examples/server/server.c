@@ -66,6 +66,7 @@ typedef struct srv_opts {
     double rate, conn_rate;  /* requests/s on /v1/generate; 0 = unlimited */
     double grace_ms;
     unsigned max_conn, max_conn_per_ip;
+    size_t key_cache;        /* prepared affinity keys kept per worker */
     double recv_timeout_ms;
     its_srv_task_cfg task;
 } srv_opts;
@@ -326,8 +327,8 @@ static enum MHD_Result handle_generate(srv *S, struct MHD_Connection *c, req_sta
         return reply_error(S, c, 429, "rate limit: over %g requests/s", S->o.rate);
 
     its_sched_req r;
-    char err[256];
-    if (!its_srv_parse_generate(S->sched, rs->body ? rs->body : "", rs->len, &r, err,
+    char err[256], key[ITS_SCHED_KEY_CAP];
+    if (!its_srv_parse_generate(S->sched, rs->body ? rs->body : "", rs->len, &r, key, err,
                                 sizeof(err)))
         return reply_error(S, c, 400, "%s", err);
     its_sched_job *job = NULL;
@@ -539,14 +540,17 @@ static void usage(FILE *f)
             "  --max-conn-per-ip N  concurrent connections from one client address (default 32)\n"
             "  --recv-timeout-ms X  time for a request's headers and body to arrive (default 10000)\n"
             "  --dim N           gmm task dimension (default 8)\n"
-            "  --nfe-cost-us N   emulated accelerator time per model row (default 0)\n");
+            "  --nfe-cost-us N   emulated accelerator time per model row (default 0)\n"
+            "  --key-cache N     prepared affinity keys kept per worker, LRU (default 8)\n"
+            "  --prep-draws N    samples that calibrate a key's verifier when prepared (default 20000)\n");
 }
 
 static int parse_args(int argc, char **argv, srv_opts *o)
 {
     *o = (srv_opts){.host = "127.0.0.1", .port = 8080, .workers = 0, .queue_cap = -1,
                     .sla_ms = -1, .governor = 1, .max_body = 16384, .grace_ms = 10000,
-                    .max_conn = 512, .max_conn_per_ip = 32, .recv_timeout_ms = 10000, .task = {.dim = 8, .nfe_cost_us = 0}};
+                    .max_conn = 512, .max_conn_per_ip = 32, .recv_timeout_ms = 10000,
+                    .key_cache = 8, .task = {.dim = 8, .nfe_cost_us = 0, .prep_draws = 20000}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -580,6 +584,8 @@ static int parse_args(int argc, char **argv, srv_opts *o)
         else if (!strcmp(a, "--recv-timeout-ms")) { NUM(o->recv_timeout_ms, 100, 3.6e6); }
         else if (!strcmp(a, "--dim")) { NUM(x, 1, 4096); o->task.dim = (int)x; }
         else if (!strcmp(a, "--nfe-cost-us")) { NUM(x, 0, 1e7); o->task.nfe_cost_us = (long)x; }
+        else if (!strcmp(a, "--key-cache")) { NUM(x, 1, 4096); o->key_cache = (size_t)x; }
+        else if (!strcmp(a, "--prep-draws")) { NUM(x, 0, 1e8); o->task.prep_draws = (long)x; }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
         else {
             fprintf(stderr, "itscale-server: unknown option %s\n", a);
@@ -664,6 +670,7 @@ int main(int argc, char **argv)
         sp.sla_p95_ms = S.o.sla_ms;
     if (S.o.workers > 0)
         sp.workers = S.o.workers;
+    sp.key_cache_cap = S.o.key_cache;
     sp.governor = S.o.governor;
     sp.n_tasks = its_srv_n_tasks;
     for (int i = 0; i < its_srv_n_tasks; i++) {
@@ -671,6 +678,9 @@ int main(int argc, char **argv)
         sp.tasks[i].bind = its_srv_tasks[i].bind;
         sp.tasks[i].unbind = its_srv_tasks[i].unbind;
         sp.tasks[i].user = &S.o.task;
+        sp.tasks[i].prepare = its_srv_tasks[i].prepare;
+        sp.tasks[i].use = its_srv_tasks[i].use;
+        sp.tasks[i].release = its_srv_tasks[i].release;
     }
     if (its_sched_create(ctx, &sp, &S.sched) != ITS_OK) {
         fprintf(stderr, "itscale-server: %s\n", its_ctx_errmsg(ctx));

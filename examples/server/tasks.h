@@ -8,6 +8,7 @@
 typedef struct its_srv_task_cfg {
     int dim;               /* latent dimension of the gmm task */
     long nfe_cost_us;      /* emulated accelerator time per model row (0 = none) */
+    long prep_draws;       /* samples that calibrate a key's verifier when it is prepared */
 } its_srv_task_cfg;
 
 typedef struct its_srv_task {
@@ -17,6 +18,10 @@ typedef struct its_srv_task {
     int (*bind)(void *user, unsigned worker, its_ctx *wctx, its_model *m, its_verifier *v,
                 void **inst);
     void (*unbind)(void *user, void *inst);
+    /* its_sched_task.prepare / use / release (per affinity key; NULL: none) */
+    int (*prepare)(void *user, void *inst, const char *key, void **state);
+    void (*use)(void *user, void *inst, void *state);
+    void (*release)(void *user, void *inst, void *state);
 } its_srv_task;
 
 extern const its_srv_task its_srv_tasks[];

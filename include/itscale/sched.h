@@ -26,6 +26,7 @@ extern "C" {
 #define ITS_SCHED_MAX_PROFILES 8
 #define ITS_SCHED_MAX_TASKS 8
 #define ITS_SCHED_NAME_CAP 32
+#define ITS_SCHED_KEY_CAP 64        /* affinity key bytes, the terminating NUL included */
 
 /* A profile: a named sampler configuration. Either config_json (its_sampler_from_json; copied)
  * or method + method_params + run (its_sampler_create; copied at its_sched_create). */
@@ -41,21 +42,32 @@ typedef struct its_sched_profile {
 /* A model/verifier pair. bind is called once per worker (index 0..workers-1, inside
  * its_sched_create) with that worker's context, so callbacks that are not thread-safe get one
  * instance per worker; unbind (may be NULL) releases it at its_sched_free. bind returns 0 on
- * success. */
+ * success.
+ *
+ * Per-key state (optional; all three or none): a request may carry an affinity key (the
+ * conditioning or prompt id). prepare builds, on worker instance inst, what requests with that
+ * key need (a class-conditional set-up, a verifier's preparation for a target) into *state and
+ * returns 0; the worker keeps up to key_cache_cap prepared states in an LRU cache. use makes a
+ * state current on inst before a run (state NULL: a request without a key); release frees a
+ * state the cache evicts, and the rest at its_sched_free. All three run on the worker thread
+ * that owns inst. A failing prepare fails the request. */
 typedef struct its_sched_task {
     char name[ITS_SCHED_NAME_CAP];
     int (*bind)(void *user, unsigned worker, its_ctx *wctx, its_model *m, its_verifier *v,
                 void **inst);
     void (*unbind)(void *user, void *inst);
     void *user;
+    int (*prepare)(void *user, void *inst, const char *key, void **state);
+    void (*use)(void *user, void *inst, void *state);
+    void (*release)(void *user, void *inst, void *state);
 } its_sched_task;
 
 /* Milliseconds on any monotonic scale. */
 typedef double (*its_clock_fn)(void *user);
 
-#define ITS_SCHED_PARAMS_V1 1
+#define ITS_SCHED_PARAMS_V2 2     /* tasks with per-key state, key_cache_cap */
 typedef struct its_sched_params {
-    int version;                     /* ITS_SCHED_PARAMS_V1 */
+    int version;                     /* ITS_SCHED_PARAMS_V2 */
     unsigned workers;                /* threads; default 2 */
     size_t queue_cap;                /* waiting requests at most; default 64 */
     its_sched_profile profiles[ITS_SCHED_MAX_PROFILES]; /* light -> heavy */
@@ -76,6 +88,8 @@ typedef struct its_sched_params {
     double up_hold_ms;               /* ... for this long per step; default 2000 */
     its_clock_fn clock;              /* NULL: CLOCK_MONOTONIC */
     void *clock_user;
+    size_t key_cache_cap;            /* prepared per-key states kept per worker; default 8,
+                                      * 1 .. 4096 */
 } its_sched_params;
 
 ITS_API void its_sched_params_init(its_sched_params *p);
@@ -93,8 +107,9 @@ typedef struct its_sched_job its_sched_job;
 typedef void (*its_sched_done_fn)(void *user, its_sched_job *job);
 
 #define ITS_SCHED_REQ_V1 1
+#define ITS_SCHED_REQ_V2 2       /* adds affinity; a V1 request is read up to `user` */
 typedef struct its_sched_req {
-    int version;                 /* ITS_SCHED_REQ_V1 */
+    int version;                 /* ITS_SCHED_REQ_V2 (its_sched_req_init) or V1 */
     int profile;                 /* hint, index into profiles; -1 = the heaviest; default -1 */
     int priority;                /* higher first; negative = sheddable; default 0 */
     double deadline_ms;          /* from submission, on the scheduler's clock; 0 = none */
@@ -107,6 +122,9 @@ typedef struct its_sched_req {
      * cancelling thread, with no lock held. The job stays valid until its_sched_job_free. */
     its_sched_done_fn done;
     void *user;
+    /* Affinity key (copied at submit; NULL or "" = none; at most ITS_SCHED_KEY_CAP - 1 bytes,
+     * longer is ITS_ADMIT_INVALID): selects the task's prepared per-key state. */
+    const char *affinity;
 } its_sched_req;
 
 ITS_API void its_sched_req_init(its_sched_req *r);

@@ -3,6 +3,7 @@
  * counters; runs happen outside it. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ void its_sched_params_init(its_sched_params *p)
     if (!p)
         return;
     memset(p, 0, sizeof(*p));
-    p->version = ITS_SCHED_PARAMS_V1;
+    p->version = ITS_SCHED_PARAMS_V2;
     p->workers = 2;
     p->queue_cap = 64;
     p->governor = 1;
@@ -30,6 +31,7 @@ void its_sched_params_init(its_sched_params *p)
     p->down_cooldown_ms = 500;
     p->up_ratio = 0.5;
     p->up_hold_ms = 2000;
+    p->key_cache_cap = 8;
 }
 
 void its_sched_req_init(its_sched_req *r)
@@ -37,7 +39,7 @@ void its_sched_req_init(its_sched_req *r)
     if (!r)
         return;
     memset(r, 0, sizeof(*r));
-    r->version = ITS_SCHED_REQ_V1;
+    r->version = ITS_SCHED_REQ_V2;
     r->profile = -1;
 }
 
@@ -331,6 +333,67 @@ static its_status its_worker_run(its_sched_worker *w, its_sched_job *j, double n
     }
 }
 
+/* What a job did to its worker's key cache (added to the counters under the lock). */
+typedef struct its_key_use {
+    int hit, miss, evicted, added;
+    double prepare_s;
+} its_key_use;
+
+/* Makes the job's per-key state current on the worker's task instance (no lock held: the cache
+ * is the worker's own). Returns 0, or -1 with j->err set when prepare failed. */
+static int its_worker_key(its_sched_worker *w, its_sched_job *j, its_key_use *u)
+{
+    its_sched *s = w->s;
+    int t = j->req.task;
+    const its_sched_task *task = &s->p.tasks[t];
+    if (!task->prepare || j->req.model)
+        return 0;
+    if (!j->key[0]) {
+        task->use(task->user, w->inst[t], NULL);
+        return 0;
+    }
+    its_sched_cached *slot = NULL, *lru = NULL;
+    for (size_t i = 0; i < s->p.key_cache_cap; i++) {
+        its_sched_cached *e = &w->cache[i];
+        if (e->task == t && strcmp(e->key, j->key) == 0) {
+            slot = e;
+            break;
+        }
+        if (!lru || (lru->task >= 0 && (e->task < 0 || e->used < lru->used)))
+            lru = e;
+    }
+    if (slot) {
+        u->hit = 1;
+    } else {
+        u->miss = 1;
+        slot = lru;
+        if (slot->task >= 0) {
+            const its_sched_task *old = &s->p.tasks[slot->task];
+            old->release(old->user, w->inst[slot->task], slot->state);
+            slot->task = -1;
+            u->evicted = 1;
+        } else {
+            u->added = 1;
+        }
+        double t0 = its_now();
+        void *state = NULL;
+        int rc = task->prepare(task->user, w->inst[t], j->key, &state);
+        u->prepare_s = its_now() - t0;
+        if (rc != 0) {
+            u->added -= 1; /* the slot stays empty */
+            snprintf(j->err, sizeof(j->err), "task \"%s\": prepare failed for affinity key \"%s\"",
+                     task->name, j->key);
+            return -1;
+        }
+        slot->task = t;
+        memcpy(slot->key, j->key, sizeof(slot->key));
+        slot->state = state;
+    }
+    slot->used = ++w->tick;
+    task->use(task->user, w->inst[t], slot->state);
+    return 0;
+}
+
 static void *its_worker_main(void *arg)
 {
     its_sched_worker *w = arg;
@@ -365,12 +428,19 @@ static void *its_worker_main(void *arg)
         s->n_run++;
         pthread_mutex_unlock(&s->mu);
 
-        its_status st = its_worker_run(w, j, now);
+        its_key_use ku = {0, 0, 0, 0, 0};
+        its_status st = its_worker_key(w, j, &ku) == 0 ? its_worker_run(w, j, now)
+                                                        : ITS_ERR_CALLBACK;
         double end = its_sched_now(s);
 
         pthread_mutex_lock(&s->mu);
         w->job = NULL;
         s->n_run--;
+        s->cache_hits += (uint64_t)ku.hit;
+        s->cache_misses += (uint64_t)ku.miss;
+        s->cache_evictions += (uint64_t)ku.evicted;
+        s->cache_entries = (size_t)((long)s->cache_entries + ku.added);
+        s->cache_prepare_s += ku.prepare_s;
         its_sched_outcome o = ITS_OUTCOME_FAILED;
         if (st == ITS_OK)
             o = ITS_OUTCOME_DONE;
@@ -444,6 +514,11 @@ static its_status its_worker_setup(its_sched *s, const its_sched_params *p, its_
             return its_error(ctx, st == ITS_ERR_NOMEM ? st : ITS_ERR_CONFIG,
                              "sched: profile \"%s\": %s", pr->name, its_ctx_errmsg(w->ctx));
     }
+    if (!(w->cache = its_calloc(s->ctx, p->key_cache_cap, sizeof(*w->cache))))
+        return its_error(ctx, ITS_ERR_NOMEM, "sched: out of memory for worker %u's key cache",
+                         w->index);
+    for (size_t i = 0; i < p->key_cache_cap; i++)
+        w->cache[i].task = -1;
     for (int k = 0; k < p->n_tasks; k++) {
         const its_sched_task *t = &p->tasks[k];
         if (t->bind(t->user, w->index, w->ctx, &w->model[k], &w->verifier[k], &w->inst[k]) != 0)
@@ -456,7 +531,7 @@ static its_status its_worker_setup(its_sched *s, const its_sched_params *p, its_
 
 static its_status its_sched_check(its_ctx *ctx, const its_sched_params *p)
 {
-    if (!p || p->version != ITS_SCHED_PARAMS_V1)
+    if (!p || p->version != ITS_SCHED_PARAMS_V2)
         return its_error(ctx, ITS_ERR_INVALID, "sched: params missing or of another version");
     if (p->workers < 1 || p->workers > 256)
         return its_error(ctx, ITS_ERR_INVALID, "sched.workers: expected 1 .. 256, got %u",
@@ -481,10 +556,20 @@ static its_status its_sched_check(its_ctx *ctx, const its_sched_params *p)
                 return its_error(ctx, ITS_ERR_INVALID, "sched.profiles[%d].name: \"%s\" repeats",
                                  i, n);
     }
-    for (int k = 0; k < p->n_tasks; k++)
-        if (!p->tasks[k].bind || memchr(p->tasks[k].name, 0, ITS_SCHED_NAME_CAP) == NULL)
+    for (int k = 0; k < p->n_tasks; k++) {
+        const its_sched_task *t = &p->tasks[k];
+        if (!t->bind || memchr(t->name, 0, ITS_SCHED_NAME_CAP) == NULL)
             return its_error(ctx, ITS_ERR_INVALID, "sched.tasks[%d]: bind is NULL or name too long",
                              k);
+        int hooks = (t->prepare != NULL) + (t->use != NULL) + (t->release != NULL);
+        if (hooks != 0 && hooks != 3)
+            return its_error(ctx, ITS_ERR_INVALID,
+                             "sched.tasks[%d]: prepare, use and release go together (%d of 3 set)",
+                             k, hooks);
+    }
+    if (p->key_cache_cap < 1 || p->key_cache_cap > 4096)
+        return its_error(ctx, ITS_ERR_INVALID, "sched.key_cache_cap: expected 1 .. 4096, got %zu",
+                         p->key_cache_cap);
     if (!(p->sla_p95_ms >= 0) || !(p->nfe_rate_init >= 0) ||
         !(p->rate_alpha > 0 && p->rate_alpha <= 1) || !(p->window_ms > 0) ||
         !(p->down_cooldown_ms >= 0) || !(p->up_ratio > 0 && p->up_ratio <= 1) ||
@@ -503,6 +588,8 @@ static void its_sched_destroy(its_sched *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv_work);
     pthread_cond_destroy(&s->cv_done);
+    for (unsigned i = 0; s->w && i < s->n_workers; i++)
+        its_mfree(ctx, s->w[i].cache);
     its_mfree(ctx, s->w);
     its_mfree(ctx, s->heap);
     for (int i = 0; i < ITS_SCHED_MAX_PROFILES; i++)
@@ -523,6 +610,12 @@ static void its_sched_stop_workers(its_sched *s)
         if (w->started)
             pthread_join(w->thread, NULL);
         w->started = 0;
+        for (size_t c = 0; w->cache && c < s->p.key_cache_cap; c++) {
+            its_sched_cached *e = &w->cache[c];
+            if (e->task >= 0 && w->bound[e->task])
+                s->p.tasks[e->task].release(s->p.tasks[e->task].user, w->inst[e->task], e->state);
+            e->task = -1;
+        }
         for (int k = 0; k < s->p.n_tasks; k++) {
             if (w->bound[k] && s->p.tasks[k].unbind)
                 s->p.tasks[k].unbind(s->p.tasks[k].user, w->inst[k]);
@@ -643,7 +736,17 @@ its_sched_admit its_sched_submit(its_sched *s, const its_sched_req *req, its_sch
     if (!job)
         return ITS_ADMIT_INVALID;
     *job = NULL;
-    if (!s || !req || req->version != ITS_SCHED_REQ_V1 || req->profile < -1 ||
+    if (!s || !req || (req->version != ITS_SCHED_REQ_V1 && req->version != ITS_SCHED_REQ_V2))
+        return ITS_ADMIT_INVALID;
+    /* a V1 request ends before `affinity`: read only what the host wrote */
+    its_sched_req rq;
+    memset(&rq, 0, sizeof(rq));
+    memcpy(&rq, req, req->version == ITS_SCHED_REQ_V1 ? offsetof(its_sched_req, affinity)
+                                                       : sizeof(rq));
+    req = &rq;
+    if (req->affinity && strlen(req->affinity) >= ITS_SCHED_KEY_CAP)
+        return ITS_ADMIT_INVALID;
+    if (req->profile < -1 ||
         req->profile >= s->p.n_profiles || req->task < 0 || req->task >= s->p.n_tasks ||
         !(req->deadline_ms >= 0) || (req->model == NULL) != (req->verifier == NULL))
         return ITS_ADMIT_INVALID;
@@ -666,6 +769,9 @@ its_sched_admit its_sched_submit(its_sched *s, const its_sched_req *req, its_sch
     double now = its_sched_now(s);
     j->s = s;
     j->req = *req;
+    if (req->affinity)
+        memcpy(j->key, req->affinity, strlen(req->affinity) + 1);
+    j->req.affinity = NULL; /* the caller's pointer: only submit reads it */
     j->refs = 2;
     j->state = ITS_JOB_WAITING;
     j->outcome = ITS_OUTCOME_PENDING;

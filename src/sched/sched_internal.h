@@ -31,8 +31,17 @@ struct its_sched_job {
     atomic_int cancel;
     atomic_ullong nfe_done;
     its_result *result;
+    char key[ITS_SCHED_KEY_CAP]; /* affinity key copy; "" = none */
     char err[256];
 };
+
+/* One prepared per-key state in a worker's cache. */
+typedef struct its_sched_cached {
+    int task;                    /* -1: empty slot */
+    char key[ITS_SCHED_KEY_CAP];
+    void *state;
+    uint64_t used;               /* the worker's tick at the last use (LRU) */
+} its_sched_cached;
 
 typedef struct its_sched_worker {
     its_sched *s;
@@ -46,6 +55,8 @@ typedef struct its_sched_worker {
     void *inst[ITS_SCHED_MAX_TASKS];
     int bound[ITS_SCHED_MAX_TASKS];
     its_sched_job *job;          /* running job (under s->mu) */
+    its_sched_cached *cache;     /* key_cache_cap slots; touched only by the worker's thread */
+    uint64_t tick;
 } its_sched_worker;
 
 typedef struct its_hist {
@@ -84,6 +95,9 @@ struct its_sched {
     uint64_t served[ITS_SCHED_MAX_PROFILES], degraded[ITS_SCHED_MAX_PROFILES],
         shed[ITS_SCHED_MAX_PROFILES];
     uint64_t rejected_full, rejected_closed, cancelled, failed, completed, nfe_total;
+    uint64_t cache_hits, cache_misses, cache_evictions;
+    size_t cache_entries;
+    double cache_prepare_s;
     its_hist lat, queue;
 };
 

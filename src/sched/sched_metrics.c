@@ -99,6 +99,22 @@ size_t its_sched_metrics(its_sched *s, char *buf, size_t cap)
     its_out_printf(&o, "itscale_requests_cancelled_total %llu\n", (unsigned long long)s->cancelled);
     its_out_head(&o, "itscale_requests_failed_total", "counter", "Requests whose run failed.");
     its_out_printf(&o, "itscale_requests_failed_total %llu\n", (unsigned long long)s->failed);
+    its_out_head(&o, "itscale_key_cache_hits_total", "counter",
+                 "Requests whose affinity key found its prepared state in the worker's cache.");
+    its_out_printf(&o, "itscale_key_cache_hits_total %llu\n", (unsigned long long)s->cache_hits);
+    its_out_head(&o, "itscale_key_cache_misses_total", "counter",
+                 "Requests whose affinity key had to be prepared.");
+    its_out_printf(&o, "itscale_key_cache_misses_total %llu\n",
+                   (unsigned long long)s->cache_misses);
+    its_out_head(&o, "itscale_key_cache_evictions_total", "counter",
+                 "Prepared per-key states dropped to make room (least recently used).");
+    its_out_printf(&o, "itscale_key_cache_evictions_total %llu\n",
+                   (unsigned long long)s->cache_evictions);
+    its_out_head(&o, "itscale_key_cache_entries", "gauge", "Prepared per-key states held.");
+    its_out_printf(&o, "itscale_key_cache_entries %zu\n", s->cache_entries);
+    its_out_head(&o, "itscale_key_cache_prepare_seconds_total", "counter",
+                 "Time spent preparing per-key states.");
+    its_out_printf(&o, "itscale_key_cache_prepare_seconds_total %.6f\n", s->cache_prepare_s);
     pthread_mutex_unlock(&s->mu);
     return o.len;
 }

@@ -110,6 +110,7 @@ static int known_message(const char *e)
         "priority: expected an integer in [-1000, 1000]",
         "deadline_ms: expected a number in [0, 3600000]",
         "seed: expected an integer in [0, 2^53]",
+        "affinity: expected 1 .. 63 printable ASCII characters (no space, quote or backslash)",
     };
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
         if (!strcmp(e, exact[i]))
@@ -167,7 +168,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     its_sched_req r;
     char err[256];
     memset(err, 0x7f, sizeof(err));
-    int ok = its_srv_parse_generate(s, body, size, &r, err, sizeof(err));
+    char key[ITS_SCHED_KEY_CAP], key2[ITS_SCHED_KEY_CAP];
+    int ok = its_srv_parse_generate(s, body, size, &r, key, err, sizeof(err));
     ITS_FUZZ_CHECK(ok == 0 || ok == 1, "returned %d", ok);
     if (!ok) {
         ITS_FUZZ_CHECK(memchr(err, 0, sizeof(err)) != NULL, "message not terminated");
@@ -182,7 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cJSON_free(txt);
         cJSON_Delete(j);
     } else {
-        ITS_FUZZ_CHECK(r.version == ITS_SCHED_REQ_V1, "version %d", r.version);
+        ITS_FUZZ_CHECK(r.version == ITS_SCHED_REQ_V2, "version %d", r.version);
         ITS_FUZZ_CHECK(r.task >= 0 && r.task < N_TASKS, "task %d", r.task);
         ITS_FUZZ_CHECK(r.profile >= -1 && r.profile < N_PROFILES, "profile %d", r.profile);
         ITS_FUZZ_CHECK(r.priority >= -1000 && r.priority <= 1000, "priority %d", r.priority);
@@ -190,11 +192,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        r.deadline_ms);
         ITS_FUZZ_CHECK(r.seed <= (UINT64_C(1) << 53), "seed %llu", (unsigned long long)r.seed);
         ITS_FUZZ_CHECK(!r.model && !r.verifier && !r.done && !r.user, "callbacks set");
+        ITS_FUZZ_CHECK(!r.affinity || (r.affinity == key && strlen(key) >= 1 &&
+                                       strlen(key) < ITS_SCHED_KEY_CAP),
+                       "affinity key out of its buffer or empty");
     }
     /* a short buffer: same verdict, the message cut to a prefix; no buffer at all */
     char small[9];
     its_sched_req r2;
-    int ok2 = its_srv_parse_generate(s, body, size, &r2, small, sizeof(small));
+    int ok2 = its_srv_parse_generate(s, body, size, &r2, key2, small, sizeof(small));
     ITS_FUZZ_CHECK(ok2 == ok, "verdict %d with a short buffer, %d with a long one", ok2, ok);
     if (!ok)
         ITS_FUZZ_CHECK(memchr(small, 0, sizeof(small)) && !strncmp(small, err, strlen(small)),
@@ -204,7 +209,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            r.task == r2.task && r.profile == r2.profile &&
                            r.priority == r2.priority,
                        "two parses of one body differ");
-    ITS_FUZZ_CHECK(its_srv_parse_generate(s, body, size, &r2, NULL, 0) == ok,
+    ITS_FUZZ_CHECK(its_srv_parse_generate(s, body, size, &r2, key2, NULL, 0) == ok,
                    "verdict changed without a message buffer");
     ITS_FUZZ_CHECK(cj.live == cj0, "%ld cJSON blocks leaked", cj.live - cj0);
     ITS_FUZZ_CHECK(a.live == live0, "%ld context blocks leaked", a.live - live0);
