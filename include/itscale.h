@@ -81,7 +81,7 @@ typedef enum its_solver { ITS_SOLVER_EULER = 0, ITS_SOLVER_HEUN, ITS_SOLVER_COUN
 
 typedef enum its_dynamics { ITS_DYN_ODE = 0, ITS_DYN_SDE, ITS_DYN_COUNT_ } its_dynamics;
 
-/* Diffusion coefficient g(t) of the SDE (DESIGN 4.2); c = scale. */
+/* Diffusion coefficient g(t) of the SDE (DESIGN.md §4.2); c = scale. */
 typedef enum its_g_schedule {
     ITS_G_CONSTANT = 0, /* c */
     ITS_G_SIGMA,        /* c * sigma(t) */
@@ -179,7 +179,7 @@ ITS_API void its_interp_init(its_interp *ip, its_interp_kind kind);
  * [0, 1], ITS_ERR_NUMERIC when a custom function returns a non-finite value. */
 ITS_API its_status its_interp_eval(const its_interp *ip, double t, double out[4]);
 
-/* Coefficients (cx, cp) such that to = cx * x + cp * from, at time t (DESIGN 4.1: every conversion
+/* Coefficients (cx, cp) such that to = cx * x + cp * from, at time t (DESIGN.md §4.1: every conversion
  * is linear in x and the prediction). ITS_ERR_NUMERIC where it is singular (e.g. x0 from eps at
  * alpha = 0). */
 ITS_API its_status its_pred_coeffs(const its_interp *ip, double t, its_pred from, its_pred to,
@@ -531,7 +531,7 @@ ITS_API uint64_t its_result_max_nfe(const its_result *r);
 ITS_API size_t its_result_trace(const its_result *r, const its_trace_point **pts);
 /* Per-step budget use; *steps owned by r. Zero where the method keeps no per-step record. */
 ITS_API size_t its_result_steps(const its_result *r, const its_step_usage **steps);
-/* The result as JSON (DESIGN: sampler, config, seed, usage, budget, best, topk, time, trace, steps,
+/* The result as JSON (keys: sampler, config, seed, usage, budget, best, topk, time, trace, steps,
  * status). Owned by r; NULL on allocation failure. */
 ITS_API const char *its_result_to_json(its_result *r);
 

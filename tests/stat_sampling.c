@@ -96,7 +96,7 @@ static void draw(its_ctx *ctx, its_gmm *g, const cfg *c, size_t n, uint64_t seed
 /* The sampler's output law for one Gaussian N(mu, s^2) in one dimension: Gaussian with mean *m
  * and variance *P. Under interpolant (a, sg) its marginal is N(a mu, v), v = a^2 s^2 + sg^2, so
  * x0_hat = mu + (a s^2 / v)(x - a mu), eps_hat = (x - a x0_hat)/sg, u = a' x0_hat + sg' eps_hat,
- * score = -(x - a mu)/v: all affine in x. Steps (DESIGN 4.2) on a uniform grid from t = 1, start
+ * score = -(x - a mu)/v: all affine in x. Steps (DESIGN.md §4.2) on a uniform grid from t = 1, start
  * x = sg(1) z. */
 typedef struct affine {
     double k, b; /* k x + b */

@@ -1,7 +1,7 @@
 /* Dynamics against closed-form truth: interpolant derivatives (finite differences), every
  * prediction conversion (the analytic mixture's exact predictions), Tweedie, step and re-noising
  * coefficients (written out independently), g schedules, time grids, SNR matching and the
- * interpolant conversion of DESIGN 4.3. */
+ * interpolant conversion of DESIGN.md §4.3. */
 #include "its_test.h"
 
 #include <stdlib.h>
@@ -153,7 +153,7 @@ static void test_pred_conversions(void **state)
     }
     assert_int_equal(checked, ITS_INTERP_COUNT_ * (int)NTS * 16);
 
-    /* the identity and a few closed forms (DESIGN 4.1) */
+    /* the identity and a few closed forms (DESIGN.md §4.1) */
     its_interp ip;
     interp_of(&ip, ITS_INTERP_LINEAR);
     double cx, cp;
@@ -248,7 +248,7 @@ static void test_g_schedules(void **state)
     ITS_ASSERT_NEAR(its_g_eval(ITS_G_SQUARE, 3.0, 0.0, 0.0), 0.0, 0);
 }
 
-/* x_s = x - d (u - g^2/2 score) + g sqrt(d) z with the mixture's exact u and score (DESIGN 4.2),
+/* x_s = x - d (u - g^2/2 score) + g sqrt(d) z with the mixture's exact u and score (DESIGN.md §4.2),
  * against A x + B u + C z from the library. */
 static void test_step_coeffs(void **state)
 {
@@ -443,7 +443,7 @@ static void test_snr_match(void **state)
     }
 }
 
-/* DESIGN 4.3: with the model's interpolant and a target one, the transformed velocity
+/* DESIGN.md §4.3: with the model's interpolant and a target one, the transformed velocity
  * u_bar = ux x + up pred(in_scale x, t_model) is the exact velocity of the mixture along the
  * target path, for every prediction type the model may write. */
 static void test_evalmap_conversion(void **state)

@@ -95,7 +95,7 @@ static void point(const its_interp *ip, double t, uint64_t *rs, double *x)
 
 static const its_interp_kind KINDS[] = {ITS_INTERP_LINEAR, ITS_INTERP_VP, ITS_INTERP_VP_COSINE};
 
-/* score = (alpha u - alpha' x) / (sigma (alpha' sigma - alpha sigma')) (DESIGN 4.1). */
+/* score = (alpha u - alpha' x) / (sigma (alpha' sigma - alpha sigma')) (DESIGN.md §4.1). */
 static void test_score_from_velocity(void **state)
 {
     (void)state;
@@ -125,7 +125,7 @@ static void test_score_from_velocity(void **state)
     }
 }
 
-/* g(t) of each schedule, written out from DESIGN 4.2. */
+/* g(t) of each schedule, written out from DESIGN.md §4.2. */
 static double g_ref(its_g_schedule g, double c, double t, double sigma)
 {
     switch (g) {
@@ -255,7 +255,7 @@ static void test_engine_sde_step(void **state)
     }
 }
 
-/* A linear-trained model sampled along vp (DESIGN 4.3): u_bar(x) = (c'/c) x + t' c u(x / c) at
+/* A linear-trained model sampled along vp (DESIGN.md §4.3): u_bar(x) = (c'/c) x + t' c u(x / c) at
  * t(r) equals the exact vp velocity of the mixture. In double through the evaluation map, and in
  * float through the engine. */
 static void test_converted_velocity(void **state)
@@ -316,7 +316,7 @@ static void test_converted_velocity(void **state)
     eng_close(&f);
 }
 
-/* t'(r) and c'(r) of DESIGN 4.3 against central differences of t(r) and c(r) = sigma_bar/sigma. */
+/* t'(r) and c'(r) of DESIGN.md §4.3 against central differences of t(r) and c(r) = sigma_bar/sigma. */
 static void test_conversion_derivatives(void **state)
 {
     (void)state;
@@ -343,7 +343,7 @@ static void test_conversion_derivatives(void **state)
             double dt_fd = (tp - tm) / (2 * h);
             double c0 = w[1] / v0[1];
             double dc_fd = (vp_[1] / sp[1] - vm_[1] / sm[1]) / (2 * h);
-            /* DESIGN 4.3 formulas, written out */
+            /* DESIGN.md §4.3 formulas, written out */
             double dt = v0[1] * v0[1] * (w[1] * w[2] - w[0] * w[3]) /
                         (w[1] * w[1] * (v0[1] * v0[2] - v0[0] * v0[3]));
             double dc = (v0[1] * w[3] - w[1] * v0[3] * dt) / (v0[1] * v0[1]);

@@ -406,7 +406,7 @@ static const void *tp_setup(const tp_case *c, tp_params *p, its_run_params *run)
 /* A cheap exact model for large dims: the mixture w0 N(-mu 1, s^2 I) + w1 N(+mu 1, s^2 I) under
  * the linear interpolant (alpha = 1 - t, sigma = t). Both marginals are N(alpha mu_k 1, v I) with
  * v = alpha^2 s^2 + sigma^2, so the responsibilities need only |x - alpha mu_k|^2, and
- * x0_hat = sum_k gamma_k (mu_k + alpha s^2 / v (x - alpha mu_k)) (DESIGN 4.4). The verifier is
+ * x0_hat = sum_k gamma_k (mu_k + alpha s^2 / v (x - alpha mu_k)) (DESIGN.md §4.4). The verifier is
  * log gamma_1 at t = 0. The gmm check below holds it to its_gmm_predict. */
 typedef struct tp_iso2 {
     size_t dim;

@@ -53,7 +53,7 @@ def ode_step(x, u, t, s):
 
 
 def sde_step(x, u, t, s):
-    # x_s = x_t - dt (u - g^2/2 score) + g sqrt(dt) z, score from the velocity (DESIGN 4.1, 4.2)
+    # x_s = x_t - dt (u - g^2/2 score) + g sqrt(dt) z, score from the velocity (DESIGN.md §4.1, 4.2)
     dt = t - s
     a, sg, da, ds = 1.0 - t, t, -1.0, 1.0
     g = 3.0 * t * t

@@ -1,4 +1,4 @@
-/* Quality at a fixed NFE budget on a rare-target mixture (DESIGN 9, gmm task): mean verifier score
+/* Quality at a fixed NFE budget on a rare-target mixture (DESIGN.md §9, gmm task): mean verifier score
  * (log posterior of the target component) with its standard error over seeds, and the hit rate
  * (share of outputs whose most likely component is the target), for
  *   rbf, SDE along vp (run.convert = 1), exp grid, g square 3   (the paper's setting)

@@ -1,5 +1,5 @@
 /*
- * its_digits: the "digits" benchmark task's model side (DESIGN 9). The UCI optical digits
+ * its_digits: the "digits" benchmark task's model side (DESIGN.md §9). The UCI optical digits
  * (8x8, 1,797 images, 10 classes), a small MLP flow-matching model trained here with OpenBLAS,
  * a verifier classifier (split A), a held-out evaluator classifier (split B), and metrics
  * (verifier score, evaluator accuracy, diversity, Frechet distance).

@@ -1,5 +1,5 @@
 /* Task "digits": the UCI optical digits with a flow model, verifier and held-out evaluator
- * trained by the project itself (examples/digits, DESIGN 9).
+ * trained by the project itself (examples/digits, DESIGN.md §9).
  *
  * The verifier is softmax regression trained on split A (even rows); its reward is
  * log p(target | x0), with gradient. The evaluator is a one-hidden-layer MLP trained on split B

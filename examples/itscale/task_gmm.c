@@ -10,7 +10,7 @@
  * a point 30% of the way from the rare target towards common mode 0: a graded reward whose
  * best attainable value keeps rising with search effort, where the posterior alone
  * ("logprob", log p(target | x)) reaches its ceiling of 0 within a few hundred NFE for every
- * look-ahead method and then orders nothing (DESIGN 9). The hit rate (share of outputs whose
+ * look-ahead method and then orders nothing (DESIGN.md §9). The hit rate (share of outputs whose
  * most likely component is the target) is reported beside it. "graded" is the sum of both.
  */
 #include <math.h>

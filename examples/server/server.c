@@ -43,7 +43,7 @@
 #include "request.h"
 #include "tasks.h"
 
-/* light -> heavy: one trajectory; best of 4; rollover budget forcing with 500 NFE (DESIGN 8) */
+/* light -> heavy: one trajectory; best of 4; rollover budget forcing with 500 NFE (DESIGN.md §8) */
 static const char *default_profiles =
     "{\"profiles\": ["
     "{\"name\": \"light\", \"config\": {\"sampler\": \"none\", \"run\": {\"steps\": 20}}},"

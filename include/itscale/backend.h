@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* A noise stream: standard normal element j of stream (seed, lineage, stream) is a pure function
- * of those four numbers (Philox4x32-10; DESIGN 7). */
+ * of those four numbers (Philox4x32-10; DESIGN.md §7). */
 typedef struct its_noise_key {
     uint64_t seed;
     uint64_t lineage;

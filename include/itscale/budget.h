@@ -1,5 +1,5 @@
 /*
- * itscale per-step NFE allocator (DESIGN 6): how much compute each denoising step of a search may
+ * itscale per-step NFE allocator (DESIGN.md §6): how much compute each denoising step of a search may
  * spend, out of a fixed total. Reusable by any sampler and by hosts that run their own loops.
  *
  * A budget has `steps` steps and a `total` (NFE of the whole run, the `init` NFE spent before step

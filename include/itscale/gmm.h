@@ -1,7 +1,7 @@
 /*
  * The analytic test model: a Gaussian mixture sum_k w_k N(mu_k, diag(s_k^2)) in any dimension.
  * Under any Gaussian interpolant its marginal is sum_k w_k N(alpha mu_k, alpha^2 s_k^2 + sigma^2),
- * so the posterior mean (Tweedie), noise, score and velocity are exact (DESIGN 4.4). It is the
+ * so the posterior mean (Tweedie), noise, score and velocity are exact (DESIGN.md §4.4). It is the
  * library's ground truth, and a way for hosts to check a pipeline end to end.
  */
 #ifndef ITSCALE_GMM_H

@@ -1,5 +1,5 @@
 /*
- * Budget-aware request scheduler (DESIGN 8): named profiles ordered light -> heavy, a bounded
+ * Budget-aware request scheduler (DESIGN.md §8): named profiles ordered light -> heavy, a bounded
  * queue (priority bands, earliest deadline first inside a band), a worker pool (one its_ctx per
  * worker), and a load governor that lowers a request's compute when its deadline or the rolling
  * p95 latency would be missed, sheds sheddable requests (negative priority), and raises compute

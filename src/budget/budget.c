@@ -1,4 +1,4 @@
-/* The per-step NFE allocator (DESIGN 6): uniform, rollover, decreasing and deadline policies. */
+/* The per-step NFE allocator (DESIGN.md §6): uniform, rollover, decreasing and deadline policies. */
 #include <assert.h>
 #include <math.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Interpolants, prediction conversions, time grids and step coefficients (DESIGN 4).
+/* Interpolants, prediction conversions, time grids and step coefficients (DESIGN.md §4).
  * Everything here is scalar math on coefficients; the vector work is the backend's. */
 #ifndef ITS_DYNAMICS_H
 #define ITS_DYNAMICS_H
@@ -11,7 +11,7 @@ its_status its_interp_check(its_ctx *ctx, const its_interp *ip, const char *what
 /* g(t) of an SDE schedule; sigma_t is the working interpolant's sigma at t. */
 double its_g_eval(its_g_schedule g, double scale, double t, double sigma_t);
 
-/* How one model evaluation at working time r maps into the working interpolant (DESIGN 4.3):
+/* How one model evaluation at working time r maps into the working interpolant (DESIGN.md §4.3):
  * the model is queried at (in_scale * x, t_model); the working velocity is
  * u = ux * x + up * pred and the Tweedie look-ahead is x0 = x0x * x + x0u * u. Without
  * conversion (work == NULL) t_model = r and in_scale = 1. */

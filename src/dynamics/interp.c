@@ -1,4 +1,4 @@
-/* Interpolants and prediction conversions (DESIGN 4.1). */
+/* Interpolants and prediction conversions (DESIGN.md §4.1). */
 #include <math.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* Step, re-noising and interpolant-conversion coefficients (DESIGN 4.2, 4.3). */
+/* Step, re-noising and interpolant-conversion coefficients (DESIGN.md §4.2, 4.3). */
 #include <math.h>
 
 #include "core/core.h"

@@ -97,7 +97,7 @@ its_status its_eng_step(its_engine *e, its_pset *ps, double s, uint32_t tick);
 its_status its_eng_branch(its_engine *e, const its_pset *parent, const size_t *pidx,
                           const uint32_t *cidx, its_pset *child, size_t c0, size_t n, double s,
                           uint32_t tick);
-/* x = a x + b eps: re-noise every row from ps->t up to tf (DESIGN 4.2). */
+/* x = a x + b eps: re-noise every row from ps->t up to tf (DESIGN.md §4.2). */
 its_status its_eng_renoise(its_engine *e, its_pset *ps, double tf, uint32_t tick);
 /* dst rows [0, n) = src rows idx[j] (x, u, x0, score, alive); the k-th repeat of a source row
  * gets lineage its_lineage_child(lineage, k). dst takes src's t and has_u. dst != src. */

@@ -1,4 +1,4 @@
-/* The analytic Gaussian-mixture model (DESIGN 4.4). All math in double. */
+/* The analytic Gaussian-mixture model (DESIGN.md §4.4). All math in double. */
 #include <math.h>
 #include <string.h>
 

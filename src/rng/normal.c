@@ -1,4 +1,4 @@
-/* Standard normals from Philox4x32-10 by Box-Muller (DESIGN 7; layout in rng.h).
+/* Standard normals from Philox4x32-10 by Box-Muller (DESIGN.md §7; layout in rng.h).
  *
  * Bits do not depend on the SIMD level: the math below uses only IEEE +, -, *, /, sqrt (exactly
  * rounded), int32 -> float conversions of exactly representable values and integer bit

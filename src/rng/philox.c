@@ -1,4 +1,4 @@
-/* Philox4x32-10 blocks, uniform doubles and lineage ids (DESIGN 7; layouts in rng.h). */
+/* Philox4x32-10 blocks, uniform doubles and lineage ids (DESIGN.md §7; layouts in rng.h). */
 #include "rng/rng.h"
 
 #include "rng/philox.h"

@@ -47,7 +47,7 @@ static inline void its_philox__rounds10(uint32_t *x0, uint32_t *x1, uint32_t *x2
     *x3 = d;
 }
 
-/* Philox key and the three fixed counter words of a noise stream (DESIGN 7 layout, rng.h). */
+/* Philox key and the three fixed counter words of a noise stream (DESIGN.md §7 layout, rng.h). */
 typedef struct its_philox_stream {
     uint32_t k0, k1;
     uint32_t c0, c1, c2;

@@ -1,4 +1,4 @@
-/* Counter-based random numbers (DESIGN 7): Philox4x32-10 blocks turned into normals and uniforms.
+/* Counter-based random numbers (DESIGN.md §7): Philox4x32-10 blocks turned into normals and uniforms.
  * Every value is a pure function of (seed, lineage, stream, element index), so results never
  * depend on batch size, thread count or the order in which rows are evaluated.
  *

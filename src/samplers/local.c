@@ -58,7 +58,7 @@ its_status its_smp_local_step(its_engine *e, its_pset *ps, int k, const its_loca
         its_interp_eval(its_eng_interp(e), s, as) != ITS_OK)
         return its_error(ctx, ITS_ERR_NUMERIC,
                          "local search: the interpolant cannot be evaluated at t=%g or t=%g", tk, s);
-    /* x0_hat = (sigma' x - sigma u) / det with det = alpha sigma' - sigma alpha' (DESIGN 4.1):
+    /* x0_hat = (sigma' x - sigma u) / det with det = alpha sigma' - sigma alpha' (DESIGN.md §4.1):
      * x0x = sigma' / det at t_k. */
     const double det = ak[0] * ak[3] - ak[1] * ak[2];
     const double x0x = ak[3] / det;

@@ -1,4 +1,4 @@
-/* `rbf`: SDE sampling with rollover budget forcing (Kim et al. 2025, DESIGN 6; the official code
+/* `rbf`: SDE sampling with rollover budget forcing (Kim et al. 2025, DESIGN.md §6; the official code
  * is KAIST-Visual-AI-Group/Flow-Inference-Time-Scaling).
  *
  * B chains. At t = grid[0] each chain draws `init` noises (one velocity each), scores their x0_hat

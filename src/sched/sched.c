@@ -1,5 +1,5 @@
 /* The scheduler: bounded priority/EDF queue, worker pool (one context per worker), job life
- * cycle, and the load governor (DESIGN 8). One mutex guards the queue, the governor and the
+ * cycle, and the load governor (DESIGN.md §8). One mutex guards the queue, the governor and the
  * counters; runs happen outside it. */
 #include <errno.h>
 #include <math.h>
