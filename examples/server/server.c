@@ -65,8 +65,10 @@ typedef struct srv_opts {
     size_t max_body;
     double rate, conn_rate;  /* requests/s on /v1/generate; 0 = unlimited */
     double grace_ms;
+    double drain_ms;         /* after SIGTERM: serve on this long, the agent saying "drain" */
     unsigned max_conn, max_conn_per_ip;
     size_t key_cache;        /* prepared affinity keys kept per worker */
+    unsigned agent_port;     /* HAProxy agent-check listener; 0 = none */
     double recv_timeout_ms;
     its_srv_task_cfg task;
 } srv_opts;
@@ -86,6 +88,7 @@ typedef struct srv {
     pthread_mutex_t mu;      /* the global bucket */
     bucket global;
     atomic_int closing;
+    atomic_int draining;     /* SIGTERM seen: the agent check answers "drain" */
     atomic_int in_flight;    /* generate requests not yet fully answered */
     atomic_ullong responses[SC_N];
     atomic_ullong disconnects;     /* clients gone before their answer (jobs cancelled) */
@@ -96,6 +99,10 @@ typedef struct srv {
     conn_state *conns;
     pthread_t watchdog;
     atomic_int stop_watchdog;
+    int agent_fd;
+    pthread_t agent;
+    double sla_ms;
+    int n_profiles;
 } srv;
 
 struct conn_state {
@@ -246,6 +253,65 @@ static void *watchdog_main(void *arg)
         pthread_mutex_unlock(&S->conn_mu);
     }
     return NULL;
+}
+
+/* HAProxy's agent check: one line per connection. "drain" while shutting down (no new work,
+ * in-flight requests finish); otherwise "up N%", the weight HAProxy gives this server relative
+ * to its configured one: 100% when idle, falling as the predicted wait for a new request
+ * (outstanding NFE over the measured pool rate) grows against the SLA, and halved while the
+ * governor is holding requests below their profile (pressure over 1, or a lowered level), so
+ * new work goes where the predicted wait is shortest. */
+static int agent_weight(srv *S)
+{
+    its_sched_stats st;
+    its_sched_stats_get(S->sched, &st);
+    double target = S->sla_ms > 0 ? S->sla_ms : 1000;
+    double rate = st.nfe_rate * (double)(S->o.workers ? S->o.workers : 1);
+    double wait_ms = rate > 0 ? 1e3 * st.outstanding_nfe / rate : 0;
+    double w = 100.0 / (1.0 + wait_ms / target);
+    if (st.pressure > 1 || st.level < S->n_profiles - 1)
+        w *= 0.5;
+    int pct = (int)lround(w);
+    return pct < 1 ? 1 : pct > 100 ? 100 : pct;
+}
+
+static void *agent_main(void *arg)
+{
+    srv *S = arg;
+    while (!atomic_load(&S->stop_watchdog)) {
+        struct pollfd pf = {S->agent_fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) != 1)
+            continue;
+        int c = accept(S->agent_fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        char line[32];
+        int n = atomic_load(&S->draining) ? snprintf(line, sizeof(line), "drain\n")
+                                         : snprintf(line, sizeof(line), "up %d%%\n",
+                                                    agent_weight(S));
+        send(c, line, (size_t)n, MSG_NOSIGNAL);
+        close(c);
+    }
+    return NULL;
+}
+
+static int agent_listen(const char *host, unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1 ||
+        bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 16) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* Framing headers a proxy and this server could read differently are refused: more than one
@@ -542,6 +608,9 @@ static void usage(FILE *f)
             "  --dim N           gmm task dimension (default 8)\n"
             "  --nfe-cost-us N   emulated accelerator time per model row (default 0)\n"
             "  --key-cache N     prepared affinity keys kept per worker, LRU (default 8)\n"
+            "  --agent-port N    answer HAProxy's agent check on this port (default: off)\n"
+            "  --drain-ms X      on SIGTERM, keep serving this long while the agent check says\n"
+            "                    \"drain\" (default 0), then stop accepting and drain\n"
             "  --prep-draws N    samples that calibrate a key's verifier when prepared (default 20000)\n");
 }
 
@@ -584,6 +653,8 @@ static int parse_args(int argc, char **argv, srv_opts *o)
         else if (!strcmp(a, "--recv-timeout-ms")) { NUM(o->recv_timeout_ms, 100, 3.6e6); }
         else if (!strcmp(a, "--dim")) { NUM(x, 1, 4096); o->task.dim = (int)x; }
         else if (!strcmp(a, "--nfe-cost-us")) { NUM(x, 0, 1e7); o->task.nfe_cost_us = (long)x; }
+        else if (!strcmp(a, "--drain-ms")) { NUM(o->drain_ms, 0, 600000); }
+        else if (!strcmp(a, "--agent-port")) { NUM(x, 1, 65535); o->agent_port = (unsigned)x; }
         else if (!strcmp(a, "--key-cache")) { NUM(x, 1, 4096); o->key_cache = (size_t)x; }
         else if (!strcmp(a, "--prep-draws")) { NUM(x, 0, 1e8); o->task.prep_draws = (long)x; }
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); exit(0); }
@@ -710,6 +781,20 @@ int main(int argc, char **argv)
         its_sched_free(S.sched);
         return 1;
     }
+    S.sla_ms = sp.sla_p95_ms;
+    S.n_profiles = its_sched_profile_count(S.sched);
+    S.o.workers = sp.workers;
+    S.agent_fd = -1;
+    if (S.o.agent_port) {
+        if ((S.agent_fd = agent_listen(S.o.host, S.o.agent_port)) < 0 ||
+            pthread_create(&S.agent, NULL, agent_main, &S) != 0) {
+            fprintf(stderr, "itscale-server: cannot listen for the agent check on %s:%u\n",
+                    S.o.host, S.o.agent_port);
+            MHD_stop_daemon(d);
+            its_sched_free(S.sched);
+            return 1;
+        }
+    }
     if (pthread_create(&S.watchdog, NULL, watchdog_main, &S) != 0) {
         fprintf(stderr, "itscale-server: cannot start the receive watchdog\n");
         MHD_stop_daemon(d);
@@ -727,6 +812,13 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "itscale-server: signal %d: draining (grace %g ms)\n", sig, S.o.grace_ms);
+    atomic_store(&S.draining, 1);
+    if (S.o.drain_ms > 0) {
+        /* keep serving while the balancer reads "drain" from the agent check and stops sending */
+        struct timespec ts = {(time_t)(S.o.drain_ms / 1e3),
+                              (long)fmod(S.o.drain_ms * 1e6, 1e9)};
+        nanosleep(&ts, NULL);
+    }
     atomic_store(&S.closing, 1);
     MHD_socket lfd = MHD_quiesce_daemon(d);
     if (lfd != MHD_INVALID_SOCKET)
@@ -743,6 +835,10 @@ int main(int argc, char **argv)
     MHD_stop_daemon(d);
     atomic_store(&S.stop_watchdog, 1);
     pthread_join(S.watchdog, NULL);
+    if (S.agent_fd >= 0) {
+        pthread_join(S.agent, NULL);
+        close(S.agent_fd);
+    }
     its_sched_stats st;
     its_sched_stats_get(S.sched, &st);
     fprintf(stderr,

@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# A cluster of itscale-server replicas on loopback: N servers, HAProxy in front (agent-check
+# weights, consistent hashing on the affinity key with bounded load, L7 retries), Prometheus
+# scraping every replica and HAProxy, with the recording and alert rules beside this script.
+# Everything it starts it stops again, on success, failure or signal (by pid, never by name).
+#
+#   run.sh [options] [-- COMMAND ...]
+#     --replicas N        servers (default 3)
+#     --balance MODE      hash (affinity key, consistent, bounded load; default), roundrobin,
+#                         leastconn
+#     --server PATH       itscale-server (default: build/dev/examples/server/itscale-server)
+#     --dir DIR           working folder for configs, logs and Prometheus data (default: a new
+#                         temporary folder, removed at the end)
+#     --no-prometheus     do not start Prometheus
+#     --hash-balance-factor F   (default 150: no replica above 1.5x the mean load)
+#     --server-args "..." extra options for every server (e.g. "--nfe-cost-us 500 --workers 2")
+#
+# With a COMMAND it runs it once the cluster is up (every replica healthy behind HAProxy and,
+# with Prometheus, every target scraped), with these in the environment, and exits with its
+# status: ITS_CLUSTER_URL (HAProxy), ITS_PROM_URL, ITS_REPLICA_URLS, ITS_REPLICA_PIDS,
+# ITS_HAPROXY_STATS_URL, ITS_CLUSTER_DIR. Without one it waits for SIGINT/SIGTERM.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+replicas=3
+balance=hash
+server="$root/build/dev/examples/server/itscale-server"
+dir=""
+prom=1
+hbf=150
+server_args=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --replicas) replicas=$2; shift 2 ;;
+    --balance) balance=$2; shift 2 ;;
+    --server) server=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --no-prometheus) prom=0; shift ;;
+    --hash-balance-factor) hbf=$2; shift 2 ;;
+    --server-args) server_args=$2; shift 2 ;;
+    --) shift; break ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+case "$replicas" in ''|*[!0-9]*) echo "run.sh: --replicas: expected 1 .. 16" >&2; exit 2 ;; esac
+if [ "$replicas" -lt 1 ] || [ "$replicas" -gt 16 ]; then
+    echo "run.sh: --replicas: expected 1 .. 16, got $replicas" >&2; exit 2
+fi
+case "$balance" in hash|roundrobin|leastconn) ;; *)
+    echo "run.sh: --balance: expected hash, roundrobin or leastconn, got $balance" >&2; exit 2 ;;
+esac
+[ -x "$server" ] || { echo "run.sh: no server at $server (build it first)" >&2; exit 2; }
+for tool in haproxy curl python3; do
+    command -v "$tool" >/dev/null || { echo "run.sh: $tool not found (scripts/deps.sh)" >&2; exit 77; }
+done
+if [ "$prom" = 1 ] && ! command -v prometheus >/dev/null; then
+    echo "run.sh: prometheus not found (scripts/deps.sh)" >&2; exit 77
+fi
+
+own_dir=0
+if [ -z "$dir" ]; then
+    dir=$(mktemp -d /tmp/itscale-cluster.XXXXXX)
+    own_dir=1
+fi
+mkdir -p "$dir"
+
+pids=()       # everything started here, in start order
+stop_all() {
+    local rc=$?
+    trap - EXIT INT TERM
+    # newest first: Prometheus and HAProxy, then the replicas (SIGTERM drains them)
+    local i p
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        p=${pids[i]}
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${pids[@]}"; do
+        for _ in $(seq 150); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$p" 2>/dev/null; then
+            echo "run.sh: pid $p did not stop within 15 s of SIGTERM: SIGKILL" >&2
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+        wait "$p" 2>/dev/null || true
+    done
+    if [ "$own_dir" = 1 ]; then
+        rm -rf "$dir"
+    fi
+    exit "$rc"
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# free loopback ports, asked of the kernel (the frontend, HAProxy stats, Prometheus, then two per
+# replica: HTTP and agent check)
+nports=$((3 + 2 * replicas))
+read -r -a ports <<<"$(python3 -c '
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$nports")"
+fe_port=${ports[0]}
+stats_port=${ports[1]}
+prom_port=${ports[2]}
+
+wait_http() { # URL SECONDS
+    local end=$((SECONDS + $2))
+    while [ $SECONDS -lt $end ]; do
+        curl -fsS -m 2 -o /dev/null "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "run.sh: $1 not ready within $2 s" >&2
+    return 1
+}
+
+if [ "$prom" = 1 ]; then
+    # started first: it takes the longest to come up
+    targets=""
+    for ((i = 0; i < replicas; i++)); do
+        targets+="${targets:+, }'127.0.0.1:${ports[3 + 2 * i]}'"
+    done
+    cp "$here/itscale.rules.yml" "$dir/itscale.rules.yml"
+    cat >"$dir/prometheus.yml" <<EOF
+# generated by examples/server/cluster/run.sh
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [itscale.rules.yml]
+scrape_configs:
+  - job_name: itscale
+    static_configs: [{targets: [$targets]}]
+  - job_name: haproxy
+    static_configs: [{targets: ['127.0.0.1:$stats_port']}]
+EOF
+    prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/tsdb" \
+        --web.listen-address="127.0.0.1:$prom_port" --storage.tsdb.retention.time=2h \
+        >"$dir/prometheus.log" 2>&1 &
+    pids+=($!)
+fi
+
+replica_urls=()
+replica_pids=()
+servers_cfg=""
+for ((i = 0; i < replicas; i++)); do
+    hp=${ports[3 + 2 * i]}
+    ap=${ports[4 + 2 * i]}
+    # shellcheck disable=SC2086
+    "$server" --host 127.0.0.1 --port "$hp" --agent-port "$ap" --drain-ms 1000 $server_args \
+        >"$dir/server-$i.log" 2>&1 &
+    pids+=($!)
+    replica_pids+=($!)
+    replica_urls+=("http://127.0.0.1:$hp")
+    servers_cfg+="    server r$i 127.0.0.1:$hp agent-port $ap"$'\n'
+done
+for u in "${replica_urls[@]}"; do
+    wait_http "$u/health" 30
+done
+
+case "$balance" in
+hash)
+    # the affinity key from the buffered JSON body; requests without one go round robin
+    balance_cfg="    balance hash req.body,json_query('\$.affinity')
+    hash-type consistent
+    hash-balance-factor $hbf" ;;
+*) balance_cfg="    balance $balance" ;;
+esac
+
+cat >"$dir/haproxy.cfg" <<EOF
+# generated by examples/server/cluster/run.sh
+global
+    maxconn 4096
+    stats socket $dir/haproxy.sock mode 600 level admin
+
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 120s
+    timeout server 120s
+    timeout queue 60s
+    # a result is a pure function of (config, seed, affinity key): a request a replica lost
+    # (killed, reset, closed without an answer) is replayed on another one
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response junk-response response-timeout 0rtt-rejected
+    option http-buffer-request
+
+frontend itscale
+    bind 127.0.0.1:$fe_port
+    default_backend replicas
+
+frontend stats
+    bind 127.0.0.1:$stats_port
+    http-request use-service prometheus-exporter if { path /metrics }
+    stats enable
+    stats uri /stats
+
+backend replicas
+$balance_cfg
+    option httpchk GET /health
+    http-check expect status 200
+    # the agent check carries the replica's own load signal: "up N%" from its outstanding NFE
+    # and governor state, "drain" while it shuts down
+    default-server check inter 500ms fall 2 rise 1 agent-check agent-inter 250ms weight 100
+$servers_cfg
+EOF
+haproxy -c -q -f "$dir/haproxy.cfg"
+haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$stats_port/stats" 20
+# every replica up behind the frontend
+end=$((SECONDS + 30))
+until [ "$(curl -fsS -m 2 "http://127.0.0.1:$stats_port/stats;csv" 2>/dev/null |
+          awk -F, '$1=="replicas" && $2 ~ /^r[0-9]+$/ && $18 ~ /^UP/' | wc -l)" = "$replicas" ]; do
+    [ $SECONDS -lt $end ] || { echo "run.sh: replicas not UP in HAProxy within 30 s" >&2; exit 1; }
+    sleep 0.2
+done
+
+if [ "$prom" = 1 ]; then
+    wait_http "http://127.0.0.1:$prom_port/-/ready" 60
+    end=$((SECONDS + 30))
+    until curl -fsS -m 2 "http://127.0.0.1:$prom_port/api/v1/query" \
+              --data-urlencode 'query=count(up{job="itscale"} == 1)' 2>/dev/null |
+          grep -q "\"value\":\[[0-9.]*,\"$replicas\"\]"; do
+        [ $SECONDS -lt $end ] || { echo "run.sh: Prometheus has not scraped every replica within 30 s" >&2; exit 1; }
+        sleep 0.2
+    done
+fi
+
+export ITS_CLUSTER_URL="http://127.0.0.1:$fe_port"
+export ITS_PROM_URL=""
+[ "$prom" = 1 ] && ITS_PROM_URL="http://127.0.0.1:$prom_port"
+export ITS_REPLICA_URLS="${replica_urls[*]}"
+export ITS_REPLICA_PIDS="${replica_pids[*]}"
+export ITS_HAPROXY_STATS_URL="http://127.0.0.1:$stats_port"
+export ITS_CLUSTER_DIR="$dir"
+echo "run.sh: $replicas replicas behind $ITS_CLUSTER_URL (balance $balance)${ITS_PROM_URL:+, Prometheus $ITS_PROM_URL}" >&2
+
+if [ $# -gt 0 ]; then
+    set +e
+    "$@"
+    rc=$?
+    set -e
+    exit "$rc"
+fi
+# no command: serve until a signal (the EXIT trap stops everything)
+while true; do
+    sleep 1 &
+    wait $! || true
+done
