@@ -128,6 +128,7 @@ typedef enum its_stop {
     ITS_STOP_NFE_CAP,       /* the hard NFE cap was reached; best so far returned */
     ITS_STOP_DEADLINE,      /* deadline_ms passed; best so far returned */
     ITS_STOP_CANCELLED,     /* the progress callback returned non-zero */
+    ITS_STOP_VERIFIER_CAP,  /* the verifier-row cap (max_verifier_rows) was reached; best so far */
     ITS_STOP_COUNT_
 } its_stop;
 
@@ -237,8 +238,9 @@ ITS_API void its_ctx_mem_free(its_ctx *ctx, void *ptr);
  * Host callbacks
  * ------------------------------------------------------------------------------------------- */
 #define ITS_MODEL_V1 1
+#define ITS_MODEL_V2 2 /* adds eval_dim */
 typedef struct its_model {
-    int version;        /* ITS_MODEL_V1 */
+    int version;        /* ITS_MODEL_V2 (its_model_init); ITS_MODEL_V1 structs still work */
     size_t dim;         /* floats per sample */
     its_pred pred;      /* what eval writes */
     its_interp interp;  /* the interpolant the model was trained on */
@@ -250,17 +252,27 @@ typedef struct its_model {
      * Returns 0 on success; anything else aborts the run with ITS_ERR_CALLBACK. */
     int (*eval)(void *user, const float *x, const float *t, size_t n, float *out);
     void *user;
+    /* ITS_MODEL_V2: the same evaluation with the row width passed in, so a host need not carry
+     * dim through user. Set eval or eval_dim; when both are set eval_dim is called. */
+    int (*eval_dim)(void *user, const float *x, const float *t, size_t n, size_t dim,
+                    float *out);
 } its_model;
 
 #define ITS_VERIFIER_V1 1
+#define ITS_VERIFIER_V2 2 /* adds score_dim, grad_dim */
 typedef struct its_verifier {
-    int version;        /* ITS_VERIFIER_V1 */
+    int version;        /* ITS_VERIFIER_V2 (its_verifier_init); ITS_VERIFIER_V1 structs work */
     size_t max_batch;   /* most rows per call; 0 = any */
     /* Scores n samples (higher is better, -inf rejects, NaN is an error). Returns 0 on success. */
     int (*score)(void *user, const float *x0, size_t n, float *scores);
     /* Optional (NULL): gradient of the score with respect to x0 (n x dim) and the scores. */
     int (*grad)(void *user, const float *x0, size_t n, float *grad, float *scores);
     void *user;
+    /* ITS_VERIFIER_V2: score and grad with the row width passed in; each, when set, is called
+     * instead of its counterpart above (score or score_dim is required). */
+    int (*score_dim)(void *user, const float *x0, size_t n, size_t dim, float *scores);
+    int (*grad_dim)(void *user, const float *x0, size_t n, size_t dim, float *grad,
+                    float *scores);
 } its_verifier;
 
 ITS_API void its_model_init(its_model *m);       /* version set, everything else zero/linear */
@@ -319,11 +331,21 @@ typedef enum its_budget_policy {
 /* ---------------------------------------------------------------------------------------------
  * Method parameters. Each struct has its_<method>_params_init() writing the documented defaults.
  * its_sampler_create takes a pointer to the struct matching the method (NULL = defaults).
+ *
+ * Every struct starts with the same two fields: `size` (sizeof the struct as the host's header
+ * declared it) and `method` (the method it belongs to), both written by _init. The library checks
+ * them before it reads anything else: a struct of another method is ITS_ERR_INVALID naming
+ * params.method, and a struct from an older header (smaller size) is read only as far as its
+ * size, the newer fields keeping their defaults. Always call _init first.
  * ------------------------------------------------------------------------------------------- */
-typedef struct its_none_params { int version; } its_none_params;
+typedef struct its_none_params {
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
+} its_none_params;
 
 typedef struct its_best_of_n_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     int n;                 /* trajectories; default 4 */
 } its_best_of_n_params;
 
@@ -332,7 +354,8 @@ ITS_API const char *its_stall_name(its_stall v);
 ITS_API its_status its_stall_parse(const char *s, its_stall *out);
 
 typedef struct its_zero_order_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     int neighbors;         /* K per round; default 4 */
     double tau;            /* cosine similarity of a neighbour to the pivot; default 0.95 */
     int rounds;            /* 0 = as many as the budget pays for */
@@ -340,7 +363,8 @@ typedef struct its_zero_order_params {
 } its_zero_order_params;
 
 typedef struct its_search_over_paths_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     int n;                 /* paths; default 2 */
     int m;                 /* copies per path per iteration; default 5 */
     double t_start;        /* default 0.12 */
@@ -353,7 +377,8 @@ typedef struct its_search_over_paths_params {
  * then be set), one budget step per round that costs NFE; `children` becomes the most children
  * per particle in one round, and a round never gets fewer than one child per particle. */
 typedef struct its_beam_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     int beams;             /* default 2 */
     int children;          /* default 4; with budget_children: the most per beam and step */
     int budget_children;   /* 0: `children` every step (default); 1: from the allocator */
@@ -361,7 +386,8 @@ typedef struct its_beam_params {
 } its_beam_params;
 
 typedef struct its_svdd_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     int n;                 /* particles; default 2 */
     int children;          /* default 25; with budget_children: the most per particle and step */
     int budget_children;   /* 0: `children` every step (default); 1: from the allocator */
@@ -369,7 +395,8 @@ typedef struct its_svdd_params {
 } its_svdd_params;
 
 typedef struct its_code_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     int n;                 /* default 2 */
     int children;          /* default 25; with budget_children: the most per particle and block */
     int block;             /* steps a child runs before selection; default 2 */
@@ -390,7 +417,8 @@ ITS_API const char *its_resampler_name(its_resampler v);
 ITS_API its_status its_resampler_parse(const char *s, its_resampler *out);
 
 typedef struct its_fk_smc_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     int n;                      /* particles; default 8 */
     double lambda;              /* default 10 */
     its_potential potential;    /* default diff */
@@ -406,7 +434,8 @@ ITS_API const char *its_bfs_mode_name(its_bfs_mode v);
 ITS_API its_status its_bfs_mode_parse(const char *s, its_bfs_mode *out);
 
 typedef struct its_bfs_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     int n;                  /* default 8 */
     double temp;            /* softmax temperature; default 1 */
     int start;              /* first evaluation step; default 0 */
@@ -416,7 +445,8 @@ typedef struct its_bfs_params {
 } its_bfs_params;
 
 typedef struct its_dfs_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     double threshold;       /* bar for r(x0_hat): threshold - t*|threshold| at time t; default 0 */
     int depth;              /* steps to back up on a backtrack; default 2 */
     int backtracks;         /* most backtracks; default 4 */
@@ -429,7 +459,8 @@ ITS_API const char *its_ls_schedule_name(its_ls_schedule v);
 ITS_API its_status its_ls_schedule_parse(const char *s, its_ls_schedule *out);
 
 typedef struct its_local_search_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     double rho;              /* gradient step on x; default 0.1 */
     double mu;               /* x0_hat refinement step; default 0 */
     int recur;               /* recurrences per step; default 2 */
@@ -442,11 +473,16 @@ ITS_API const char *its_finish_name(its_finish v);
 ITS_API its_status its_finish_parse(const char *s, its_finish *out);
 
 typedef struct its_rbf_params {
-    int version;
+    uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
+    its_method method;     /* the method the struct belongs to (set by _init) */
     int chains;              /* B; default 2 */
     int init;                /* initial noises per chain; default 25 */
     int speculative;         /* proposals drawn per model call; default 1 */
     its_finish finish;       /* default tweedie (the official behaviour) */
+    /* The NFE budget when run.max_nfe is 0 (no cap); with a cap, the cap is the budget.
+     * Default 500 (the paper's budget). Added after the first release: an older struct without
+     * it gets the default. */
+    uint64_t nfe;
 } its_rbf_params;
 
 ITS_API void its_none_params_init(its_none_params *p);
@@ -461,9 +497,19 @@ ITS_API void its_bfs_params_init(its_bfs_params *p);
 ITS_API void its_dfs_params_init(its_dfs_params *p);
 ITS_API void its_local_search_params_init(its_local_search_params *p);
 ITS_API void its_rbf_params_init(its_rbf_params *p);
+/* The defaults of method m into a params struct of `size` bytes (sizeof as the host compiled it,
+ * from the first published size of that struct to the current one): size and method set, each
+ * field the struct holds at its default. For hosts built against an older header, and for hosts
+ * that hold the struct as bytes (language bindings). ITS_ERR_INVALID for a bad m, NULL or a size
+ * no version of the struct had. */
+ITS_API its_status its_method_params_init(its_method m, void *params, size_t size);
 
 /* ---------------------------------------------------------------------------------------------
- * Samplers and runs
+ * Samplers and runs. Thread safety: a sampler, like its context, is used by one thread at a
+ * time (its_generate* leave errors on the sampler's context; its_sampler_to_json caches its text
+ * in the sampler). Give each thread its own context and samplers, as the scheduler does.
+ * A result is owned by one thread: its_result_to_json caches its text in the result; the other
+ * its_result_* readers do not write and may run concurrently on one result.
  * ------------------------------------------------------------------------------------------- */
 typedef struct its_sampler its_sampler;
 typedef struct its_result its_result;
@@ -483,6 +529,21 @@ ITS_API its_method its_sampler_method(const its_sampler *s);
 ITS_API its_status its_generate(its_sampler *s, const its_model *m, const its_verifier *v,
                                 uint64_t seed, its_result **out);
 
+/* Per-call options of its_generate_opts: what belongs to one request rather than to the
+ * sampler (a deadline, a progress callback). The sampler is not modified. */
+typedef struct its_gen_options {
+    uint32_t size;              /* sizeof(its_gen_options), set by its_gen_options_init */
+    double deadline_ms;         /* < 0 (default): the sampler's run.deadline_ms; 0: none; > 0 */
+    its_progress_fn progress;   /* NULL (default): the sampler's run.progress */
+    void *progress_user;
+} its_gen_options;
+
+ITS_API void its_gen_options_init(its_gen_options *o);
+/* its_generate with per-call options (opt NULL = its_generate). */
+ITS_API its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verifier *v,
+                                     uint64_t seed, const its_gen_options *opt,
+                                     its_result **out);
+
 /* Builds a sampler from a JSON document (see README, "Configuration"). ITS_ERR_CONFIG names the
  * JSON path of the first problem. */
 ITS_API its_status its_sampler_from_json(its_ctx *ctx, const char *json, size_t len,
@@ -490,6 +551,99 @@ ITS_API its_status its_sampler_from_json(its_ctx *ctx, const char *json, size_t 
 /* The full effective configuration (defaults filled in) as JSON; owned by s, valid until the next
  * call on s or its_sampler_free. NULL on allocation failure. */
 ITS_API const char *its_sampler_to_json(its_sampler *s);
+
+/* ---------------------------------------------------------------------------------------------
+ * Parameter metadata (as zstd's ZSTD_cParam_getBounds): every method parameter and every run
+ * parameter with its type, default, bounds and meaning, from the same tables that validation and
+ * the JSON configuration use. Method parameters are named as in "params" ("n"); run parameters
+ * by their JSON path under "run" ("steps", "budget.max_nfe", "dynamics.g.scale").
+ * ------------------------------------------------------------------------------------------- */
+typedef enum its_param_type {
+    ITS_PARAM_INT = 0,    /* integer (an int field; run.budget.* are uint64_t) */
+    ITS_PARAM_REAL,       /* double */
+    ITS_PARAM_BOOL,       /* int 0 or 1; JSON true/false */
+    ITS_PARAM_ENUM,       /* int-sized enum; JSON one of the choices' names */
+    ITS_PARAM_ARRAY,      /* run.grid_custom: steps + 1 numbers */
+    ITS_PARAM_INTERP,     /* run.interp: "model", an interpolant name or {"kind", ...} */
+    ITS_PARAM_TYPE_COUNT_
+} its_param_type;
+
+typedef struct its_param_info {
+    const char *name;     /* "n"; run parameters: the path under "run" */
+    its_param_type type;
+    double min, max;      /* bounds, inclusive (min excluded when min_open); enum: 0 .. choices-1 */
+    int min_open;
+    double def;           /* default (bool 0/1, enum: the choice's index); NaN for array/interp */
+    int n_choices;        /* enum: the number of choices (names through its_param_choice) */
+    int size_param;       /* 1: the method's size parameter, the one its_cost_fit scales */
+    const char *doc;      /* one line */
+    const void *impl_;    /* private */
+} its_param_info;
+
+ITS_API const char *its_param_type_name(its_param_type v);
+ITS_API its_status its_param_type_parse(const char *s, its_param_type *out);
+
+/* Number of parameters of method m (0 for none); -1 when m is out of range. */
+ITS_API int its_method_param_count(its_method m);
+/* Parameter i (0 .. count-1) of method m. ITS_ERR_INVALID when m or i is out of range. */
+ITS_API its_status its_method_param_info(its_method m, int i, its_param_info *out);
+/* Index of the parameter called name, or -1. */
+ITS_API int its_method_param_find(its_method m, const char *name);
+/* One-line description of the method (static string; NULL when m is out of range). */
+ITS_API const char *its_method_summary(its_method m);
+/* How its_cost_fit sizes the method for a budget, in words ("n = floor(NFE / T)"). Static. */
+ITS_API const char *its_method_scale_rule(its_method m);
+/* Whether the method needs a verifier (1) and a verifier gradient (1 always, 2 with some
+ * parameters, 0 never); -1 when m is out of range. */
+ITS_API int its_method_needs_verifier(its_method m);
+ITS_API int its_method_needs_grad(its_method m);
+
+ITS_API int its_run_param_count(void);
+ITS_API its_status its_run_param_info(int i, its_param_info *out);
+ITS_API int its_run_param_find(const char *path);
+
+/* Name of choice j of an enum parameter (static string), NULL when out of range. */
+ITS_API const char *its_param_choice(const its_param_info *p, int j);
+
+/* Everything above as one JSON document (context memory: free with its_ctx_mem_free):
+ * {"version", "methods": {name: {"summary", "needs_verifier", "needs_grad", "scale_rule",
+ *  "size_param", "params": [param...]}}, "run": [param...]} where a param is {"name", "type",
+ * "default", "min", "max", "min_open", "choices" (enum), "size_param", "doc"}; min/max are
+ * null where unbounded or not numeric. */
+ITS_API its_status its_params_json(its_ctx *ctx, char **out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Cost model: what a configuration will spend, the least it can run with, and how to size it for
+ * a budget. The engine uses the same functions (a sampler under a cap smaller than its plan is
+ * fitted once before it runs), and so do the scheduler and the CLI.
+ * method_params: the method's struct or NULL (defaults); run: NULL for defaults.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct its_cost {
+    uint64_t trajectory;  /* NFE of one trajectory of one particle (steps; 2 steps - 1 for heun) */
+    uint64_t minimum;     /* the least run.max_nfe the configuration runs with (smaller:
+                           * ITS_ERR_BUDGET); 0 when it needs no cap (it then runs with none) */
+    uint64_t planned;     /* the most NFE it spends, after fitting under run.max_nfe; equal to
+                           * the NFE spent for every method but dfs (an upper bound: backtracks
+                           * are taken on demand) and runs stopped early */
+    int needs_cap;        /* 1: the configuration sizes itself from run.max_nfe, which must be set
+                           * (zero_order rounds = 0, budget_children) */
+} its_cost;
+
+/* The cost of a configuration. ITS_ERR_INVALID / ITS_ERR_UNSUPPORTED for a configuration that
+ * its_sampler_create would reject, with the same message; ITS_ERR_BUDGET when run.max_nfe is
+ * set and below the minimum (*out is filled all the same). */
+ITS_API its_status its_cost_plan(its_ctx *ctx, its_method m, const void *method_params,
+                                 const its_run_params *run, its_cost *out);
+/* The same for a sampler's configuration. */
+ITS_API its_status its_sampler_cost(its_sampler *s, its_cost *out);
+
+/* Sizes a configuration for a budget of nfe NFE: sets run->max_nfe = nfe and the method's size
+ * parameter (its_method_scale_rule; clamped to its bounds) in *method_params, which must be the
+ * method's struct written by its _init. A method without a size parameter only gets the cap.
+ * ITS_ERR_BUDGET (with the minimum in the message) when nfe is below the minimum after
+ * fitting; the structs are written all the same. */
+ITS_API its_status its_cost_fit(its_ctx *ctx, its_method m, void *method_params,
+                                its_run_params *run, uint64_t nfe);
 
 /* ---------------------------------------------------------------------------------------------
  * Results: top-k samples (host memory, best first) and accounting

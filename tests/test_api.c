@@ -211,9 +211,9 @@ static void test_sampler_create_args(void **state)
         {"run.solver", ITS_ERR_INVALID, rc_solver},
         {"run.dynamics", ITS_ERR_INVALID, rc_dyn},
         {"run.solver", ITS_ERR_UNSUPPORTED, rc_heun_sde},
-        {"run.g.schedule", ITS_ERR_INVALID, rc_g},
-        {"run.g.scale", ITS_ERR_INVALID, rc_gscale},
-        {"run.g.scale", ITS_ERR_INVALID, rc_gscale_inf},
+        {"run.dynamics.g.schedule", ITS_ERR_INVALID, rc_g},
+        {"run.dynamics.g.scale", ITS_ERR_INVALID, rc_gscale},
+        {"run.dynamics.g.scale", ITS_ERR_INVALID, rc_gscale_inf},
         {"run.convert", ITS_ERR_INVALID, rc_convert},
         {"run.interp", ITS_ERR_INVALID, rc_target},
         {"run.budget.deadline_ms", ITS_ERR_INVALID, rc_deadline},
@@ -255,10 +255,10 @@ static void test_sampler_create_args(void **state)
                      ITS_ERR_INVALID);
     ASSERT_MSG(ctx, "params.n");
     bp.n = 3;
-    bp.version = 0;
+    bp.size = 0;
     assert_int_equal(its_sampler_create(ctx, ITS_METHOD_BEST_OF_N, &bp, NULL, &s),
                      ITS_ERR_INVALID);
-    ASSERT_MSG(ctx, "params.version");
+    ASSERT_MSG(ctx, "params.size");
     assert_null(s);
     /* a success clears the last error */
     ITS_ASSERT_OK(its_sampler_create(ctx, ITS_METHOD_NONE, NULL, NULL, &s));

@@ -658,11 +658,23 @@ static void test_budget(void **state)
             its_result_free(r);
         }
     }
-    /* zero_order: one trajectory fits, one round of neighbours does not */
+    /* zero_order: a cap short of one round of 4 neighbours shrinks the round to the 3 it pays
+     * for (T + 3 T = 40 of 49); below the pivot and one neighbour (2 T) it is ITS_ERR_BUDGET */
     its_run_params run = run_of(T, T + 4 * T - 1);
     its_result *r = NULL;
+    ITS_ASSERT_OK(gen(f->ctx, ITS_METHOD_ZERO_ORDER, &mc[0].p, &run, &f->m, &f->v, 1, &r));
+    assert_int_equal(nfe_of(r), 4 * T);
+    its_result_free(r);
+    r = NULL;
+    run = run_of(T, 2 * T - 1);
     assert_int_equal(gen(f->ctx, ITS_METHOD_ZERO_ORDER, &mc[0].p, &run, &f->m, &f->v, 1, &r),
                      ITS_ERR_BUDGET);
+    assert_non_null(strstr(its_ctx_errmsg(f->ctx), "needs at least 20 NFE"));
+    run = run_of(T, 2 * T);
+    ITS_ASSERT_OK(gen(f->ctx, ITS_METHOD_ZERO_ORDER, &mc[0].p, &run, &f->m, &f->v, 1, &r));
+    assert_int_equal(nfe_of(r), 2 * T);
+    its_result_free(r);
+    r = NULL;
     /* search_over_paths lowers m, then n, to fit the cap */
     run = run_of(20, 300);
     ITS_ASSERT_OK(gen(f->ctx, ITS_METHOD_SEARCH_OVER_PATHS, &mc[1].p, &run, &f->m, &f->v, 1, &r));

@@ -9,49 +9,21 @@
 #include "config/config.h"
 #include "dynamics/dynamics.h"
 
-/* int-typed name functions of the run enums, for the table */
-static const char *cfg_grid_name(int v) { return its_grid_name((its_grid)v); }
-static const char *cfg_solver_name(int v) { return its_solver_name((its_solver)v); }
-static const char *cfg_dyn_name(int v) { return its_dynamics_name((its_dynamics)v); }
-static const char *cfg_g_name(int v) { return its_g_schedule_name((its_g_schedule)v); }
-static const char *cfg_nonfinite_name(int v) { return its_nonfinite_name((its_nonfinite)v); }
 static const char *cfg_method_name(int v) { return its_method_name((its_method)v); }
 
-#define RUN_F(path, type, field, lo, hi, open, doc) \
-    {path, type, offsetof(its_run_params, field), lo, hi, open, NULL, 0, doc}
-#define RUN_E(path, field, fn, count, doc) \
-    {path, ITS_CF_ENUM, offsetof(its_run_params, field), 0, (count) - 1, 0, fn, count, doc}
+#define its_run_fields (its_run_desc(NULL))
+#define its_run_fields_n (cfg_run_n())
 
-/* Ranges mirror its_run_check; the JSON layer reports them with the path first. */
-static const its_cfg_field its_run_fields[] = {
-    RUN_F("steps", ITS_CF_INT, steps, 1, 100000, 0, "denoising steps T"),
-    RUN_E("grid", grid, cfg_grid_name, ITS_GRID_COUNT_, "time grid"),
-    RUN_F("grid_shift", ITS_CF_DOUBLE, grid_shift, 0, 1000, 1, "shift s of the shifted grid"),
-    {"grid_custom", ITS_CF_GRID_CUSTOM, offsetof(its_run_params, grid_custom), 0, 1, 0, NULL, 0,
-     "steps + 1 decreasing times from t_max to 0 (grid \"custom\" only)"},
-    RUN_F("t_max", ITS_CF_DOUBLE, t_max, 0, 1, 1, "first time of the grid"),
-    RUN_E("solver", solver, cfg_solver_name, ITS_SOLVER_COUNT_, "ODE solver"),
-    RUN_E("dynamics.kind", dynamics, cfg_dyn_name, ITS_DYN_COUNT_, "ODE or SDE sampling"),
-    RUN_E("dynamics.g.schedule", g_schedule, cfg_g_name, ITS_G_COUNT_, "SDE diffusion g(t)"),
-    RUN_F("dynamics.g.scale", ITS_CF_DOUBLE, g_scale, 0, 1000, 0, "scale c of g(t)"),
-    {"interp", ITS_CF_INTERP, offsetof(its_run_params, target), 0, 0, 0, NULL, 0,
-     "\"model\" (no conversion) or the interpolant to sample along: a name or {\"kind\", ...}"},
-    RUN_F("budget.max_nfe", ITS_CF_U64, max_nfe, 0, ITS_CFG_MAX_INT, 0,
-          "hard cap on model rows (0 = none)"),
-    RUN_F("budget.max_verifier_rows", ITS_CF_U64, max_verifier_rows, 0, ITS_CFG_MAX_INT, 0,
-          "hard cap on verifier rows (0 = none)"),
-    RUN_F("budget.deadline_ms", ITS_CF_DOUBLE, deadline_ms, 0, 1e12, 0,
-          "wall-clock deadline in ms (0 = none); the best so far is returned"),
-    RUN_F("top_k", ITS_CF_INT, top_k, 1, 1024, 0, "samples returned"),
-    RUN_E("on_nonfinite", on_nonfinite, cfg_nonfinite_name, ITS_NONFINITE_COUNT_,
-          "NaN/Inf from a callback: stop with an error, or drop the particle"),
-};
+static size_t cfg_run_n(void)
+{
+    size_t n;
+    its_run_desc(&n);
+    return n;
+}
 
 const its_cfg_field *its_cfg_run_fields(size_t *n)
 {
-    if (n)
-        *n = ITS_ARRAY_LEN(its_run_fields);
-    return its_run_fields;
+    return its_run_desc(n);
 }
 
 /* Interpolant parameters by kind (JSON key, field offset in its_interp). */
@@ -72,59 +44,14 @@ static const its_ip_key its_ip_keys[] = {
 /* ---------------------------------------------------------------------------------------------
  * Descriptions of what a value must be
  * ------------------------------------------------------------------------------------------- */
-static void cfg_enum_list(const char *(*ename)(int), int emax, char *buf, size_t cap)
-{
-    size_t o = (size_t)snprintf(buf, cap, "one of ");
-    for (int i = 0; i < emax && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s\"%s\"", i ? ", " : "", ename(i));
-}
-
-static void cfg_range(const char *what, double lo, double hi, int lo_open, char *buf, size_t cap)
-{
-    if (hi >= ITS_CFG_MAX_INT)
-        snprintf(buf, cap, "%s %s %.17g", what, lo_open ? ">" : ">=", lo);
-    else
-        snprintf(buf, cap, "%s in %c%.17g, %.17g]", what, lo_open ? '(' : '[', lo, hi);
-}
-
 void its_cfg_desc_expect(const its_param_desc *d, char *buf, size_t cap)
 {
-    switch (d->type) {
-    case ITS_PT_INT:
-        cfg_range("integer", d->min, d->max, 0, buf, cap);
-        break;
-    case ITS_PT_DOUBLE:
-        cfg_range("number", d->min, d->max, 0, buf, cap);
-        break;
-    case ITS_PT_BOOL:
-        snprintf(buf, cap, "true or false");
-        break;
-    case ITS_PT_ENUM:
-        cfg_enum_list(d->ename, d->emax, buf, cap);
-        break;
-    }
+    its_desc_expect(d, buf, cap);
 }
 
 void its_cfg_field_expect(const its_cfg_field *f, char *buf, size_t cap)
 {
-    switch (f->type) {
-    case ITS_CF_INT:
-    case ITS_CF_U64:
-        cfg_range("integer", f->min, f->max, f->min_open, buf, cap);
-        break;
-    case ITS_CF_DOUBLE:
-        cfg_range("number", f->min, f->max, f->min_open, buf, cap);
-        break;
-    case ITS_CF_ENUM:
-        cfg_enum_list(f->ename, f->emax, buf, cap);
-        break;
-    case ITS_CF_GRID_CUSTOM:
-        snprintf(buf, cap, "array of steps + 1 decreasing numbers from t_max to 0");
-        break;
-    case ITS_CF_INTERP:
-        snprintf(buf, cap, "\"model\", an interpolant name, or {\"kind\": name, parameters}");
-        break;
-    }
+    its_desc_expect(f, buf, cap);
 }
 
 void its_cfg_desc_value(const its_param_desc *d, const void *params, char *buf, size_t cap)
@@ -134,6 +61,12 @@ void its_cfg_desc_value(const its_param_desc *d, const void *params, char *buf, 
         double v;
         memcpy(&v, base + d->offset, sizeof(v));
         snprintf(buf, cap, "%.15g", v);
+        return;
+    }
+    if (d->type == ITS_PT_U64) {
+        uint64_t u;
+        memcpy(&u, base + d->offset, sizeof(u));
+        snprintf(buf, cap, "%llu", (unsigned long long)u);
         return;
     }
     int v;
@@ -379,6 +312,15 @@ static its_status cfg_parse_params(its_ctx *ctx, const its_method_vt *vt, const 
                 return cfg_bad(ctx, path, expect, it);
             memcpy(dst, &iv, sizeof(iv));
             break;
+        case ITS_PT_U64: {
+            if (!cfg_int_ok(it, d->min, d->max, 0))
+                return cfg_bad(ctx, path, expect, it);
+            uint64_t u = (uint64_t)it->valuedouble;
+            memcpy(dst, &u, sizeof(u));
+            break;
+        }
+        default:
+            return cfg_bad(ctx, path, expect, it);
         }
     }
     return ITS_OK;
@@ -477,7 +419,7 @@ static its_status cfg_parse_grid(its_ctx *ctx, const cJSON *arr, its_run_params 
 
 static const its_cfg_field *cfg_field_find(const char *rel)
 {
-    for (size_t i = 0; i < ITS_ARRAY_LEN(its_run_fields); i++)
+    for (size_t i = 0; i < its_run_fields_n; i++)
         if (strcmp(its_run_fields[i].path, rel) == 0)
             return &its_run_fields[i];
     return NULL;
@@ -487,7 +429,7 @@ static const its_cfg_field *cfg_field_find(const char *rel)
 static int cfg_field_group(const char *rel)
 {
     size_t n = strlen(rel);
-    for (size_t i = 0; i < ITS_ARRAY_LEN(its_run_fields); i++)
+    for (size_t i = 0; i < its_run_fields_n; i++)
         if (strncmp(its_run_fields[i].path, rel, n) == 0 && its_run_fields[i].path[n] == '.')
             return 1;
     return 0;
@@ -498,7 +440,7 @@ static void cfg_group_keys(const char *rel, char *buf, size_t cap)
 {
     size_t n = strlen(rel), o = 0;
     buf[0] = 0;
-    for (size_t i = 0; i < ITS_ARRAY_LEN(its_run_fields) && o < cap; i++) {
+    for (size_t i = 0; i < its_run_fields_n && o < cap; i++) {
         const char *p = its_run_fields[i].path;
         if (n && (strncmp(p, rel, n) != 0 || p[n] != '.'))
             continue;
@@ -573,6 +515,8 @@ static its_status cfg_parse_run_obj(its_ctx *ctx, const cJSON *obj, const char *
         case ITS_CF_INTERP:
             ITS_TRY(cfg_parse_interp(ctx, it, run));
             break;
+        default:
+            return cfg_bad(ctx, path, expect, it);
         }
     }
     return ITS_OK;
@@ -631,7 +575,7 @@ its_status its_cfg_parse(its_ctx *ctx, const char *json, size_t len, const its_m
     its_method m;
     if (!cJSON_IsString(sampler) || its_method_parse(sampler->valuestring, &m) != ITS_OK) {
         char expect[512];
-        cfg_enum_list(cfg_method_name, ITS_METHOD_COUNT_, expect,
+        its_enum_expect(cfg_method_name, ITS_METHOD_COUNT_, expect,
                       sizeof(expect));
         st = cfg_bad(ctx, "sampler", expect, sampler);
         goto done;
@@ -752,6 +696,10 @@ static int cfg_add_params(cJSON *po, const its_method_vt *vt, const void *params
             double x;
             memcpy(&x, base + d->offset, sizeof(x));
             v = its_cfg_number(x);
+        } else if (d->type == ITS_PT_U64) {
+            uint64_t x;
+            memcpy(&x, base + d->offset, sizeof(x));
+            v = its_cfg_number((double)x);
         } else {
             int x;
             memcpy(&x, base + d->offset, sizeof(x));
@@ -780,7 +728,7 @@ cJSON *its_cfg_to_cjson(const its_method_vt *vt, const void *params, const its_r
         !(po = cJSON_AddObjectToObject(root, "params")) || cfg_add_params(po, vt, params) != 0 ||
         !(ro = cJSON_AddObjectToObject(root, "run")))
         goto fail;
-    for (size_t i = 0; i < ITS_ARRAY_LEN(its_run_fields); i++) {
+    for (size_t i = 0; i < its_run_fields_n; i++) {
         const its_cfg_field *f = &its_run_fields[i];
         const char *leaf;
         cJSON *o = cfg_group_obj(ro, f->path, &leaf);
@@ -829,6 +777,8 @@ cJSON *its_cfg_to_cjson(const its_method_vt *vt, const void *params, const its_r
         case ITS_CF_INTERP:
             v = cfg_interp_cjson(run);
             break;
+        default:
+            continue;
         }
         if (!v || !cJSON_AddItemToObject(o, leaf, v)) {
             cJSON_Delete(v);
@@ -882,4 +832,95 @@ const char *its_sampler_to_json(its_sampler *s)
     its_mfree(s->ctx, s->json);
     s->json = txt;
     return s->json;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The parameter metadata as one document (its_params_json)
+ * ------------------------------------------------------------------------------------------- */
+static cJSON *cfg_info_cjson(const its_param_info *in)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    int ok = cJSON_AddStringToObject(o, "name", in->name) &&
+             cJSON_AddStringToObject(o, "type", its_param_type_name(in->type)) != NULL;
+    cJSON *def = NULL;
+    if (in->type == ITS_PARAM_ENUM)
+        def = cJSON_CreateString(its_param_choice(in, (int)in->def));
+    else if (in->type == ITS_PARAM_BOOL)
+        def = cJSON_CreateBool(in->def != 0);
+    else if (in->type == ITS_PARAM_INTERP)
+        def = cJSON_CreateString("model");
+    else
+        def = its_cfg_number(in->def); /* null for array */
+    ok = ok && def && cJSON_AddItemToObject(o, "default", def);
+    if (!ok && def && !cJSON_IsInvalid(def))
+        def = NULL;
+    int numeric = in->type == ITS_PARAM_INT || in->type == ITS_PARAM_REAL;
+    ok = ok && cJSON_AddItemToObject(o, "min", numeric ? its_cfg_number(in->min) : cJSON_CreateNull());
+    ok = ok && cJSON_AddItemToObject(o, "max", numeric && in->max < ITS_CFG_MAX_INT
+                                                   ? its_cfg_number(in->max)
+                                                   : cJSON_CreateNull());
+    ok = ok && cJSON_AddBoolToObject(o, "min_open", in->min_open != 0);
+    if (ok && in->type == ITS_PARAM_ENUM) {
+        cJSON *ch = cJSON_AddArrayToObject(o, "choices");
+        for (int j = 0; ok && ch && j < in->n_choices; j++)
+            ok = cJSON_AddItemToArray(ch, cJSON_CreateString(its_param_choice(in, j)));
+        ok = ok && ch;
+    }
+    ok = ok && cJSON_AddBoolToObject(o, "size_param", in->size_param != 0);
+    ok = ok && cJSON_AddStringToObject(o, "doc", in->doc ? in->doc : "");
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+its_status its_params_json(its_ctx *ctx, char **out)
+{
+    if (!ctx)
+        return ITS_ERR_INVALID;
+    its_clear_error(ctx);
+    if (!out)
+        return its_error(ctx, ITS_ERR_INVALID, "its_params_json: out is NULL");
+    *out = NULL;
+    cJSON *root = cJSON_CreateObject(), *methods = NULL, *run = NULL;
+    int ok = root && cJSON_AddStringToObject(root, "version", its_version()) &&
+             (methods = cJSON_AddObjectToObject(root, "methods")) != NULL;
+    for (int m = 0; ok && m < ITS_METHOD_COUNT_; m++) {
+        cJSON *mo = cJSON_AddObjectToObject(methods, its_method_name((its_method)m));
+        ok = mo && cJSON_AddStringToObject(mo, "summary", its_method_summary((its_method)m)) &&
+             cJSON_AddBoolToObject(mo, "needs_verifier", its_method_needs_verifier((its_method)m)) &&
+             cJSON_AddNumberToObject(mo, "needs_grad", its_method_needs_grad((its_method)m)) &&
+             cJSON_AddStringToObject(mo, "scale_rule", its_method_scale_rule((its_method)m));
+        const char *size_param = NULL;
+        cJSON *pa = ok ? cJSON_AddArrayToObject(mo, "params") : NULL;
+        ok = ok && pa;
+        for (int i = 0; ok && i < its_method_param_count((its_method)m); i++) {
+            its_param_info in;
+            its_method_param_info((its_method)m, i, &in);
+            if (in.size_param)
+                size_param = in.name;
+            cJSON *po = cfg_info_cjson(&in);
+            ok = po && cJSON_AddItemToArray(pa, po);
+        }
+        ok = ok && cJSON_AddItemToObject(mo, "size_param", size_param
+                                                               ? cJSON_CreateString(size_param)
+                                                               : cJSON_CreateNull());
+    }
+    ok = ok && (run = cJSON_AddArrayToObject(root, "run")) != NULL;
+    for (int i = 0; ok && i < its_run_param_count(); i++) {
+        its_param_info in;
+        its_run_param_info(i, &in);
+        cJSON *po = cfg_info_cjson(&in);
+        ok = po && cJSON_AddItemToArray(run, po);
+    }
+    if (!ok) {
+        cJSON_Delete(root);
+        return its_error(ctx, ITS_ERR_NOMEM, "its_params_json: out of memory");
+    }
+    *out = its_cfg_print(ctx, root);
+    cJSON_Delete(root);
+    return *out ? ITS_OK : its_error(ctx, ITS_ERR_NOMEM, "its_params_json: out of memory");
 }

@@ -11,29 +11,15 @@
 #define ITS_CFG_MAX_BYTES ((size_t)1 << 24)
 #define ITS_CFG_MAX_INT 9007199254740992.0 /* 2^53: the largest integer a JSON number keeps */
 
-/* One leaf of the "run" object. path is relative to "run" ("dynamics.g.scale"). */
-typedef enum {
-    ITS_CF_INT = 0,   /* int field */
-    ITS_CF_U64,       /* uint64_t field */
-    ITS_CF_DOUBLE,
-    ITS_CF_ENUM,      /* int-sized enum, names through ename */
-    ITS_CF_GRID_CUSTOM, /* array of steps + 1 times */
-    ITS_CF_INTERP     /* "model", a kind name, or {"kind", parameters} */
-} its_cfg_type;
+/* One leaf of the "run" object: the run-parameter table of the front end. */
+typedef its_param_desc its_cfg_field;
+#define ITS_CF_INT ITS_PT_INT
+#define ITS_CF_U64 ITS_PT_U64
+#define ITS_CF_DOUBLE ITS_PT_DOUBLE
+#define ITS_CF_ENUM ITS_PT_ENUM
+#define ITS_CF_GRID_CUSTOM ITS_PT_GRID
+#define ITS_CF_INTERP ITS_PT_INTERP
 
-typedef struct its_cfg_field {
-    const char *path;
-    its_cfg_type type;
-    size_t offset;                /* in its_run_params */
-    double min, max;              /* inclusive, except min when min_open */
-    int min_open;                 /* 1: min itself is excluded */
-    const char *(*ename)(int v);
-    int emax;
-    const char *doc;
-} its_cfg_field;
-
-/* The run table (every JSON-expressible its_run_params field but grid_custom and interp,
- * which have their own shapes). */
 const its_cfg_field *its_cfg_run_fields(size_t *n);
 
 /* "integer in [1, 65536]", "number in (0, 1]", "one of \"euler\", \"heun\"", "true or false". */

@@ -51,7 +51,10 @@ ITS_ENUM_TABLE(its_method, ITS_METHOD_COUNT_, "none", "best_of_n", "zero_order",
                "search_over_paths", "beam", "svdd", "code", "fk_smc", "bfs", "dfs",
                "local_search", "rbf")
 ITS_ENUM_TABLE(its_nonfinite, ITS_NONFINITE_COUNT_, "error", "drop")
-ITS_ENUM_TABLE(its_stop, ITS_STOP_COUNT_, "completed", "nfe_cap", "deadline", "cancelled")
+ITS_ENUM_TABLE(its_stop, ITS_STOP_COUNT_, "completed", "nfe_cap", "deadline", "cancelled",
+               "verifier_cap")
+ITS_ENUM_TABLE(its_param_type, ITS_PARAM_TYPE_COUNT_, "int", "real", "bool", "enum", "array",
+               "interp")
 ITS_ENUM_TABLE(its_log_level, ITS_LOG_COUNT_, "error", "warn", "info", "debug")
 ITS_ENUM_TABLE(its_stall, ITS_STALL_COUNT_, "keep", "restart")
 ITS_ENUM_TABLE(its_potential, ITS_POT_COUNT_, "max", "add", "diff", "rt")

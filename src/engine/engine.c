@@ -24,8 +24,11 @@ const its_run_params *its_eng_run(const its_engine *e) { return e->run; }
 uint64_t its_eng_seed(const its_engine *e) { return e->seed; }
 uint64_t its_eng_nfe(const its_engine *e) { return e->usage.nfe; }
 uint64_t its_eng_max_nfe(const its_engine *e) { return e->run->max_nfe; }
-int its_eng_has_grad(const its_engine *e) { return e->ver && e->ver->grad; }
-int its_eng_has_verifier(const its_engine *e) { return e->ver && e->ver->score; }
+int its_eng_has_grad(const its_engine *e)
+{
+    return e->ver && (e->ver->grad || (e->ver->version >= ITS_VERIFIER_V2 && e->ver->grad_dim));
+}
+int its_eng_has_verifier(const its_engine *e) { return e->ver != NULL; }
 const its_interp *its_eng_interp(const its_engine *e) { return e->work_ip; }
 
 uint64_t its_eng_nfe_left(const its_engine *e)
@@ -35,19 +38,46 @@ uint64_t its_eng_nfe_left(const its_engine *e)
     return e->usage.nfe >= e->run->max_nfe ? 0 : e->run->max_nfe - e->usage.nfe;
 }
 
+/* Host callbacks: the _dim forms of a V2 struct when set. */
+static int its_model_call(const its_engine *e, const float *x, const float *t, size_t n,
+                          float *out)
+{
+    const its_model *m = e->model;
+    if (m->version >= ITS_MODEL_V2 && m->eval_dim)
+        return m->eval_dim(m->user, x, t, n, e->dim, out);
+    return m->eval(m->user, x, t, n, out);
+}
+
+static int its_score_call(const its_engine *e, const float *x0, size_t n, float *scores)
+{
+    const its_verifier *v = e->ver;
+    if (v->version >= ITS_VERIFIER_V2 && v->score_dim)
+        return v->score_dim(v->user, x0, n, e->dim, scores);
+    return v->score(v->user, x0, n, scores);
+}
+
+static int its_grad_call(const its_engine *e, const float *x0, size_t n, float *g,
+                         float *scores)
+{
+    const its_verifier *v = e->ver;
+    if (v->version >= ITS_VERIFIER_V2 && v->grad_dim)
+        return v->grad_dim(v->user, x0, n, e->dim, g, scores);
+    return v->grad(v->user, x0, n, g, scores);
+}
+
 int its_eng_nfe_per_step(const its_engine *e, double t, double s)
 {
-    (void)t;
-    return (e->run->solver == ITS_SOLVER_HEUN && e->run->dynamics == ITS_DYN_ODE && s > 0) ? 2 : 1;
+    return its_plan_nfe_per_step(&e->plan, t, s);
 }
 
 uint64_t its_eng_trajectory_nfe(const its_engine *e, int k0)
 {
-    uint64_t n = 0;
-    for (int k = k0; k < e->steps; k++)
-        n += (uint64_t)its_eng_nfe_per_step(e, e->grid[k], e->grid[k + 1]);
-    return n;
+    return its_plan_trajectory(&e->plan, k0);
 }
+
+const its_plan *its_eng_plan(const its_engine *e) { return &e->plan; }
+
+its_method its_eng_method(const its_engine *e) { return e->vt->method; }
 
 its_status its_eng_require_nfe(its_engine *e, uint64_t need, const char *what)
 {
@@ -299,7 +329,7 @@ static void its_wave_call(void *arg, size_t c)
     size_t a = w->a0 + c * w->chunk;
     size_t rows = w->r1 - a < w->chunk ? w->r1 - a : w->chunk;
     const size_t dim = w->e->dim;
-    w->rc[c] = w->e->model->eval(w->e->model->user, w->ps->x + a * dim, w->e->tbuf, rows,
+    w->rc[c] = its_model_call(w->e, w->ps->x + a * dim, w->e->tbuf, rows,
                                  w->ps->u + a * dim);
 }
 
@@ -371,7 +401,7 @@ its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1)
                 in = e->in_buf;
             }
             double t0 = its_now();
-            rc = e->model->eval(e->model->user, in, e->tbuf, rows, out);
+            rc = its_model_call(e, in, e->tbuf, rows, out);
             e->usage.model_s += its_now() - t0;
         }
         e->usage.nfe += rows;
@@ -596,7 +626,7 @@ static its_status its_eng_verifier_rows(its_engine *e, size_t rows)
     ITS_TRY(its_eng_check(e));
     if (e->run->max_verifier_rows &&
         e->usage.verifier_rows + e->usage.grad_rows + rows > e->run->max_verifier_rows) {
-        e->stop = ITS_STOP_NFE_CAP;
+        e->stop = ITS_STOP_VERIFIER_CAP;
         return ITS_STOP_;
     }
     return ITS_OK;
@@ -639,7 +669,7 @@ its_status its_eng_score(its_engine *e, its_pset *ps, size_t r0, size_t r1, its_
         size_t rows = r1 - a < chunk ? r1 - a : chunk;
         ITS_TRY(its_eng_verifier_rows(e, rows));
         double t0 = its_now();
-        int rc = e->ver->score(e->ver->user, src + a * e->dim, rows, e->sbuf);
+        int rc = its_score_call(e, src + a * e->dim, rows, e->sbuf);
         e->usage.verifier_s += its_now() - t0;
         e->usage.verifier_rows += rows;
         e->usage.verifier_calls++;
@@ -669,7 +699,7 @@ its_status its_eng_grad(its_engine *e, its_pset *ps, size_t r0, size_t r1)
         ITS_TRY(its_eng_verifier_rows(e, rows));
         float *g = ps->g + a * e->dim;
         double t0 = its_now();
-        int rc = e->ver->grad(e->ver->user, ps->x0 + a * e->dim, rows, g, e->sbuf);
+        int rc = its_grad_call(e, ps->x0 + a * e->dim, rows, g, e->sbuf);
         e->usage.verifier_s += its_now() - t0;
         e->usage.grad_rows += rows;
         e->usage.grad_calls++;
@@ -753,6 +783,9 @@ its_status its_engine_setup(its_engine *e, its_ctx *ctx, const its_method_vt *vt
     e->seed = seed;
     e->dim = m->dim;
     e->steps = run->steps;
+    e->plan.run = run;
+    e->plan.steps = run->steps;
+    e->plan.cap = run->max_nfe;
     e->convert_to = run->convert ? &run->target : NULL;
     e->work_ip = run->convert ? &run->target : &m->interp;
     e->best = -INFINITY;
@@ -764,6 +797,7 @@ its_status its_engine_setup(its_engine *e, its_ctx *ctx, const its_method_vt *vt
         !(e->step_rec = its_eng_alloc(e, e->cap_step_rec * sizeof(its_step_usage))))
         return ITS_ERR_NOMEM;
     ITS_TRY(its_grid_build(ctx, run, e->grid));
+    e->plan.grid = e->grid;
     ITS_TRY(its_eng_pool(e, &e->final, (size_t)run->top_k));
     ITS_TRY(its_eng_pool(e, &e->look, (size_t)run->top_k));
     return ITS_OK;

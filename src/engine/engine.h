@@ -54,6 +54,25 @@ typedef struct its_pool {
 
 typedef struct its_engine its_engine;
 
+/* The plan of a run: what the cost model needs to know (the engine keeps one). */
+typedef struct its_plan {
+    const its_run_params *run;
+    const double *grid;                  /* steps + 1 times */
+    int steps;
+    uint64_t cap;                        /* run->max_nfe, 0 = none */
+} its_plan;
+
+/* NFE of one evaluation of every row from t to s (1, or 2 for a Heun step that does not end at
+ * 0), and of one trajectory from grid index k0 to the end. */
+int its_plan_nfe_per_step(const its_plan *pl, double t, double s);
+uint64_t its_plan_trajectory(const its_plan *pl, int k0);
+/* ITS_ERR_BUDGET naming the method when the plan's cap is below need. */
+its_status its_plan_require(its_ctx *ctx, const its_plan *pl, its_method m, uint64_t need,
+                            const char *what);
+/* Builds the plan of run (its grid into gridbuf, steps + 1 doubles). */
+its_status its_plan_init(its_ctx *ctx, its_plan *pl, const its_run_params *run, double *gridbuf);
+
+
 /* ---- run facts ---- */
 its_ctx *its_eng_ctx(its_engine *e);
 size_t its_eng_dim(const its_engine *e);
@@ -72,6 +91,10 @@ int its_eng_has_grad(const its_engine *e);
 int its_eng_has_verifier(const its_engine *e);
 /* The interpolant steps are taken in (the conversion target when run.convert is set). */
 const its_interp *its_eng_interp(const its_engine *e);
+
+/* The plan (run, grid, cap) the cost model reads, and the method being run. */
+const its_plan *its_eng_plan(const its_engine *e);
+its_method its_eng_method(const its_engine *e);
 
 /* ITS_ERR_BUDGET with a message when need > max_nfe. */
 its_status its_eng_require_nfe(its_engine *e, uint64_t need, const char *what);

@@ -29,6 +29,7 @@ struct its_engine {
     const its_interp *convert_to;   /* NULL: no interpolant conversion */
     double *grid;
     int steps;
+    its_plan plan;                  /* run, grid, steps and cap for the cost model */
 
     its_usage usage;
     double t_start;

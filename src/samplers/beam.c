@@ -5,13 +5,16 @@
  * n = B). Cost B + B K (T - 1) NFE; under a smaller cap it keeps fewer beams, then fewer children
  * (ITS_ERR_BUDGET below one trajectory). With budget_children the K of each step comes from the
  * per-step allocator over run.max_nfe (its_smp_rounds), `children` being the most. */
+#include <math.h>
+
 #include "samplers/resample.h"
 
 void its_beam_params_init(its_beam_params *p)
 {
     if (!p)
         return;
-    p->version = 1;
+    p->size = (uint32_t)sizeof(*p);
+    p->method = ITS_METHOD_BEAM;
     p->beams = 2;
     p->children = 4;
     p->budget_children = 0;
@@ -22,7 +25,7 @@ static void beam_init(void *p) { its_beam_params_init(p); }
 
 static const its_param_desc beam_desc[] = {
     ITS_P_INT(its_beam_params, beams, 1, 65536, "beams kept after every step (B)"),
-    ITS_P_INT(its_beam_params, children, 1, 65536,
+    ITS_P_SIZE(its_beam_params, children, 1, 65536,
               "SDE children per beam per step (K); the most per step with budget_children"),
     ITS_P_BOOL(its_beam_params, budget_children,
                "children per step from the allocator over run.max_nfe (needs run.max_nfe)"),
@@ -35,6 +38,44 @@ static its_status beam_check(its_ctx *ctx, const void *params, const its_run_par
     const its_beam_params *p = params;
     return its_smp_rounds_check(ctx, "beam", "beams", p->beams, p->children, p->budget_children,
                                 p->children_policy, run);
+}
+
+static its_status beam_fit(its_ctx *ctx, const its_plan *pl, void *params)
+{
+    its_beam_params *p = params;
+    size_t n = (size_t)p->beams, k = (size_t)p->children;
+    ITS_TRY(its_smp_rounds_shrink(ctx, pl, ITS_METHOD_BEAM, p->budget_children, 1, &n, &k));
+    p->beams = (int)n;
+    p->children = (int)k;
+    return ITS_OK;
+}
+
+static uint64_t beam_plan(const its_plan *pl, const void *params)
+{
+    const its_beam_params *p = params;
+    return its_smp_rounds_plan(pl, p->budget_children, 1, (size_t)p->beams,
+                               (size_t)p->children);
+}
+
+static uint64_t beam_minimum(const its_plan *pl, const void *params)
+{
+    const its_beam_params *p = params;
+    return its_smp_rounds_minimum(pl, p->budget_children, 1);
+}
+
+/* children = floor(NFE / (beams T)); with budget_children the allocator sizes them (cap only). */
+static void beam_scale(const its_plan *pl, void *params, uint64_t nfe)
+{
+    its_beam_params *p = params;
+    if (p->budget_children)
+        return;
+    double per = (double)p->beams * (double)its_plan_trajectory(pl, 0);
+    p->children = (int)its_size_clamp(&its_vt_beam, floor((double)nfe / per));
+}
+
+static int beam_needs_cap(const void *params)
+{
+    return ((its_beam_params const *)params)->budget_children != 0;
 }
 
 static its_status beam_steps(its_engine *e, its_smp_rounds *rs, its_budget_policy policy)
@@ -98,6 +139,12 @@ const its_method_vt its_vt_beam = {
     .check = beam_check,
     .needs_verifier = 1,
     .run = beam_run,
+    .fit = beam_fit,
+    .plan = beam_plan,
+    .minimum = beam_minimum,
+    .scale = beam_scale,
+    .needs_cap_fn = beam_needs_cap,
+    .scale_rule = "children = floor(NFE / (beams T)); with budget_children only the cap",
     .summary = "B beams, K SDE children each per step, keep the best B look-aheads "
                "(Ramesh & Mardani 2025)",
 };

@@ -14,7 +14,8 @@ void its_bfs_params_init(its_bfs_params *p)
 {
     if (!p)
         return;
-    p->version = 1;
+    p->size = (uint32_t)sizeof(*p);
+    p->method = ITS_METHOD_BFS;
     p->n = 8;
     p->temp = 1.0;
     p->start = 0;
@@ -26,7 +27,7 @@ void its_bfs_params_init(its_bfs_params *p)
 static void bfs_init(void *p) { its_bfs_params_init(p); }
 
 static const its_param_desc bfs_desc[] = {
-    ITS_P_INT(its_bfs_params, n, 1, 65536, "particles"),
+    ITS_P_SIZE(its_bfs_params, n, 1, 65536, "particles"),
     ITS_P_DBL(its_bfs_params, temp, 0, 1e6, "softmax inverse temperature on r(x0_hat)"),
     ITS_P_INT(its_bfs_params, start, 0, 100000, "first evaluation step (grid index)"),
     ITS_P_INT(its_bfs_params, every, 1, 100000, "steps between evaluations"),
@@ -59,6 +60,45 @@ static uint64_t bfs_particle_nfe(its_engine *e, const its_bfs_params *p,
     for (int k = 0; k < its_eng_steps(e); k++)
         n += its_smp_local_step_nfe(e, k, lp);
     return n;
+}
+
+static uint64_t bfs_per(const its_plan *pl, const its_bfs_params *p)
+{
+    if (!p->local_search)
+        return its_plan_trajectory(pl, 0);
+    its_local_search_params lp;
+    its_local_search_params_init(&lp);
+    uint64_t n = 0;
+    for (int k = 0; k < pl->steps; k++)
+        n += its_smp_local_step_nfe_plan(pl, k, &lp);
+    return n;
+}
+
+static its_status bfs_fit(its_ctx *ctx, const its_plan *pl, void *params)
+{
+    its_bfs_params *p = params;
+    uint64_t per = bfs_per(pl, p);
+    ITS_TRY(its_plan_require(ctx, pl, ITS_METHOD_BFS, per, "one trajectory"));
+    if (pl->cap && (uint64_t)p->n > pl->cap / per)
+        p->n = (int)(pl->cap / per);
+    return ITS_OK;
+}
+
+static uint64_t bfs_plan(const its_plan *pl, const void *params)
+{
+    const its_bfs_params *p = params;
+    return (uint64_t)p->n * bfs_per(pl, p);
+}
+
+static uint64_t bfs_minimum(const its_plan *pl, const void *params)
+{
+    return bfs_per(pl, params);
+}
+
+static void bfs_scale(const its_plan *pl, void *params, uint64_t nfe)
+{
+    its_bfs_params *p = params;
+    p->n = (int)its_size_clamp(&its_vt_bfs, (double)(nfe / bfs_per(pl, p)));
 }
 
 static its_status bfs_run(its_engine *e, const void *params)
@@ -126,6 +166,11 @@ const its_method_vt its_vt_bfs = {
     .needs_grad = 2,
     .wants_grad = bfs_wants_grad,
     .run = bfs_run,
+    .fit = bfs_fit,
+    .plan = bfs_plan,
+    .minimum = bfs_minimum,
+    .scale = bfs_scale,
+    .scale_rule = "n = floor(NFE / T), T the NFE of one particle's trajectory",
     .summary = "N particles, softmax allocation of slots by look-ahead score; resample or prune "
                "(Zhang et al. 2025)",
 };

@@ -4,13 +4,16 @@
  * sampling. Cost n + n K (T - 1) NFE; under a smaller cap it runs fewer particles, then fewer
  * children (ITS_ERR_BUDGET below one trajectory). With budget_children the K of each block comes
  * from the per-step allocator over run.max_nfe, one budget step per block (its_smp_rounds). */
+#include <math.h>
+
 #include "samplers/resample.h"
 
 void its_code_params_init(its_code_params *p)
 {
     if (!p)
         return;
-    p->version = 1;
+    p->size = (uint32_t)sizeof(*p);
+    p->method = ITS_METHOD_CODE;
     p->n = 2;
     p->children = 25;
     p->budget_children = 0;
@@ -22,7 +25,7 @@ static void code_init(void *p) { its_code_params_init(p); }
 
 static const its_param_desc code_desc[] = {
     ITS_P_INT(its_code_params, n, 1, 65536, "particles, each searched on its own"),
-    ITS_P_INT(its_code_params, children, 1, 65536,
+    ITS_P_SIZE(its_code_params, children, 1, 65536,
               "SDE children per particle per block; the most per block with budget_children"),
     ITS_P_INT(its_code_params, block, 1, 100000, "steps a child runs before selection (L)"),
     ITS_P_BOOL(its_code_params, budget_children,
@@ -41,6 +44,44 @@ static its_status code_check(its_ctx *ctx, const void *params, const its_run_par
                                 p->children_policy, run);
 }
 
+static its_status code_fit(its_ctx *ctx, const its_plan *pl, void *params)
+{
+    its_code_params *p = params;
+    size_t n = (size_t)p->n, k = (size_t)p->children;
+    ITS_TRY(its_smp_rounds_shrink(ctx, pl, ITS_METHOD_CODE, p->budget_children, p->block, &n, &k));
+    p->n = (int)n;
+    p->children = (int)k;
+    return ITS_OK;
+}
+
+static uint64_t code_plan(const its_plan *pl, const void *params)
+{
+    const its_code_params *p = params;
+    return its_smp_rounds_plan(pl, p->budget_children, p->block, (size_t)p->n,
+                               (size_t)p->children);
+}
+
+static uint64_t code_minimum(const its_plan *pl, const void *params)
+{
+    const its_code_params *p = params;
+    return its_smp_rounds_minimum(pl, p->budget_children, p->block);
+}
+
+/* children = floor(NFE / (n T)); with budget_children the allocator sizes them (cap only). */
+static void code_scale(const its_plan *pl, void *params, uint64_t nfe)
+{
+    its_code_params *p = params;
+    if (p->budget_children)
+        return;
+    double per = (double)p->n * (double)its_plan_trajectory(pl, 0);
+    p->children = (int)its_size_clamp(&its_vt_code, floor((double)nfe / per));
+}
+
+static int code_needs_cap(const void *params)
+{
+    return ((its_code_params const *)params)->budget_children != 0;
+}
+
 static its_status code_run(its_engine *e, const void *params)
 {
     const its_code_params *p = params;
@@ -57,5 +98,11 @@ const its_method_vt its_vt_code = {
     .check = code_check,
     .needs_verifier = 1,
     .run = code_run,
+    .fit = code_fit,
+    .plan = code_plan,
+    .minimum = code_minimum,
+    .scale = code_scale,
+    .needs_cap_fn = code_needs_cap,
+    .scale_rule = "children = floor(NFE / (n T)); with budget_children only the cap",
     .summary = "as svdd, children run `block` steps before selection (CoDe)",
 };

@@ -16,7 +16,8 @@ void its_dfs_params_init(its_dfs_params *p)
 {
     if (!p)
         return;
-    p->version = 1;
+    p->size = (uint32_t)sizeof(*p);
+    p->method = ITS_METHOD_DFS;
     p->threshold = 0.0;
     p->depth = 2;
     p->backtracks = 4;
@@ -28,8 +29,36 @@ static const its_param_desc dfs_desc[] = {
     ITS_P_DBL(its_dfs_params, threshold, -1e12, 1e12,
               "score threshold at t = 0; threshold_t = threshold - t |threshold|"),
     ITS_P_INT(its_dfs_params, depth, 1, 100000, "steps to back up on a backtrack"),
-    ITS_P_INT(its_dfs_params, backtracks, 0, 1000000, "most backtracks per run"),
+    ITS_P_SIZE(its_dfs_params, backtracks, 0, 1000000, "most backtracks per run"),
 };
+
+/* Most NFE one backtrack costs: the evaluation at step k that failed, then the steps from
+ * k - depth back to k redone. */
+static uint64_t dfs_redo(const its_plan *pl, int depth)
+{
+    uint64_t most = 0;
+    for (int k = 1; k < pl->steps; k++) {
+        int j = k - depth < 0 ? 0 : k - depth;
+        uint64_t c = 1 + its_plan_trajectory(pl, j) - its_plan_trajectory(pl, k);
+        most = c > most ? c : most;
+    }
+    return most;
+}
+
+static uint64_t dfs_plan(const its_plan *pl, const void *params)
+{
+    const its_dfs_params *p = params;
+    return its_plan_trajectory(pl, 0) + (uint64_t)p->backtracks * dfs_redo(pl, p->depth);
+}
+
+/* backtracks = floor((NFE - T) / depth). */
+static void dfs_scale(const its_plan *pl, void *params, uint64_t nfe)
+{
+    its_dfs_params *p = params;
+    uint64_t T = its_plan_trajectory(pl, 0);
+    double v = nfe > T ? floor((double)(nfe - T) / (double)p->depth) : 0;
+    p->backtracks = (int)its_size_clamp(&its_vt_dfs, v);
+}
 
 static its_status dfs_run(its_engine *e, const void *params)
 {
@@ -102,6 +131,9 @@ const its_method_vt its_vt_dfs = {
     .n_desc = ITS_ARRAY_LEN(dfs_desc),
     .needs_verifier = 1,
     .run = dfs_run,
+    .plan = dfs_plan,
+    .scale = dfs_scale,
+    .scale_rule = "backtracks = floor((NFE - T) / depth)",
     .summary = "one trajectory, backtrack by re-noising when the look-ahead score is low "
                "(Zhang et al. 2025)",
 };

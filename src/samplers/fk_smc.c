@@ -30,7 +30,8 @@ void its_fk_smc_params_init(its_fk_smc_params *p)
 {
     if (!p)
         return;
-    p->version = 1;
+    p->size = (uint32_t)sizeof(*p);
+    p->method = ITS_METHOD_FK_SMC;
     p->n = 8;
     p->lambda = 10.0;
     p->potential = ITS_POT_DIFF;
@@ -45,7 +46,7 @@ void its_fk_smc_params_init(its_fk_smc_params *p)
 static void fk_init(void *p) { its_fk_smc_params_init(p); }
 
 static const its_param_desc fk_desc[] = {
-    ITS_P_INT(its_fk_smc_params, n, 1, 65536, "particles"),
+    ITS_P_SIZE(its_fk_smc_params, n, 1, 65536, "particles"),
     ITS_P_DBL(its_fk_smc_params, lambda, 0, 1e6, "potential scale: target p exp(lambda r)"),
     ITS_P_ENUM(its_fk_smc_params, potential, its_potential, ITS_POT_COUNT_,
                "max, add, diff or rt"),
@@ -143,6 +144,45 @@ static its_status fk_resample(its_engine *e, fk_state *s, its_pset *P, its_pset 
     for (size_t i = 0; i < N; i++)
         s->lw[i] = 0.0;
     return ITS_OK;
+}
+
+/* NFE of one particle's trajectory (with the local-search move when asked). */
+static uint64_t fk_per(const its_plan *pl, const its_fk_smc_params *p)
+{
+    its_local_search_params lp;
+    its_local_search_params_init(&lp);
+    uint64_t per = 0;
+    for (int k = 0; k < pl->steps; k++)
+        per += p->local_search ? its_smp_local_step_nfe_plan(pl, k, &lp)
+                               : (uint64_t)its_plan_nfe_per_step(pl, pl->grid[k], pl->grid[k + 1]);
+    return per;
+}
+
+static its_status fk_fit(its_ctx *ctx, const its_plan *pl, void *params)
+{
+    its_fk_smc_params *p = params;
+    uint64_t per = fk_per(pl, p);
+    ITS_TRY(its_plan_require(ctx, pl, ITS_METHOD_FK_SMC, per, "one trajectory"));
+    if (pl->cap && (uint64_t)p->n > pl->cap / per)
+        p->n = (int)(pl->cap / per);
+    return ITS_OK;
+}
+
+static uint64_t fk_plan(const its_plan *pl, const void *params)
+{
+    const its_fk_smc_params *p = params;
+    return (uint64_t)p->n * fk_per(pl, p);
+}
+
+static uint64_t fk_minimum(const its_plan *pl, const void *params)
+{
+    return fk_per(pl, params);
+}
+
+static void fk_scale(const its_plan *pl, void *params, uint64_t nfe)
+{
+    its_fk_smc_params *p = params;
+    p->n = (int)its_size_clamp(&its_vt_fk_smc, (double)(nfe / fk_per(pl, p)));
 }
 
 static its_status fk_run(its_engine *e, const void *params)
@@ -246,6 +286,11 @@ const its_method_vt its_vt_fk_smc = {
     .needs_grad = 2,
     .wants_grad = fk_wants_grad,
     .run = fk_run,
+    .fit = fk_fit,
+    .plan = fk_plan,
+    .minimum = fk_minimum,
+    .scale = fk_scale,
+    .scale_rule = "n = floor(NFE / T), T the NFE of one particle's trajectory",
     .summary = "Feynman-Kac steering: potentials on look-ahead rewards, ESS-triggered "
                "resampling, final correction (Singhal et al. 2025)",
 };

@@ -29,10 +29,14 @@ static its_status its_local_sched(its_engine *e, its_ls_schedule sch, double t, 
     }
 }
 
+uint64_t its_smp_local_step_nfe_plan(const its_plan *pl, int k, const its_local_search_params *lp)
+{
+    return (uint64_t)lp->recur * (uint64_t)its_plan_nfe_per_step(pl, pl->grid[k], pl->grid[k + 1]);
+}
+
 uint64_t its_smp_local_step_nfe(const its_engine *e, int k, const its_local_search_params *lp)
 {
-    const double *t = its_eng_grid(e);
-    return (uint64_t)lp->recur * (uint64_t)its_eng_nfe_per_step(e, t[k], t[k + 1]);
+    return its_smp_local_step_nfe_plan(its_eng_plan(e), k, lp);
 }
 
 its_status its_smp_local_step(its_engine *e, its_pset *ps, int k, const its_local_search_params *lp)

@@ -23,5 +23,6 @@ its_status its_smp_local_step(its_engine *e, its_pset *ps, int k, const its_loca
 /* Model NFE of one its_smp_local_step at grid index k for one row, the caller's evaluation at
  * grid[k] included. */
 uint64_t its_smp_local_step_nfe(const its_engine *e, int k, const its_local_search_params *lp);
+uint64_t its_smp_local_step_nfe_plan(const its_plan *pl, int k, const its_local_search_params *lp);
 
 #endif

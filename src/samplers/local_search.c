@@ -8,7 +8,8 @@ void its_local_search_params_init(its_local_search_params *p)
 {
     if (!p)
         return;
-    p->version = 1;
+    p->size = (uint32_t)sizeof(*p);
+    p->method = ITS_METHOD_LOCAL_SEARCH;
     p->rho = 0.1;
     p->mu = 0.0;
     p->recur = 2;
@@ -25,8 +26,44 @@ static const its_param_desc ls_desc[] = {
     ITS_P_INT(its_local_search_params, recur, 1, 100, "recurrences per step"),
     ITS_P_ENUM(its_local_search_params, schedule, its_ls_schedule, ITS_LS_COUNT_,
                "how rho and mu scale with t: constant, linear (t) or sigma (sigma(t))"),
-    ITS_P_INT(its_local_search_params, n, 1, 65536, "particles (best of n)"),
+    ITS_P_SIZE(its_local_search_params, n, 1, 65536, "particles (best of n)"),
 };
+
+/* NFE of one guided trajectory. */
+static uint64_t ls_per(const its_plan *pl, const its_local_search_params *p)
+{
+    uint64_t traj = 0;
+    for (int k = 0; k < pl->steps; k++)
+        traj += its_smp_local_step_nfe_plan(pl, k, p);
+    return traj;
+}
+
+static its_status ls_fit(its_ctx *ctx, const its_plan *pl, void *params)
+{
+    its_local_search_params *p = params;
+    uint64_t per = ls_per(pl, p);
+    ITS_TRY(its_plan_require(ctx, pl, ITS_METHOD_LOCAL_SEARCH, per, "one guided trajectory"));
+    if (pl->cap && (uint64_t)p->n > pl->cap / per)
+        p->n = (int)(pl->cap / per);
+    return ITS_OK;
+}
+
+static uint64_t ls_plan(const its_plan *pl, const void *params)
+{
+    const its_local_search_params *p = params;
+    return (uint64_t)p->n * ls_per(pl, p);
+}
+
+static uint64_t ls_minimum(const its_plan *pl, const void *params)
+{
+    return ls_per(pl, params);
+}
+
+static void ls_scale(const its_plan *pl, void *params, uint64_t nfe)
+{
+    its_local_search_params *p = params;
+    p->n = (int)its_size_clamp(&its_vt_local_search, (double)(nfe / ls_per(pl, p)));
+}
 
 static its_status ls_run(its_engine *e, const void *params)
 {
@@ -62,5 +99,10 @@ const its_method_vt its_vt_local_search = {
     .needs_verifier = 1,
     .needs_grad = 1,
     .run = ls_run,
+    .fit = ls_fit,
+    .plan = ls_plan,
+    .minimum = ls_minimum,
+    .scale = ls_scale,
+    .scale_rule = "n = floor(NFE / (recur T))",
     .summary = "gradient guidance with recurrence, best of n (Zhang et al. 2025)",
 };

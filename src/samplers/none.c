@@ -4,8 +4,10 @@
 
 void its_none_params_init(its_none_params *p)
 {
-    if (p)
-        p->version = 1;
+    if (!p)
+        return;
+    p->size = (uint32_t)sizeof(*p);
+    p->method = ITS_METHOD_NONE;
 }
 
 static void none_init(void *p) { its_none_params_init(p); }

@@ -3,7 +3,8 @@
  *
  * B chains. At t = grid[0] each chain draws `init` noises (one velocity each), scores their x0_hat
  * and keeps the best. Per chain and step the quota is Q = floor((max_nfe - init B) / (T B)); the
- * budget is run.max_nfe, or 500 NFE (the paper's budget) when run.max_nfe is 0. At every step a
+ * budget is run.max_nfe, or params.nfe (default 500, the paper's budget) when run.max_nfe is 0.
+ * At every step a
  * chain proposes one SDE child at a time (1 NFE; the child's velocity is the next step's drift)
  * and scores its x0_hat. A child that beats the chain's best score so far is accepted at once and
  * the unused quota rolls over (its_budget, rollover policy); when the quota runs out with no
@@ -33,27 +34,32 @@ void its_rbf_params_init(its_rbf_params *p)
 {
     if (!p)
         return;
-    p->version = 1;
+    p->size = (uint32_t)sizeof(*p);
+    p->method = ITS_METHOD_RBF;
     p->chains = 2;
     p->init = 25;
     p->speculative = 1;
     p->finish = ITS_FINISH_TWEEDIE;
+    p->nfe = ITS_RBF_DEFAULT_NFE;
 }
 
 static void rbf_init(void *p) { its_rbf_params_init(p); }
 
 static const its_param_desc rbf_desc[] = {
     ITS_P_INT(its_rbf_params, chains, 1, 4096, "independent chains B"),
-    ITS_P_INT(its_rbf_params, init, 1, 65536, "initial noises per chain, best x0_hat kept"),
+    ITS_P_SIZE(its_rbf_params, init, 1, 65536, "initial noises per chain, best x0_hat kept"),
     ITS_P_INT(its_rbf_params, speculative, 1, 4096,
               "proposals drawn per model call (same trajectory as 1; fewer model calls)"),
     ITS_P_ENUM(its_rbf_params, finish, its_finish, ITS_FINISH_COUNT_,
                "tweedie: best x0_hat of the last searched level; step: step it to t = 0"),
+    ITS_P_U64(its_rbf_params, nfe, 1, 1e15,
+              "NFE budget when run.budget.max_nfe is 0 (no cap); a set cap is the budget"),
 };
 
-static uint64_t rbf_max_nfe(const its_run_params *run)
+/* The budget the chains share: the cap, or params.nfe without one. */
+static uint64_t rbf_max_nfe(const its_rbf_params *p, const its_run_params *run)
 {
-    return run->max_nfe ? run->max_nfe : ITS_RBF_DEFAULT_NFE;
+    return run->max_nfe ? run->max_nfe : p->nfe;
 }
 
 static its_status rbf_check(its_ctx *ctx, const void *params, const its_run_params *run)
@@ -67,7 +73,7 @@ static its_status rbf_check(its_ctx *ctx, const void *params, const its_run_para
         return its_error(ctx, ITS_ERR_INVALID,
                          "run.steps: rbf searches steps 1 .. T-1 and needs T >= 2, got %d",
                          run->steps);
-    uint64_t max_nfe = rbf_max_nfe(run);
+    uint64_t max_nfe = rbf_max_nfe(p, run);
     uint64_t B = (uint64_t)p->chains, I = (uint64_t)p->init, T = (uint64_t)run->steps;
     if (max_nfe < I * B + T * B)
         return its_error(ctx, ITS_ERR_BUDGET,
@@ -76,7 +82,7 @@ static its_status rbf_check(its_ctx *ctx, const void *params, const its_run_para
                          (unsigned long long)(I * B + T * B), (unsigned long long)I,
                          (unsigned long long)B, (unsigned long long)T,
                          (unsigned long long)max_nfe,
-                         run->max_nfe ? "" : " (run.max_nfe = 0: the default 500)");
+                         run->max_nfe ? "" : " (run.budget.max_nfe is 0: params.nfe)");
     return ITS_OK;
 }
 
@@ -236,13 +242,37 @@ static its_status rbf_search(its_engine *e, rbf_state *st)
     return ITS_OK;
 }
 
+static its_status rbf_fit(its_ctx *ctx, const its_plan *pl, void *params)
+{
+    return rbf_check(ctx, params, pl->run);
+}
+
+static uint64_t rbf_plan(const its_plan *pl, const void *params)
+{
+    return rbf_max_nfe(params, pl->run);
+}
+
+static uint64_t rbf_minimum(const its_plan *pl, const void *params)
+{
+    const its_rbf_params *p = params;
+    return (uint64_t)p->init * (uint64_t)p->chains + (uint64_t)pl->steps * (uint64_t)p->chains;
+}
+
+/* init = floor(0.1 NFE / chains): the paper's 25 of 500 for 2 chains. */
+static void rbf_scale(const its_plan *pl, void *params, uint64_t nfe)
+{
+    (void)pl;
+    its_rbf_params *p = params;
+    p->init = (int)its_size_clamp(&its_vt_rbf, floor(0.1 * (double)nfe / (double)p->chains));
+}
+
 static its_status rbf_run(its_engine *e, const void *params)
 {
     const its_rbf_params *p = params;
     const its_run_params *run = its_eng_run(e);
     const int T = its_eng_steps(e);
     uint64_t B = (uint64_t)p->chains, I = (uint64_t)p->init;
-    uint64_t max_nfe = rbf_max_nfe(run);
+    uint64_t max_nfe = rbf_max_nfe(p, run);
     ITS_TRY(its_eng_require_nfe(e, I * B + (uint64_t)T * B, "init x chains, then one per step"));
 
     rbf_state st = {0};
@@ -273,5 +303,11 @@ const its_method_vt its_vt_rbf = {
     .check = rbf_check,
     .needs_verifier = 1,
     .run = rbf_run,
+    .fit = rbf_fit,
+    .plan = rbf_plan,
+    .minimum = rbf_minimum,
+    .scale = rbf_scale,
+    .params_size_v1 = offsetof(its_rbf_params, nfe),
+    .scale_rule = "init = floor(0.1 NFE / chains) (the paper: 25 of 500 for 2 chains)",
     .summary = "SDE chains with rollover budget forcing (Kim et al. 2025)",
 };

@@ -205,6 +205,75 @@ static uint64_t its_rounds_later(const its_smp_rounds *rs, int r)
     return k1 >= rs->T - 1 ? 0 : (uint64_t)(rs->T - 1 - k1);
 }
 
+/* Rounds of L steps over T: R rounds, S of them cost NFE, the dearest cmax per child. */
+static void its_rounds_shape(int T, int L, int *R, int *S, uint64_t *cmax)
+{
+    its_smp_rounds tmp = {0};
+    tmp.T = T;
+    tmp.L = L;
+    tmp.R = (T + L - 1) / L;
+    *R = tmp.R;
+    *S = 0;
+    *cmax = 0;
+    for (int r = 0; r < tmp.R; r++) {
+        uint64_t c = its_smp_round_cost(&tmp, r);
+        *S += c > 0;
+        *cmax = c > *cmax ? c : *cmax;
+    }
+}
+
+its_status its_smp_rounds_shrink(its_ctx *ctx, const its_plan *pl, its_method m, int budget,
+                                 int block, size_t *n, size_t *kmax)
+{
+    int R, S;
+    uint64_t cmax;
+    its_rounds_shape(pl->steps, block, &R, &S, &cmax);
+    const uint64_t cap = pl->cap;
+    const int T = pl->steps;
+    if (budget) {
+        /* every paying round must be able to pay one child per particle at its dearest:
+         * uniform quotas are floor((cap - n) / S) */
+        uint64_t per = 1 + (uint64_t)S * cmax;
+        ITS_TRY(its_plan_require(ctx, pl, m, per, "one trajectory with one child per round in "
+                                                  "budget mode, the dearest round repeated"));
+        if (cap && *n > cap / per)
+            *n = (size_t)(cap / per);
+    } else {
+        ITS_TRY(its_plan_require(ctx, pl, m, (uint64_t)T, "one trajectory with one child per step"));
+        if (cap) {
+            /* fewer particles first (each keeps its full search), then fewer children:
+             * cost(n, k) = n (the first evaluation) + n k (T - 1) */
+            uint64_t per = 1 + (uint64_t)*kmax * (uint64_t)(T - 1);
+            if (cap / per >= 1) {
+                if (*n > cap / per)
+                    *n = (size_t)(cap / per);
+            } else {
+                *n = 1;
+                *kmax = T > 1 ? (size_t)((cap - 1) / (uint64_t)(T - 1)) : *kmax;
+            }
+        }
+    }
+    return ITS_OK;
+}
+
+uint64_t its_smp_rounds_plan(const its_plan *pl, int budget, int block, size_t n, size_t kmax)
+{
+    if (budget && pl->cap)
+        return pl->cap;
+    (void)block; /* the rounds' costs add up to T - 1 evaluations per child */
+    return (uint64_t)n + (uint64_t)n * (uint64_t)kmax * (uint64_t)(pl->steps - 1);
+}
+
+uint64_t its_smp_rounds_minimum(const its_plan *pl, int budget, int block)
+{
+    if (!budget)
+        return (uint64_t)pl->steps;
+    int R, S;
+    uint64_t cmax;
+    its_rounds_shape(pl->steps, block, &R, &S, &cmax);
+    return 1 + (uint64_t)S * cmax;
+}
+
 its_status its_smp_rounds_fit(its_engine *e, its_smp_rounds *rs, int budget, int block, size_t *n,
                               size_t *kmax)
 {
@@ -212,37 +281,10 @@ its_status its_smp_rounds_fit(its_engine *e, its_smp_rounds *rs, int budget, int
     rs->budget = budget;
     rs->T = its_eng_steps(e);
     rs->L = block;
-    rs->R = (rs->T + block - 1) / block;
-    uint64_t cmax = 0;
-    for (int r = 0; r < rs->R; r++) {
-        uint64_t c = its_smp_round_cost(rs, r);
-        rs->S += c > 0;
-        cmax = c > cmax ? c : cmax;
-    }
-    uint64_t cap = its_eng_max_nfe(e);
-    if (budget) {
-        /* every paying round must be able to pay one child per particle at its dearest:
-         * uniform quotas are floor((cap - n) / S) */
-        uint64_t per = 1 + (uint64_t)rs->S * cmax;
-        ITS_TRY(its_eng_require_nfe(e, per, "one trajectory with one child per round in budget "
-                                            "mode, the dearest round repeated"));
-        if (cap && *n > cap / per)
-            *n = (size_t)(cap / per);
-    } else {
-        ITS_TRY(its_eng_require_nfe(e, (uint64_t)rs->T, "one trajectory with one child per step"));
-        if (cap) {
-            /* fewer particles first (each keeps its full search), then fewer children:
-             * cost(n, k) = n (the first evaluation) + n k (T - 1) */
-            uint64_t per = 1 + (uint64_t)*kmax * (uint64_t)(rs->T - 1);
-            if (cap / per >= 1) {
-                if (*n > cap / per)
-                    *n = (size_t)(cap / per);
-            } else {
-                *n = 1;
-                *kmax = rs->T > 1 ? (size_t)((cap - 1) / (uint64_t)(rs->T - 1)) : *kmax;
-            }
-        }
-    }
+    uint64_t cmax;
+    its_rounds_shape(rs->T, block, &rs->R, &rs->S, &cmax);
+    ITS_TRY(its_smp_rounds_shrink(its_eng_ctx(e), its_eng_plan(e), its_eng_method(e), budget,
+                                  block, n, kmax));
     rs->n = *n;
     rs->kmax = *kmax;
     rs->klast = *kmax;

@@ -69,6 +69,12 @@ its_status its_smp_rounds_check(its_ctx *ctx, const char *what, const char *nnam
  * ITS_ERR_BUDGET below one trajectory. */
 its_status its_smp_rounds_fit(its_engine *e, its_smp_rounds *rs, int budget, int block, size_t *n,
                               size_t *kmax);
+/* The same fit on a plan (the cost model of beam, svdd and code), its planned NFE (the cap in
+ * budget mode) and its least cap. */
+its_status its_smp_rounds_shrink(its_ctx *ctx, const its_plan *pl, its_method m, int budget,
+                                 int block, size_t *n, size_t *kmax);
+uint64_t its_smp_rounds_plan(const its_plan *pl, int budget, int block, size_t n, size_t kmax);
+uint64_t its_smp_rounds_minimum(const its_plan *pl, int budget, int block);
 /* Budget mode: creates the budget after the first evaluation (no-op in fixed mode). Free with
  * its_smp_rounds_free on every path. */
 its_status its_smp_rounds_begin(its_engine *e, its_smp_rounds *rs, its_budget_policy policy);

@@ -1,5 +1,6 @@
 /* Sampler front end: creation, validation, and its_generate around the engine. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/engine_internal.h"
@@ -34,7 +35,7 @@ void its_model_init(its_model *m)
     if (!m)
         return;
     memset(m, 0, sizeof(*m));
-    m->version = ITS_MODEL_V1;
+    m->version = ITS_MODEL_V2;
     its_interp_init(&m->interp, ITS_INTERP_LINEAR);
 }
 
@@ -43,7 +44,137 @@ void its_verifier_init(its_verifier *v)
     if (!v)
         return;
     memset(v, 0, sizeof(*v));
-    v->version = ITS_VERIFIER_V1;
+    v->version = ITS_VERIFIER_V2;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The run-parameter table: validation (its_run_check), the JSON layer and the public metadata
+ * all read it. Paths are the JSON keys under "run".
+ * ------------------------------------------------------------------------------------------- */
+static const char *run_grid_name(int v) { return its_grid_name((its_grid)v); }
+static const char *run_solver_name(int v) { return its_solver_name((its_solver)v); }
+static const char *run_dyn_name(int v) { return its_dynamics_name((its_dynamics)v); }
+static const char *run_g_name(int v) { return its_g_schedule_name((its_g_schedule)v); }
+static const char *run_nonfinite_name(int v) { return its_nonfinite_name((its_nonfinite)v); }
+
+#define ITS_MAX_JSON_INT 9007199254740992.0 /* 2^53: the largest integer a JSON number keeps */
+#define RUN_F(path, type, field, lo, hi, open, doc) \
+    {{path}, type, offsetof(its_run_params, field), lo, hi, NULL, 0, doc, open, 0}
+#define RUN_E(path, field, fn, count, doc) \
+    {{path}, ITS_PT_ENUM, offsetof(its_run_params, field), 0, (count) - 1, fn, count, doc, 0, 0}
+
+static const its_param_desc its_run_table[] = {
+    RUN_F("steps", ITS_PT_INT, steps, 1, ITS_MAX_STEPS, 0, "denoising steps T"),
+    RUN_E("grid", grid, run_grid_name, ITS_GRID_COUNT_, "time grid"),
+    RUN_F("grid_shift", ITS_PT_DOUBLE, grid_shift, 0, 1000, 1, "shift s of the shifted grid"),
+    RUN_F("grid_custom", ITS_PT_GRID, grid_custom, 0, 1, 0,
+          "steps + 1 decreasing times from t_max to 0 (grid \"custom\" only)"),
+    RUN_F("t_max", ITS_PT_DOUBLE, t_max, 0, 1, 1, "first time of the grid"),
+    RUN_E("solver", solver, run_solver_name, ITS_SOLVER_COUNT_, "ODE solver"),
+    RUN_E("dynamics.kind", dynamics, run_dyn_name, ITS_DYN_COUNT_, "ODE or SDE sampling"),
+    RUN_E("dynamics.g.schedule", g_schedule, run_g_name, ITS_G_COUNT_, "SDE diffusion g(t)"),
+    RUN_F("dynamics.g.scale", ITS_PT_DOUBLE, g_scale, 0, 1000, 0, "scale c of g(t)"),
+    RUN_F("interp", ITS_PT_INTERP, target, 0, 0, 0,
+          "\"model\" (no conversion) or the interpolant to sample along: a name or {\"kind\", ...}"),
+    RUN_F("budget.max_nfe", ITS_PT_U64, max_nfe, 0, ITS_MAX_JSON_INT, 0,
+          "hard cap on model rows (0 = none)"),
+    RUN_F("budget.max_verifier_rows", ITS_PT_U64, max_verifier_rows, 0, ITS_MAX_JSON_INT, 0,
+          "hard cap on verifier rows (0 = none)"),
+    RUN_F("budget.deadline_ms", ITS_PT_DOUBLE, deadline_ms, 0, 1e12, 0,
+          "wall-clock deadline in ms (0 = none); the best so far is returned"),
+    RUN_F("top_k", ITS_PT_INT, top_k, 1, ITS_MAX_TOPK, 0, "samples returned"),
+    RUN_E("on_nonfinite", on_nonfinite, run_nonfinite_name, ITS_NONFINITE_COUNT_,
+          "NaN/Inf from a callback: stop with an error, or drop the particle"),
+};
+
+const its_param_desc *its_run_desc(size_t *n)
+{
+    if (n)
+        *n = ITS_ARRAY_LEN(its_run_table);
+    return its_run_table;
+}
+
+void its_enum_expect(const char *(*ename)(int), int emax, char *buf, size_t cap)
+{
+    size_t o = (size_t)snprintf(buf, cap, "one of ");
+    for (int i = 0; i < emax && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s\"%s\"", i ? ", " : "", ename(i));
+}
+
+static void its_range_expect(const char *what, double lo, double hi, int lo_open, char *buf,
+                             size_t cap)
+{
+    if (hi >= ITS_MAX_JSON_INT)
+        snprintf(buf, cap, "%s %s %.17g", what, lo_open ? ">" : ">=", lo);
+    else
+        snprintf(buf, cap, "%s in %c%.17g, %.17g]", what, lo_open ? '(' : '[', lo, hi);
+}
+
+void its_desc_expect(const its_param_desc *d, char *buf, size_t cap)
+{
+    switch (d->type) {
+    case ITS_PT_INT:
+    case ITS_PT_U64:
+        its_range_expect("integer", d->min, d->max, d->min_open, buf, cap);
+        break;
+    case ITS_PT_DOUBLE:
+        its_range_expect("number", d->min, d->max, d->min_open, buf, cap);
+        break;
+    case ITS_PT_BOOL:
+        snprintf(buf, cap, "true or false");
+        break;
+    case ITS_PT_ENUM:
+        its_enum_expect(d->ename, d->emax, buf, cap);
+        break;
+    case ITS_PT_GRID:
+        snprintf(buf, cap, "array of steps + 1 decreasing numbers from t_max to 0");
+        break;
+    case ITS_PT_INTERP:
+        snprintf(buf, cap, "\"model\", an interpolant name, or {\"kind\": name, parameters}");
+        break;
+    }
+}
+
+/* Range check of one scalar field at base + d->offset; message "<prefix><name>: ...". */
+static its_status its_desc_check(its_ctx *ctx, const its_param_desc *d, const void *base,
+                                 const char *prefix)
+{
+    const char *p = (const char *)base + d->offset;
+    char expect[256];
+    double x;
+    switch (d->type) {
+    case ITS_PT_DOUBLE:
+        memcpy(&x, p, sizeof(x));
+        if (x >= d->min && x <= d->max && !(d->min_open && x == d->min))
+            return ITS_OK;
+        its_desc_expect(d, expect, sizeof(expect));
+        return its_error(ctx, ITS_ERR_INVALID, "%s%s: expected %s, got %g", prefix, d->name,
+                         expect, x);
+    case ITS_PT_U64: {
+        uint64_t u;
+        memcpy(&u, p, sizeof(u));
+        if ((double)u >= d->min && (double)u <= d->max)
+            return ITS_OK;
+        its_desc_expect(d, expect, sizeof(expect));
+        return its_error(ctx, ITS_ERR_INVALID, "%s%s: expected %s, got %llu", prefix, d->name,
+                         expect, (unsigned long long)u);
+    }
+    case ITS_PT_INT:
+    case ITS_PT_BOOL:
+    case ITS_PT_ENUM: {
+        int v;
+        memcpy(&v, p, sizeof(v));
+        if ((double)v >= d->min && (double)v <= d->max && !(d->min_open && v == d->min))
+            return ITS_OK;
+        if (d->type == ITS_PT_ENUM)
+            return its_error(ctx, ITS_ERR_INVALID, "%s%s: unknown value %d", prefix, d->name, v);
+        its_desc_expect(d, expect, sizeof(expect));
+        return its_error(ctx, ITS_ERR_INVALID, "%s%s: expected %s, got %d", prefix, d->name,
+                         expect, v);
+    }
+    default:
+        return ITS_OK;
+    }
 }
 
 its_status its_run_check(its_ctx *ctx, const its_run_params *r)
@@ -51,78 +182,85 @@ its_status its_run_check(its_ctx *ctx, const its_run_params *r)
     if (r->version != ITS_RUN_PARAMS_V1)
         return its_error(ctx, ITS_ERR_INVALID, "run.version: expected %d, got %d",
                          ITS_RUN_PARAMS_V1, r->version);
-    if (r->steps < 1 || r->steps > ITS_MAX_STEPS)
-        return its_error(ctx, ITS_ERR_INVALID, "run.steps: expected integer in [1, %d], got %d",
-                         ITS_MAX_STEPS, r->steps);
-    if ((unsigned)r->grid >= ITS_GRID_COUNT_)
-        return its_error(ctx, ITS_ERR_INVALID, "run.grid: unknown grid %d", (int)r->grid);
+    for (size_t i = 0; i < ITS_ARRAY_LEN(its_run_table); i++)
+        ITS_TRY(its_desc_check(ctx, &its_run_table[i], r, "run."));
     if (r->grid == ITS_GRID_CUSTOM && !r->grid_custom)
         return its_error(ctx, ITS_ERR_INVALID, "run.grid_custom: the custom grid needs %d times",
                          r->steps + 1);
-    if (!(r->grid_shift > 0 && r->grid_shift <= 1000))
-        return its_error(ctx, ITS_ERR_INVALID, "run.grid_shift: expected (0, 1000], got %g",
-                         r->grid_shift);
-    if (!(r->t_max > 0 && r->t_max <= 1))
-        return its_error(ctx, ITS_ERR_INVALID, "run.t_max: expected (0, 1], got %g", r->t_max);
-    if ((unsigned)r->solver >= ITS_SOLVER_COUNT_)
-        return its_error(ctx, ITS_ERR_INVALID, "run.solver: unknown solver %d", (int)r->solver);
-    if ((unsigned)r->dynamics >= ITS_DYN_COUNT_)
-        return its_error(ctx, ITS_ERR_INVALID, "run.dynamics: unknown dynamics %d",
-                         (int)r->dynamics);
     if (r->solver == ITS_SOLVER_HEUN && r->dynamics == ITS_DYN_SDE)
         return its_error(ctx, ITS_ERR_UNSUPPORTED,
                          "run.solver: heun is an ODE solver; sde steps use Euler-Maruyama");
-    if ((unsigned)r->g_schedule >= ITS_G_COUNT_)
-        return its_error(ctx, ITS_ERR_INVALID, "run.g.schedule: unknown schedule %d",
-                         (int)r->g_schedule);
-    if (!(r->g_scale >= 0 && r->g_scale <= 1000))
-        return its_error(ctx, ITS_ERR_INVALID, "run.g.scale: expected [0, 1000], got %g",
-                         r->g_scale);
     if (r->convert != 0 && r->convert != 1)
         return its_error(ctx, ITS_ERR_INVALID, "run.convert: expected 0 or 1, got %d", r->convert);
     if (r->convert)
         ITS_TRY(its_interp_check(ctx, &r->target, "run.interp"));
-    if (!(r->deadline_ms >= 0 && r->deadline_ms < 1e12))
-        return its_error(ctx, ITS_ERR_INVALID, "run.budget.deadline_ms: expected >= 0, got %g",
-                         r->deadline_ms);
-    if (r->top_k < 1 || r->top_k > ITS_MAX_TOPK)
-        return its_error(ctx, ITS_ERR_INVALID, "run.top_k: expected integer in [1, %d], got %d",
-                         ITS_MAX_TOPK, r->top_k);
-    if ((unsigned)r->on_nonfinite >= ITS_NONFINITE_COUNT_)
-        return its_error(ctx, ITS_ERR_INVALID, "run.on_nonfinite: unknown policy %d",
-                         (int)r->on_nonfinite);
     return ITS_OK;
 }
 
 its_status its_params_check(its_ctx *ctx, const its_method_vt *vt, const void *params)
 {
-    const char *base = params;
-    int version;
-    memcpy(&version, base, sizeof(int));
-    if (version != 1)
+    for (size_t i = 0; i < vt->n_desc; i++)
+        ITS_TRY(its_desc_check(ctx, &vt->desc[i], params, "params."));
+    return ITS_OK;
+}
+
+/* The leading fields every params struct shares. */
+typedef struct its_params_head {
+    uint32_t size;
+    its_method method;
+} its_params_head;
+
+static size_t its_params_min_size(const its_method_vt *vt)
+{
+    return vt->params_size_v1 ? vt->params_size_v1 : vt->params_size;
+}
+
+its_status its_params_load(its_ctx *ctx, const its_method_vt *vt, const void *params, void *buf)
+{
+    vt->params_init(buf);
+    if (!params)
+        return ITS_OK;
+    /* the header first: nothing past it is read before it checks out */
+    its_params_head h;
+    memcpy(&h, params, sizeof(h));
+    const char *name = its_method_name(vt->method);
+    if (h.method != vt->method) {
+        const char *other = its_method_name(h.method);
+        if (other)
+            return its_error(ctx, ITS_ERR_INVALID,
+                             "params.method: the struct is its_%s_params, but the method is %s "
+                             "(pass its_%s_params written by its_%s_params_init)",
+                             other, name, name, name);
         return its_error(ctx, ITS_ERR_INVALID,
-                         "params.version: expected 1 (use its_%s_params_init), got %d",
-                         its_method_name(vt->method), version);
-    for (size_t i = 0; i < vt->n_desc; i++) {
-        const its_param_desc *d = &vt->desc[i];
-        if (d->type == ITS_PT_DOUBLE) {
-            double v;
-            memcpy(&v, base + d->offset, sizeof(v));
-            if (!(v >= d->min && v <= d->max))
-                return its_error(ctx, ITS_ERR_INVALID, "params.%s: expected number in [%g, %g], got %g",
-                                 d->name, d->min, d->max, v);
-        } else {
-            int v;
-            memcpy(&v, base + d->offset, sizeof(v));
-            if (!((double)v >= d->min && (double)v <= d->max)) {
-                if (d->type == ITS_PT_ENUM)
-                    return its_error(ctx, ITS_ERR_INVALID, "params.%s: unknown value %d", d->name, v);
-                return its_error(ctx, ITS_ERR_INVALID,
-                                 "params.%s: expected integer in [%.0f, %.0f], got %d", d->name,
-                                 d->min, d->max, v);
-            }
-        }
+                         "params.method: %d is no method; the struct was not written by "
+                         "its_%s_params_init",
+                         (int)h.method, name);
     }
+    if (h.size < its_params_min_size(vt) || h.size > vt->params_size)
+        return its_error(ctx, ITS_ERR_INVALID,
+                         "params.size: %u is not the size of an its_%s_params (%zu to %zu bytes); "
+                         "write the struct with its_%s_params_init",
+                         (unsigned)h.size, name, its_params_min_size(vt), vt->params_size, name);
+    memcpy(buf, params, h.size);
+    h.size = (uint32_t)vt->params_size;
+    memcpy(buf, &h, sizeof(h));
+    return ITS_OK;
+}
+
+its_status its_method_params_init(its_method m, void *params, size_t size)
+{
+    const its_method_vt *vt = its_method_vt_get(m);
+    if (!vt || !params || size < its_params_min_size(vt) || size > vt->params_size)
+        return ITS_ERR_INVALID;
+    union {
+        unsigned char bytes[ITS_PARAMS_MAX];
+        double align_d;
+        uint64_t align_u;
+    } buf;
+    vt->params_init(buf.bytes);
+    memcpy(params, buf.bytes, size);
+    its_params_head h = {(uint32_t)size, m};
+    memcpy(params, &h, sizeof(h));
     return ITS_OK;
 }
 
@@ -164,10 +302,7 @@ its_status its_sampler_create(its_ctx *ctx, its_method m, const void *method_par
         return its_error(ctx, ITS_ERR_INVALID, "%s parameters are larger than %d bytes",
                          its_method_name(m), ITS_PARAMS_MAX);
     memset(&pbuf, 0, sizeof(pbuf));
-    if (method_params)
-        memcpy(pbuf.bytes, method_params, vt->params_size);
-    else
-        vt->params_init(pbuf.bytes);
+    ITS_TRY(its_params_load(ctx, vt, method_params, pbuf.bytes));
     ITS_TRY(its_params_check(ctx, vt, pbuf.bytes));
     if (vt->check)
         ITS_TRY(vt->check(ctx, pbuf.bytes, run));
@@ -216,11 +351,11 @@ its_method its_sampler_method(const its_sampler *s)
 
 static its_status its_model_check(its_ctx *ctx, const its_model *m)
 {
-    if (m->version != ITS_MODEL_V1)
-        return its_error(ctx, ITS_ERR_INVALID, "model.version: expected %d, got %d", ITS_MODEL_V1,
-                         m->version);
-    if (!m->eval)
-        return its_error(ctx, ITS_ERR_INVALID, "model.eval is NULL");
+    if (m->version != ITS_MODEL_V1 && m->version != ITS_MODEL_V2)
+        return its_error(ctx, ITS_ERR_INVALID, "model.version: expected %d or %d, got %d",
+                         ITS_MODEL_V1, ITS_MODEL_V2, m->version);
+    if (!m->eval && !(m->version >= ITS_MODEL_V2 && m->eval_dim))
+        return its_error(ctx, ITS_ERR_INVALID, "model.eval is NULL (and so is model.eval_dim)");
     if (m->dim < 1 || m->dim > ITS_MAX_DIM)
         return its_error(ctx, ITS_ERR_INVALID, "model.dim: expected [1, %zu], got %zu",
                          ITS_MAX_DIM, m->dim);
@@ -233,8 +368,23 @@ static its_status its_model_check(its_ctx *ctx, const its_model *m)
     return its_interp_check(ctx, &m->interp, "model.interp");
 }
 
+void its_gen_options_init(its_gen_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof(*o));
+    o->size = (uint32_t)sizeof(*o);
+    o->deadline_ms = -1.0;
+}
+
 its_status its_generate(its_sampler *s, const its_model *m, const its_verifier *v, uint64_t seed,
                         its_result **out)
+{
+    return its_generate_opts(s, m, v, seed, NULL, out);
+}
+
+its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verifier *v,
+                             uint64_t seed, const its_gen_options *opt, its_result **out)
 {
     if (out)
         *out = NULL;
@@ -248,11 +398,12 @@ its_status its_generate(its_sampler *s, const its_model *m, const its_verifier *
         return its_error(ctx, ITS_ERR_INVALID, "its_generate: model is NULL");
     ITS_TRY(its_model_check(ctx, m));
     if (v) {
-        if (v->version != ITS_VERIFIER_V1)
-            return its_error(ctx, ITS_ERR_INVALID, "verifier.version: expected %d, got %d",
-                             ITS_VERIFIER_V1, v->version);
-        if (!v->score)
-            return its_error(ctx, ITS_ERR_INVALID, "verifier.score is NULL");
+        if (v->version != ITS_VERIFIER_V1 && v->version != ITS_VERIFIER_V2)
+            return its_error(ctx, ITS_ERR_INVALID, "verifier.version: expected %d or %d, got %d",
+                             ITS_VERIFIER_V1, ITS_VERIFIER_V2, v->version);
+        if (!v->score && !(v->version >= ITS_VERIFIER_V2 && v->score_dim))
+            return its_error(ctx, ITS_ERR_INVALID,
+                             "verifier.score is NULL (and so is verifier.score_dim)");
         if (v->max_batch > ((size_t)1 << 24))
             return its_error(ctx, ITS_ERR_INVALID, "verifier.max_batch: %zu is out of range",
                              v->max_batch);
@@ -262,17 +413,49 @@ its_status its_generate(its_sampler *s, const its_model *m, const its_verifier *
                          its_method_name(s->vt->method));
     int grad = s->vt->needs_grad == 1 ||
                (s->vt->needs_grad == 2 && s->vt->wants_grad && s->vt->wants_grad(s->params));
-    if (grad && (!v || !v->grad))
+    if (grad && (!v || !(v->grad || (v->version >= ITS_VERIFIER_V2 && v->grad_dim))))
         return its_error(ctx, ITS_ERR_UNSUPPORTED,
                          "%s with these parameters needs a verifier gradient (verifier.grad is NULL)",
                          its_method_name(s->vt->method));
 
+    /* this call's run parameters: the sampler's, with the request's deadline and progress */
+    its_run_params run = s->run;
+    if (opt) {
+        if (opt->size < offsetof(its_gen_options, deadline_ms) + sizeof(double) ||
+            opt->size > sizeof(*opt))
+            return its_error(ctx, ITS_ERR_INVALID,
+                             "options.size: %u; write the options with its_gen_options_init",
+                             (unsigned)opt->size);
+        its_gen_options o;
+        its_gen_options_init(&o);
+        memcpy(&o, opt, opt->size);
+        if (!(o.deadline_ms < 1e12) || (o.deadline_ms != o.deadline_ms))
+            return its_error(ctx, ITS_ERR_INVALID, "options.deadline_ms: expected < 1e12, got %g",
+                             o.deadline_ms);
+        if (o.deadline_ms >= 0)
+            run.deadline_ms = o.deadline_ms;
+        if (o.progress) {
+            run.progress = o.progress;
+            run.progress_user = o.progress_user;
+        }
+    }
+    /* the method's parameters fitted to the cap once, here (the result keeps the configured
+     * ones) */
+    union {
+        unsigned char bytes[ITS_PARAMS_MAX];
+        double align_d;
+        uint64_t align_u;
+    } fitted;
+    memcpy(fitted.bytes, s->params, s->vt->params_size);
+
     its_engine *e = its_malloc(ctx, sizeof(*e));
     if (!e)
         return ITS_ERR_NOMEM;
-    its_status st = its_engine_setup(e, ctx, s->vt, s->params, &s->run, m, v, seed);
+    its_status st = its_engine_setup(e, ctx, s->vt, s->params, &run, m, v, seed);
+    if (st == ITS_OK)
+        st = its_method_fit(ctx, s->vt, its_eng_plan(e), fitted.bytes);
     if (st == ITS_OK) {
-        st = s->vt->run(e, s->params);
+        st = s->vt->run(e, fitted.bytes);
         if (st == ITS_OK || st == ITS_STOP_) {
             st = its_engine_result(e, st, out);
             if (st == ITS_OK)

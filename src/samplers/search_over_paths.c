@@ -18,7 +18,8 @@ void its_search_over_paths_params_init(its_search_over_paths_params *p)
 {
     if (!p)
         return;
-    p->version = 1;
+    p->size = (uint32_t)sizeof(*p);
+    p->method = ITS_METHOD_SEARCH_OVER_PATHS;
     p->n = 2;
     p->m = 5;
     p->t_start = 0.12;
@@ -29,7 +30,7 @@ void its_search_over_paths_params_init(its_search_over_paths_params *p)
 static void sop_init(void *p) { its_search_over_paths_params_init(p); }
 
 static const its_param_desc sop_desc[] = {
-    ITS_P_INT(its_search_over_paths_params, n, 1, 4096, "paths kept"),
+    ITS_P_SIZE(its_search_over_paths_params, n, 1, 4096, "paths kept"),
     ITS_P_INT(its_search_over_paths_params, m, 1, 1024, "copies per path per iteration"),
     ITS_P_DBL(its_search_over_paths_params, t_start, 0, 1, "time the search starts at"),
     ITS_P_DBL(its_search_over_paths_params, delta_f, 1e-6, 1, "forward re-noising per iteration"),
@@ -63,9 +64,9 @@ static void sop_next(const its_search_over_paths_params *p, double tmax, double 
         *s = 0.0;
 }
 
-static int sop_nsub(const its_engine *e, double tf, double s)
+static int sop_nsub(const its_plan *pl, double tf, double s)
 {
-    double h = its_eng_run(e)->t_max / its_eng_steps(e);
+    double h = pl->run->t_max / pl->steps;
     double n = ceil((tf - s) / h - 1e-9);
     return n < 1 ? 1 : (int)n;
 }
@@ -77,37 +78,37 @@ static double sop_sub_t(double tf, double s, int i, int n)
 }
 
 /* Grid index k such that the initial leg runs grid[0 .. k] then grid[k] -> t_start. */
-static int sop_initial_k(const its_engine *e, double ts)
+static int sop_initial_k(const its_plan *pl, double ts)
 {
-    const double *g = its_eng_grid(e);
+    const double *g = pl->grid;
     int k = 0;
-    while (k < its_eng_steps(e) && g[k + 1] > ts + ITS_SOP_EPS)
+    while (k < pl->steps && g[k + 1] > ts + ITS_SOP_EPS)
         k++;
     return k;
 }
 
 /* Model NFE of the whole plan with n paths and m copies (saturating). */
-static uint64_t sop_cost(const its_engine *e, const its_search_over_paths_params *p, uint64_t n,
+static uint64_t sop_cost(const its_plan *pl, const its_search_over_paths_params *p, uint64_t n,
                          uint64_t m)
 {
-    const double *g = its_eng_grid(e);
-    const double tmax = its_eng_run(e)->t_max;
-    int k0 = sop_initial_k(e, p->t_start);
+    const double *g = pl->grid;
+    const double tmax = pl->run->t_max;
+    int k0 = sop_initial_k(pl, p->t_start);
     uint64_t per = 0;
     for (int k = 0; k < k0; k++)
-        per += (uint64_t)its_eng_nfe_per_step(e, g[k], g[k + 1]);
+        per += (uint64_t)its_plan_nfe_per_step(pl, g[k], g[k + 1]);
     /* t_start < t_max = g[0] and g[T] = 0 <= t_start: k0 < T */
-    per += (uint64_t)its_eng_nfe_per_step(e, g[k0], p->t_start);
+    per += (uint64_t)its_plan_nfe_per_step(pl, g[k0], p->t_start);
     double ts = p->t_start;
     uint64_t total = n * per, nm = n * m;
     double t = ts;
     while (t > 0) {
         double tf, s;
         sop_next(p, tmax, t, &tf, &s);
-        int ns = sop_nsub(e, tf, s);
+        int ns = sop_nsub(pl, tf, s);
         uint64_t leg = s > 0 ? 1 : 0;
         for (int i = 0; i < ns; i++)
-            leg += (uint64_t)its_eng_nfe_per_step(e, sop_sub_t(tf, s, i, ns),
+            leg += (uint64_t)its_plan_nfe_per_step(pl, sop_sub_t(tf, s, i, ns),
                                                   sop_sub_t(tf, s, i + 1, ns));
         if (leg && nm > UINT64_MAX / leg)
             return UINT64_MAX;
@@ -143,27 +144,56 @@ static void sop_order(const double *score, size_t *idx, size_t *tmp, size_t n)
     }
 }
 
+/* Under a cap: fewer copies first, then fewer paths. */
+static its_status sop_fit(its_ctx *ctx, const its_plan *pl, void *params)
+{
+    its_search_over_paths_params *p = params;
+    const uint64_t cap = pl->cap;
+    uint64_t n = (uint64_t)p->n, m = (uint64_t)p->m;
+    if (!cap || sop_cost(pl, p, n, m) <= cap)
+        return ITS_OK;
+    while (m > 1 && sop_cost(pl, p, n, m) > cap)
+        m--;
+    while (n > 1 && sop_cost(pl, p, n, m) > cap)
+        n--;
+    uint64_t need = sop_cost(pl, p, 1, 1);
+    if (need > cap)
+        return its_error(ctx, ITS_ERR_BUDGET,
+                         "search_over_paths needs at least %llu NFE (one path, one copy per "
+                         "iteration), but budget.max_nfe is %llu",
+                         (unsigned long long)need, (unsigned long long)cap);
+    p->n = (int)n;
+    p->m = (int)m;
+    return ITS_OK;
+}
+
+static uint64_t sop_plan(const its_plan *pl, const void *params)
+{
+    const its_search_over_paths_params *p = params;
+    return sop_cost(pl, p, (uint64_t)p->n, (uint64_t)p->m);
+}
+
+static uint64_t sop_minimum(const its_plan *pl, const void *params)
+{
+    return sop_cost(pl, params, 1, 1);
+}
+
+/* n = floor(NFE / (m T)). */
+static void sop_scale(const its_plan *pl, void *params, uint64_t nfe)
+{
+    its_search_over_paths_params *p = params;
+    double per = (double)p->m * (double)its_plan_trajectory(pl, 0);
+    p->n = (int)its_size_clamp(&its_vt_search_over_paths, floor((double)nfe / per));
+}
+
 static its_status sop_run(its_engine *e, const void *params)
 {
     const its_search_over_paths_params *p = params;
-    its_ctx *ctx = its_eng_ctx(e);
     const double *g = its_eng_grid(e);
     const int T = its_eng_steps(e);
     const double tmax = its_eng_run(e)->t_max;
-    const uint64_t cap = its_eng_max_nfe(e);
+    /* n and m come fitted to the cap (sop_fit) */
     uint64_t n = (uint64_t)p->n, m = (uint64_t)p->m;
-    if (cap && sop_cost(e, p, n, m) > cap) {
-        while (m > 1 && sop_cost(e, p, n, m) > cap)
-            m--;
-        while (n > 1 && sop_cost(e, p, n, m) > cap)
-            n--;
-        uint64_t need = sop_cost(e, p, 1, 1);
-        if (need > cap)
-            return its_error(ctx, ITS_ERR_BUDGET,
-                             "search_over_paths needs at least %llu NFE (one path, one copy per "
-                             "iteration), but budget.max_nfe is %llu",
-                             (unsigned long long)need, (unsigned long long)cap);
-    }
     const size_t N = (size_t)n, NM = (size_t)(n * m), M = (size_t)m;
     its_pset P, C;
     ITS_TRY(its_eng_pset(e, &P, N, 0));
@@ -177,7 +207,7 @@ static its_status sop_run(its_engine *e, const void *params)
     uint64_t before = its_eng_nfe(e);
     its_eng_roots(e, &P, 0, N, 0);
     ITS_TRY(its_eng_init_noise(e, &P, 0, N, g[0]));
-    int k0 = sop_initial_k(e, p->t_start);
+    int k0 = sop_initial_k(its_eng_plan(e), p->t_start);
     for (int k = 0; k < k0; k++) {
         ITS_TRY(its_eng_eval(e, &P, 0, N));
         ITS_TRY(its_eng_step(e, &P, g[k + 1], (uint32_t)k));
@@ -199,7 +229,7 @@ static its_status sop_run(its_engine *e, const void *params)
             idx[j] = j / M;
         ITS_TRY(its_eng_gather(e, &C, &P, idx, NM));
         ITS_TRY(its_eng_renoise(e, &C, tf, (uint32_t)it));
-        int ns = sop_nsub(e, tf, s);
+        int ns = sop_nsub(its_eng_plan(e), tf, s);
         for (int i = 0; i < ns; i++) {
             ITS_TRY(its_eng_eval(e, &C, 0, NM));
             ITS_TRY(its_eng_step(e, &C, sop_sub_t(tf, s, i + 1, ns), tick++));
@@ -227,6 +257,11 @@ const its_method_vt its_vt_search_over_paths = {
     .check = sop_check,
     .needs_verifier = 1,
     .run = sop_run,
+    .fit = sop_fit,
+    .plan = sop_plan,
+    .minimum = sop_minimum,
+    .scale = sop_scale,
+    .scale_rule = "n = floor(NFE / (m T))",
     .summary = "search over paths: re-noise forward, integrate back, keep the best N "
                "(Ma et al. 2025)",
 };

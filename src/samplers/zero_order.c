@@ -6,7 +6,10 @@
  * pivot, or restarts from fresh noise under a new lineage root (whose score is unknown, -inf, so
  * the next round's best neighbour replaces it). Neighbour j of round r has lineage
  * child(pivot lineage, (r - 1) K + j + 1): the noise never depends on array slots or batching.
- * Every final is an output candidate; the best K overall are returned. NFE: T + R K T. */
+ * Every final is an output candidate; the best K overall are returned. NFE: T + R K T. Under a
+ * cap below T + K T the neighbours shrink to what the cap pays beyond the pivot (the least cap is
+ * 2 T); rounds = 0 takes as many rounds as the cap pays for. */
+#include <limits.h>
 #include <math.h>
 
 #include "rng/rng.h"
@@ -16,7 +19,8 @@ void its_zero_order_params_init(its_zero_order_params *p)
 {
     if (!p)
         return;
-    p->version = 1;
+    p->size = (uint32_t)sizeof(*p);
+    p->method = ITS_METHOD_ZERO_ORDER;
     p->neighbors = 4;
     p->tau = 0.95;
     p->rounds = 0;
@@ -43,24 +47,63 @@ static its_status zo_check(its_ctx *ctx, const void *params, const its_run_param
     return ITS_OK;
 }
 
+/* Under a cap: the neighbours of a round shrink to what the cap pays beyond the pivot, then the
+ * rounds to what it pays for (rounds = 0: all of them). */
+static its_status zo_fit(its_ctx *ctx, const its_plan *pl, void *params)
+{
+    its_zero_order_params *p = params;
+    const uint64_t traj = its_plan_trajectory(pl, 0), cap = pl->cap;
+    if (p->rounds == 0 && cap == 0)
+        return its_error(ctx, ITS_ERR_BUDGET,
+                         "zero_order with rounds = 0 needs budget.max_nfe to size the rounds");
+    ITS_TRY(its_plan_require(ctx, pl, ITS_METHOD_ZERO_ORDER, 2 * traj,
+                             "the pivot and one round of one neighbour"));
+    if (!cap)
+        return ITS_OK;
+    uint64_t K = (uint64_t)p->neighbors;
+    if (traj + K * traj > cap)
+        p->neighbors = (int)(K = (cap - traj) / traj);
+    uint64_t fit = (cap - traj) / (K * traj);
+    if (fit > INT_MAX)
+        fit = INT_MAX;
+    if (p->rounds == 0 || (uint64_t)p->rounds > fit)
+        p->rounds = (int)fit;
+    return ITS_OK;
+}
+
+static uint64_t zo_plan(const its_plan *pl, const void *params)
+{
+    const its_zero_order_params *p = params;
+    uint64_t traj = its_plan_trajectory(pl, 0);
+    return traj + (uint64_t)p->rounds * (uint64_t)p->neighbors * traj;
+}
+
+static uint64_t zo_minimum(const its_plan *pl, const void *params)
+{
+    (void)params;
+    return 2 * its_plan_trajectory(pl, 0);
+}
+
+static void zo_scale(const its_plan *pl, void *params, uint64_t nfe)
+{
+    (void)pl;
+    (void)nfe;
+    ((its_zero_order_params *)params)->rounds = 0;
+}
+
+static int zo_needs_cap(const void *params)
+{
+    return ((const its_zero_order_params *)params)->rounds == 0;
+}
+
 static its_status zo_run(its_engine *e, const void *params)
 {
     const its_zero_order_params *p = params;
     its_ctx *ctx = its_eng_ctx(e);
     const double *t = its_eng_grid(e);
+    /* neighbors and rounds come fitted to the cap (zo_fit) */
     const size_t K = (size_t)p->neighbors;
-    const uint64_t traj = its_eng_trajectory_nfe(e, 0), max_nfe = its_eng_max_nfe(e);
-    if (p->rounds == 0 && max_nfe == 0)
-        return its_error(ctx, ITS_ERR_BUDGET,
-                         "zero_order with rounds = 0 needs budget.max_nfe to size the rounds");
-    ITS_TRY(its_eng_require_nfe(e, traj + (uint64_t)K * traj,
-                                "the pivot and one round of neighbours"));
-    uint64_t R = (uint64_t)p->rounds;
-    if (max_nfe) {
-        uint64_t fit = (max_nfe - traj) / ((uint64_t)K * traj);
-        if (R == 0 || R > fit)
-            R = fit;
-    }
+    const uint64_t R = (uint64_t)p->rounds;
     double v0[4];
     if (its_interp_eval(its_eng_interp(e), t[0], v0) != ITS_OK)
         return its_error(ctx, ITS_ERR_NUMERIC, "zero_order: sigma(t) cannot be evaluated at t=%g",
@@ -137,6 +180,12 @@ const its_method_vt its_vt_zero_order = {
     .check = zo_check,
     .needs_verifier = 1,
     .run = zo_run,
+    .fit = zo_fit,
+    .plan = zo_plan,
+    .minimum = zo_minimum,
+    .scale = zo_scale,
+    .needs_cap_fn = zo_needs_cap,
+    .scale_rule = "rounds = 0 (as many as the cap pays for)",
     .summary = "zero-order search over the initial noise: neighbours at cosine tau, move to the "
                "best (Ma et al. 2025)",
 };
