@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/engine_internal.h"
+#include "samplers/sampler.h"
 
 #define ITS_PARAMS_MAX 256
 
