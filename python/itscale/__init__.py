@@ -9,7 +9,7 @@ One call for the common case::
 and :class:`Sampler` (built once from a configuration, run many times), :class:`Model` and
 :class:`Verifier` (adapters for PyTorch or numpy callables), :func:`samplers` (the methods and
 their parameters), :class:`Gmm` (the analytic mixture) and :mod:`itscale.digits` (the digits flow
-model as a torch module). The library is ``libitscale.so``, found through ``ITSCALE_LIBRARY``, a
+model as a torch module: ``from itscale.digits import DigitsFlow``). The library is ``libitscale.so``, found through ``ITSCALE_LIBRARY``, a
 source checkout's build tree or an installed prefix.
 """
 from __future__ import annotations
