@@ -28,6 +28,10 @@ _SCORE_SIG = "int(void *, const float *, size_t, float *)"
 _GRAD_SIG = "int(void *, const float *, size_t, float *, float *)"
 
 
+_TORCH_FLOATS = frozenset() if torch is None else frozenset(
+    {torch.float16, torch.bfloat16, torch.float32, torch.float64})
+
+
 class BridgeStats:
     """What the bridge did: calls, rows, and bytes copied on the way in and out.
 
@@ -71,17 +75,18 @@ def _module_device(fn: Any):
 
 
 class _Views:
-    """Array views over the library's buffers, one per (address, rows), reused between calls."""
+    """Array views over the library's buffers, one per (address, rows), reused between calls:
+    the numpy view, and the torch tensor over it when the callable takes torch."""
 
     __slots__ = ("shape", "torch", "cache")
 
     def __init__(self, shape: Tuple[int, ...], use_torch: bool):
         self.shape = shape
         self.torch = use_torch
-        self.cache: Dict[Tuple[int, int], Any] = {}
+        self.cache: Dict[Any, Tuple[np.ndarray, Any]] = {}
 
-    def get(self, ptr, n: int):
-        key = (int(ffi.cast("uintptr_t", ptr)), n)
+    def pair(self, ptr, n: int) -> Tuple[np.ndarray, Any]:
+        key = (ptr, n)  # cffi pointers hash and compare by address
         v = self.cache.get(key)
         if v is None:
             count = n
@@ -89,14 +94,14 @@ class _Views:
                 count *= s
             a = np.frombuffer(ffi.buffer(ptr, 4 * count), dtype=np.float32)
             a = a.reshape((n,) + self.shape)
-            v = torch.from_numpy(a) if self.torch else a
+            v = (a, torch.from_numpy(a) if self.torch else a)
             if len(self.cache) >= 64:
                 self.cache.clear()
             self.cache[key] = v
         return v
 
-    def clear(self) -> None:
-        self.cache.clear()
+    def get(self, ptr, n: int):
+        return self.pair(ptr, n)[1]
 
 
 class _Callback:
@@ -227,19 +232,25 @@ class Model(_Callback):
             self.progress(n)
         xv = self._x.get(x, n)
         tv = self._t.get(t, n)
-        ov = self._out.get(out, n)
+        on, ov = self._out.pair(out, n)
         if self._moves:
             xv = xv.to(self.device, self.dtype)
             tv = tv.to(self.device, self.dtype)
             st.bytes_in += 4 * n * (self.dim + 1)
-        with torch.no_grad():
-            if self.writes_out:
-                self.fn(xv, tv, ov)
-                return 0
-            y = self.fn(xv, tv)
-        self._check(y, n)
-        ov.copy_(y)
-        st.bytes_out += 4 * n * self.dim
+        if torch.is_grad_enabled():
+            with torch.no_grad():
+                return self._call_torch(xv, tv, on, ov, n)
+        return self._call_torch(xv, tv, on, ov, n)
+
+    def _call_torch(self, xv, tv, on, ov, n):
+        if self.writes_out:
+            self.fn(xv, tv, ov)
+            return 0
+        y = self.fn(xv, tv)
+        if not isinstance(y, torch.Tensor) or y.dtype != self.dtype or y.shape != ov.shape:
+            self._check(y, n)
+        ov.copy_(y)  # from any device
+        self.stats.bytes_out += 4 * n * self.dim
         return 0
 
     def _eval_numpy(self, user, x, t, n, out):
@@ -259,8 +270,9 @@ class Model(_Callback):
             self.fn(xv, tv, ov)
             return 0
         y = self.fn(xv, tv)
-        self._check(y, n)
-        np.copyto(ov, y, casting="same_kind")
+        if not isinstance(y, np.ndarray) or y.dtype != self.dtype or y.shape != ov.shape:
+            self._check(y, n)
+        np.copyto(ov, y)
         st.bytes_out += 4 * n * self.dim
         return 0
 
@@ -347,30 +359,30 @@ class Verifier(_Callback):
             return xv.astype(self.dtype)
         return xv
 
-    def _scores_out(self, s, n: int, sv) -> None:
-        if self.framework == "torch":
-            if not isinstance(s, torch.Tensor):
-                s = torch.as_tensor(s)
-            if not s.dtype.is_floating_point:
+    def _scores_out(self, s, n: int, pair) -> None:
+        if self.framework == "torch" and isinstance(s, torch.Tensor):
+            if s.dtype not in _TORCH_FLOATS:
                 raise _BadReturn(f"verifier returned dtype {s.dtype}, expected a float dtype")
-            if s.numel() != n or s.dim() > 2:
-                raise _BadReturn(f"verifier returned shape {tuple(s.shape)}, expected ({n},)")
-            sv.copy_(s.detach().reshape(n))
-        else:
-            s = np.asarray(s)
-            if s.dtype.kind != "f":
-                raise _BadReturn(f"verifier returned dtype {s.dtype}, expected a float dtype")
-            if s.size != n or s.ndim > 2:
-                raise _BadReturn(f"verifier returned shape {s.shape}, expected ({n},)")
-            np.copyto(sv, s.reshape(n), casting="same_kind")
+            if s.shape != (n,):
+                if s.numel() != n or s.dim() > 2:
+                    raise _BadReturn(f"verifier returned shape {tuple(s.shape)}, expected ({n},)")
+                s = s.reshape(n)
+            pair[1].copy_(s.detach() if s.requires_grad else s)
+            return
+        s = np.asarray(s)
+        if s.dtype.kind != "f":
+            raise _BadReturn(f"verifier returned dtype {s.dtype}, expected a float dtype")
+        if s.size != n or s.ndim > 2:
+            raise _BadReturn(f"verifier returned shape {tuple(s.shape)}, expected ({n},)")
+        np.copyto(pair[0], s.reshape(n), casting="same_kind")
 
     def _score(self, user, x0, n, scores):
         st = self.stats
         st.calls += 1
         st.rows += n
         xv = self._input(x0, n)
-        sv = self._s.get(scores, n)
-        if self.framework == "torch":
+        sv = self._s.pair(scores, n)
+        if self.framework == "torch" and torch.is_grad_enabled():
             with torch.no_grad():
                 s = self.fn(xv)
         else:
@@ -383,7 +395,7 @@ class Verifier(_Callback):
         st.calls += 1
         st.rows += n
         xv = self._input(x0, n)
-        sv = self._s.get(scores, n)
+        sv = self._s.pair(scores, n)
         gv = self._g.get(grad, n)
         if self.grad_fn is not None:
             g, s = self.grad_fn(xv)
@@ -402,7 +414,7 @@ class Verifier(_Callback):
             gv.copy_(g.detach())
         else:
             np.copyto(gv, g, casting="same_kind")
-        self._scores_out(s.detach() if self.framework == "torch" else s, n, sv)
+        self._scores_out(s, n, sv)
         return 0
 
 

@@ -310,9 +310,10 @@ class Sampler:
             m.progress = prog
         out = ffi.new("its_result **")
         try:
-            st = lib.its_generate(self._ptr, m.c_struct,
-                                  v.c_struct if v is not None else ffi.NULL,
-                                  int(seed), out)
+            with _no_grad():  # once per run, not per call (the gradient callback enables it)
+                st = lib.its_generate(self._ptr, m.c_struct,
+                                      v.c_struct if v is not None else ffi.NULL,
+                                      int(seed), out)
         finally:
             if prog is not None:
                 m.progress = None
@@ -342,6 +343,15 @@ class Sampler:
         finally:
             lib.its_result_free(r)
             err = None
+
+
+def _no_grad():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        import contextlib
+        return contextlib.nullcontext()
+    return torch.no_grad()
 
 
 def _free_sampler(ptr, ctx: Context) -> None:

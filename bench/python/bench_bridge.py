@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Overhead of the Python bridge, side by side in one process (not a test: nothing asserted).
+
+1. Per model call: the same sampler (best_of_n, 8 rows per call, ODE, dim 16,384) on a null
+   model, once with a C callback (libits_bench_null.so, memset to zero) and once through the
+   bridge with Python callables doing the same (torch and numpy; writing into the library's
+   buffer, or returning a new array that the bridge copies in). Overhead per call =
+   (median run time - the C run's) / model calls; latent bytes copied on the way in from the
+   bridge's own count.
+2. The library + bridge share of the total time with the torch digits flow model at 500 NFE:
+   the library's time (usage.library_s) plus the bridge's (callback time the library measured
+   minus the time spent inside the torch module and classifier), over the run's total.
+
+Usage: bench_bridge.py [--build DIR] [--weights DIR] [--dim 16384] [--batch 8] [--steps 100]
+                       [--reps 9] [--nfe 500]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cffi
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def simd_path() -> str:
+    """The noise path the library dispatches to, by its rule (src/rng/normal.c)."""
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    if {"avx512f", "avx512vl", "avx512bw", "avx512dq"} <= flags:
+        return "avx512"
+    return "avx2" if "avx2" in flags else "generic"
+
+
+def find_build(arg: str | None) -> Path:
+    for d in ([Path(arg)] if arg else []) + [REPO / "build" / s for s in
+                                             ("release", "bench", "dev", "test")]:
+        if (d / "libitscale.so.0").exists() and (d / "bench/python/libits_bench_null.so").exists():
+            return d
+    sys.exit("bench_bridge: no build tree with libitscale.so.0 and bench/python/"
+             "libits_bench_null.so; build one (cmake --build BUILD) and pass --build BUILD")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build")
+    ap.add_argument("--weights", help="folder with flow.itsw and verifier.itsw")
+    ap.add_argument("--dim", type=int, default=16384)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--reps", type=int, default=9)
+    ap.add_argument("--nfe", type=int, default=500)
+    a = ap.parse_args()
+    build = find_build(a.build)
+    os.environ.setdefault("ITSCALE_LIBRARY", str(build / "libitscale.so.0"))
+    sys.path.insert(0, str(REPO / "python"))
+    import itscale
+    from itscale._lib import ffi
+    torch.set_num_threads(1)
+
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cpus; SIMD path {simd_path()}; "
+          f"library {itscale.library_version} ({itscale.library_path}); torch {torch.__version__} "
+          f"(1 thread); numpy {np.__version__}; Python {platform.python_version()}")
+
+    # ---- 1. per-call overhead -------------------------------------------------------------
+    nffi = cffi.FFI()
+    nffi.cdef("int its_bench_null_eval(void *, const float *, const float *, size_t, float *);"
+              "int its_bench_null_score(void *, const float *, size_t, float *);")
+    nlib = nffi.dlopen(str(build / "bench/python/libits_bench_null.so"))
+    dim_box = ffi.new("size_t *", a.dim)
+    cm = ffi.new("its_model *")
+    from itscale._lib import lib
+    lib.its_model_init(cm)
+    cm.dim = a.dim
+    cm.eval = ffi.cast("int(*)(void *, const float *, const float *, size_t, float *)",
+                       int(nffi.cast("uintptr_t", nffi.addressof(nlib, "its_bench_null_eval"))))
+    cm.user = dim_box
+    cv = ffi.new("its_verifier *")
+    lib.its_verifier_init(cv)
+    cv.score = ffi.cast("int(*)(void *, const float *, size_t, float *)",
+                        int(nffi.cast("uintptr_t", nffi.addressof(nlib, "its_bench_null_score"))))
+    c_model = itscale.NativeModel(cm, (nlib, dim_box), (a.dim,))
+    c_ver = itscale.NativeVerifier(cv, nlib)
+
+    variants = [
+        ("C callback (memset)", c_model, c_ver),
+        ("torch, writes out (out.zero_())",
+         itscale.Model(lambda x, t, out: out.zero_(), dim=a.dim, writes_out=True),
+         lambda x: torch.zeros(x.shape[0])),
+        ("torch, returns a tensor (zeros_like)",
+         itscale.Model(lambda x, t: torch.zeros_like(x), dim=a.dim),
+         lambda x: torch.zeros(x.shape[0])),
+        ("numpy, writes out (out.fill(0))",
+         itscale.Model(lambda x, t, out: out.fill(0), dim=a.dim, writes_out=True,
+                       framework="numpy"),
+         itscale.Verifier(lambda x: np.zeros(x.shape[0], np.float32), framework="numpy")),
+        ("numpy, returns an array (zeros_like)",
+         itscale.Model(lambda x, t: np.zeros_like(x), dim=a.dim, framework="numpy"),
+         itscale.Verifier(lambda x: np.zeros(x.shape[0], np.float32), framework="numpy")),
+    ]
+    s = itscale.Sampler("best_of_n", {"n": a.batch}, {"steps": a.steps})
+    print(f"\n1. per model call: best_of_n, {a.batch} rows per call, dim {a.dim:,}, {a.steps} "
+          f"ODE steps; {a.reps} rounds, each running every variant once in turn; medians")
+    for _, m, v in variants:
+        s.run(m, v, seed=0)  # warm-up
+    cb = [[] for _ in variants]    # the model callback's time per call, as the library timed it
+    libs = [[] for _ in variants]
+    last = [None] * len(variants)
+    for rep in range(a.reps):
+        for i, (_, m, v) in enumerate(variants):
+            r = s.run(m, v, seed=rep)
+            cb[i].append(r.usage.model_s / r.usage.model_calls)
+            libs[i].append(r.usage.library_s / r.usage.model_calls)
+            last[i] = r
+    s.close()
+    print(f"   {'model callback':40s} {'callback us':>11s} {'overhead us':>11s} "
+          f"{'library us':>10s} {'latent bytes in':>15s} {'bytes out/call':>14s}")
+    for i, (name, _, _) in enumerate(variants):
+        over = statistics.median(x - c for x, c in zip(cb[i], cb[0])) * 1e6
+        r = last[i]
+        st = r.model_stats
+        calls = r.usage.model_calls
+        print(f"   {name:40s} {statistics.median(cb[i]) * 1e6:11.2f} {over:11.2f} "
+              f"{statistics.median(libs[i]) * 1e6:10.2f} {st.bytes_in:15d} "
+              f"{st.bytes_out // calls:14d}")
+    print("   callback us: the model callback's time per call as the library measures it "
+          "(usage.model_s / calls);\n   overhead: median over rounds of (that - the C "
+          "callback's in the same round); library us: the library's own time per call")
+
+    # ---- 2. share with the torch digits model -----------------------------------------------
+    from itscale.digits import DigitsClassifier, DigitsFlow
+    wdir = Path(a.weights) if a.weights else build / "digits"
+    if not (wdir / "flow.itsw").exists():
+        print(f"\n2. skipped: no {wdir}/flow.itsw (train with "
+              f"{build}/examples/digits/itscale-digits-train --out {wdir}, or pass --weights)")
+        return
+    flow = DigitsFlow.load(wdir / "flow.itsw")
+    clf = DigitsClassifier.load(wdir / "verifier.itsw", target=3)
+
+    class Timed:
+        def __init__(self, f):
+            self.f, self.t = f, 0.0
+
+        def __call__(self, *args):
+            t0 = time.perf_counter()
+            y = self.f(*args)
+            self.t += time.perf_counter() - t0
+            return y
+
+    T = 20
+    runs = [("best_of_n", {"n": a.nfe // T}), ("fk_smc", {"n": a.nfe // T}),
+            ("rbf", {"chains": 2, "init": max(1, a.nfe // 20)}),
+            ("rbf spec=16", {"chains": 2, "init": max(1, a.nfe // 20), "speculative": 16}),
+            ("svdd", {"n": 2, "children": max(1, a.nfe // (2 * T))})]
+    print(f"\n2. torch digits model ({wdir}/flow.itsw, {sum(p.numel() for p in flow.parameters()):,}"
+          f" parameters), {a.nfe} NFE, {T} steps, max_batch 64, median of {a.reps} runs")
+    print(f"   {'sampler':12s} {'NFE':>5s} {'calls':>5s} {'total ms':>9s} {'model ms':>9s} {'verifier ms':>11s} "
+          f"{'library %':>9s} {'bridge %':>9s} {'lib+bridge %':>12s}")
+    for name, params in runs:
+        rows = []
+        with itscale.Sampler(name.split()[0], params, {"steps": T}, max_nfe=a.nfe) as s:
+            for rep in range(a.reps + 1):
+                fm, fv = Timed(flow), Timed(clf.log_prob)
+                r = s.run(itscale.Model(fm, dim=64, max_batch=64), fv, seed=rep)
+                u = r.usage
+                bridge = (u.model_s - fm.t) + (u.verifier_s - fv.t)
+                rows.append((u.total_s, fm.t, fv.t, u.library_s, bridge, u.nfe, u.model_calls))
+        rows = rows[1:]  # the first run warms up
+        med = lambda i: statistics.median(x[i] for x in rows)  # noqa: E731
+        share = statistics.median((x[3] + x[4]) / x[0] for x in rows)
+        # (columns: medians of each quantity; lib+bridge %: median of the per-run share)
+        print(f"   {name:12s} {rows[-1][5]:5d} {rows[-1][6]:5d} {med(0) * 1e3:9.2f} {med(1) * 1e3:9.2f} "
+              f"{med(2) * 1e3:11.2f} {100 * med(3) / med(0):9.2f} {100 * med(4) / med(0):9.2f} "
+              f"{100 * share:12.2f}")
+
+
+if __name__ == "__main__":
+    main()
