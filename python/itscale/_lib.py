@@ -84,6 +84,8 @@ typedef struct its_model {
     int thread_safe;
     int (*eval)(void *user, const float *x, const float *t, size_t n, float *out);
     void *user;
+    int (*eval_dim)(void *user, const float *x, const float *t, size_t n, size_t dim,
+                    float *out);
 } its_model;
 typedef struct its_verifier {
     int version;
@@ -91,6 +93,9 @@ typedef struct its_verifier {
     int (*score)(void *user, const float *x0, size_t n, float *scores);
     int (*grad)(void *user, const float *x0, size_t n, float *grad, float *scores);
     void *user;
+    int (*score_dim)(void *user, const float *x0, size_t n, size_t dim, float *scores);
+    int (*grad_dim)(void *user, const float *x0, size_t n, size_t dim, float *grad,
+                    float *scores);
 } its_verifier;
 void its_model_init(its_model *m);
 void its_verifier_init(its_verifier *v);
