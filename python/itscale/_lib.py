@@ -17,6 +17,10 @@ import cffi
 #: The library version this package is written against: major must match, minor at least this.
 LIB_MAJOR = 0
 LIB_MINOR = 1
+#: The newest struct versions declared here; a library whose _init writes a newer one has
+#: grown the struct past what this package allocates, and is refused.
+MODEL_VERSION = 2
+VERIFIER_VERSION = 2
 
 CDEF = r"""
 typedef int its_status;
@@ -100,11 +104,33 @@ typedef struct its_verifier {
 void its_model_init(its_model *m);
 void its_verifier_init(its_verifier *v);
 
+typedef struct its_progress {
+    uint64_t nfe, max_nfe, verifier_rows;
+    double best_score, elapsed_s;
+} its_progress;
+typedef int (*its_progress_fn)(void *user, const its_progress *p);
+typedef struct its_gen_options {
+    uint32_t size;
+    double deadline_ms;
+    its_progress_fn progress;
+    void *progress_user;
+} its_gen_options;
+void its_gen_options_init(its_gen_options *o);
+void its_ctx_mem_free(its_ctx *ctx, void *ptr);
+its_status its_params_json(its_ctx *ctx, char **out);
+typedef struct its_cost {
+    uint64_t trajectory, minimum, planned;
+    int needs_cap;
+} its_cost;
+
 typedef struct its_sampler its_sampler;
 typedef struct its_result its_result;
 void its_sampler_free(its_sampler *s);
 its_status its_generate(its_sampler *s, const its_model *m, const its_verifier *v,
                         uint64_t seed, its_result **out);
+its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verifier *v,
+                             uint64_t seed, const its_gen_options *opt, its_result **out);
+its_status its_sampler_cost(its_sampler *s, its_cost *out);
 its_status its_sampler_from_json(its_ctx *ctx, const char *json, size_t len, its_sampler **out);
 const char *its_sampler_to_json(its_sampler *s);
 
@@ -203,6 +229,28 @@ if _num // 10000 != LIB_MAJOR or (_num // 100) % 100 < LIB_MINOR:
     raise ImportError(
         f"itscale: {library_path} is version {library_version}; this package needs "
         f"{LIB_MAJOR}.{LIB_MINOR} or a later {LIB_MAJOR}.x")
+
+
+def _check_structs() -> None:
+    # _init functions write the whole struct as the library knows it: give them room to spare
+    # and read the version they write.
+    buf = ffi.new("char[]", 4096)
+    lib.its_model_init(ffi.cast("its_model *", buf))
+    mv = ffi.cast("its_model *", buf).version
+    buf = ffi.new("char[]", 4096)
+    lib.its_verifier_init(ffi.cast("its_verifier *", buf))
+    vv = ffi.cast("its_verifier *", buf).version
+    buf = ffi.new("char[]", 4096)
+    lib.its_gen_options_init(ffi.cast("its_gen_options *", buf))
+    gs = ffi.cast("its_gen_options *", buf).size
+    if mv != MODEL_VERSION or vv != VERIFIER_VERSION or gs != ffi.sizeof("its_gen_options"):
+        raise ImportError(
+            f"itscale: {library_path} has its_model version {mv}, its_verifier version {vv}, "
+            f"its_gen_options of {gs} bytes; this package declares {MODEL_VERSION}, "
+            f"{VERIFIER_VERSION} and {ffi.sizeof('its_gen_options')}: update the package")
+
+
+_check_structs()
 
 
 def cstr(p) -> Optional[str]:

@@ -175,7 +175,6 @@ class Model(_Callback):
         self.interp = interp
         self.max_batch = int(max_batch)
         self.writes_out = bool(writes_out)
-        self.progress: Optional[Callable[[int], None]] = None
         use_torch = self.framework == "torch"
         if use_torch:
             dev = device if device is not None else _module_device(fn)
@@ -228,8 +227,6 @@ class Model(_Callback):
         st = self.stats
         st.calls += 1
         st.rows += n
-        if self.progress is not None:
-            self.progress(n)
         xv = self._x.get(x, n)
         tv = self._t.get(t, n)
         on, ov = self._out.pair(out, n)
@@ -257,8 +254,6 @@ class Model(_Callback):
         st = self.stats
         st.calls += 1
         st.rows += n
-        if self.progress is not None:
-            self.progress(n)
         xv = self._x.get(x, n)
         tv = self._t.get(t, n)
         ov = self._out.get(out, n)

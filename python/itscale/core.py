@@ -4,7 +4,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -18,7 +20,8 @@ from .adapters import Model, NativeModel, Verifier, NativeVerifier, BridgeStats,
     as_model, as_verifier
 from .errors import ItscaleError, CallbackError, error_for
 
-__all__ = ["Context", "Sampler", "Result", "Usage", "StepUsage", "generate", "SDE_METHODS"]
+__all__ = ["Context", "Sampler", "Result", "Usage", "StepUsage", "Progress", "generate",
+           "SDE_METHODS"]
 
 ITS_OK = 0
 ITS_CANCELLED = 1
@@ -166,28 +169,57 @@ def _load_config(config: Union[str, os.PathLike, Dict[str, Any]]) -> Dict[str, A
     return json.loads(text)
 
 
-class _Progress:
-    """A one-line progress display on stderr, updated after model calls (at most 10 per s)."""
+@dataclass(frozen=True)
+class Progress:
+    """What a running search has spent, as the library reports it before model calls."""
+    nfe: int
+    max_nfe: int
+    verifier_rows: int
+    best_score: float
+    elapsed_s: float
 
-    def __init__(self, max_nfe: int):
-        self.max_nfe = max_nfe
-        self.nfe = 0
-        self.t0 = time.perf_counter()
+
+class _RunControl:
+    """The library's progress callback for one run: shows progress, asks a Python callable,
+    and turns Ctrl-C into a cancel (the run stops cleanly with the best so far)."""
+
+    def __init__(self, show: bool, fn: Optional[Callable[[Progress], Any]]):
+        self.show = show
+        self.fn = fn
+        self.interrupted = False
+        self.error: Optional[BaseException] = None
         self.last = 0.0
+        self.cb = ffi.callback("int(void *, const its_progress *)", self._progress, error=1,
+                               onerror=self._onerror)
 
-    def __call__(self, rows: int) -> None:
-        self.nfe += rows
-        now = time.perf_counter()
-        if now - self.last >= 0.1:
-            self.last = now
-            cap = f"/{self.max_nfe}" if self.max_nfe else ""
-            sys.stderr.write(f"\ritscale: NFE {self.nfe}{cap}  {now - self.t0:.1f} s")
-            sys.stderr.flush()
+    def _onerror(self, exc_type, exc_value, tb) -> None:
+        if isinstance(exc_value, KeyboardInterrupt):
+            self.interrupted = True
+        elif self.error is None:
+            self.error = exc_value
 
-    def done(self) -> None:
-        cap = f"/{self.max_nfe}" if self.max_nfe else ""
-        sys.stderr.write(f"\ritscale: NFE {self.nfe}{cap}  "
-                         f"{time.perf_counter() - self.t0:.1f} s\n")
+    def _progress(self, user, p) -> int:
+        if self.interrupted:
+            return 1
+        if self.show:
+            now = time.perf_counter()
+            if now - self.last >= 0.1:
+                self.last = now
+                self._print(p, "")
+        if self.fn is not None:
+            return 1 if self.fn(Progress(p.nfe, p.max_nfe, p.verifier_rows, p.best_score,
+                                         p.elapsed_s)) else 0
+        return 0
+
+    @staticmethod
+    def _print(p, end: str) -> None:
+        cap = f"/{p.max_nfe}" if p.max_nfe else ""
+        best = "" if p.best_score == float("-inf") else f"  best {p.best_score:.4g}"
+        sys.stderr.write(f"\ritscale: NFE {p.nfe}{cap}{best}  {p.elapsed_s:.1f} s{end}")
+        sys.stderr.flush()
+
+    def sigint(self, signum, frame) -> None:
+        self.interrupted = True
 
 
 class Sampler:
@@ -267,65 +299,88 @@ class Sampler:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def run(self, model: Any, verifier: Any = None, seed: int = 0, *, progress: bool = False,
-            **model_kw: Any) -> Result:
+    def cost(self) -> Dict[str, int]:
+        """The library's cost model for this configuration: ``trajectory`` (NFE of one
+        trajectory), ``minimum`` (the least max_nfe it runs with), ``planned`` (the most it
+        spends after fitting under the cap) and ``needs_cap``."""
+        c = ffi.new("its_cost *")
+        self._ctx.check(lib.its_sampler_cost(self._ptr, c))
+        return {"trajectory": c.trajectory, "minimum": c.minimum, "planned": c.planned,
+                "needs_cap": bool(c.needs_cap)}
+
+    def run(self, model: Any, verifier: Any = None, seed: int = 0, *,
+            progress: Union[bool, Callable[[Progress], Any]] = False,
+            deadline_ms: Optional[float] = None, **model_kw: Any) -> Result:
         """Runs the method once and returns a :class:`Result`.
 
         Args:
             model: a callable ``model(x, t)`` (wrapped in :class:`itscale.Model` with
                 ``model_kw``: ``dim``, ``shape``, ``pred``, ``interp``, ``max_batch``, ``device``,
-                ``dtype``, ``framework``), a :class:`Model`, or a native model.
+                ``dtype``, ``framework``; ``verifier_max_batch`` goes to the verifier), a
+                :class:`Model`, or a native model.
             verifier: a callable ``verifier(x0) -> scores``, a :class:`Verifier`, a native
                 verifier, or None (only ``none`` runs without one).
             seed: the run's seed; the noise is a pure function of it.
-            progress: show the NFE spent on stderr.
+            progress: True shows the NFE spent and the best score on stderr; a callable gets a
+                :class:`Progress` before model calls and cancels the run by returning True (the
+                result then has ``stop == "cancelled"`` and the best so far).
+            deadline_ms: a wall-clock limit for this run (anytime: the best so far is returned);
+                None keeps the configuration's ``run.budget.deadline_ms``.
 
         Raises:
             ItscaleError: the library's status and message (:class:`BudgetError`,
                 :class:`NumericError`, :class:`CallbackError`, ...). An exception raised
                 inside a callable is re-raised as it was, with its own traceback and a note
-                carrying the library's message; Ctrl-C stops the run and raises
-                KeyboardInterrupt.
+                carrying the library's message.
+            KeyboardInterrupt: Ctrl-C cancels the search through the library's cancel
+                callback (the run ends cleanly); the partial :class:`Result` is attached to the
+                exception as ``result``.
         """
         if not self._fin.alive:
             raise ValueError("sampler is closed")
         vkw = {}
-        for k in ("verifier_max_batch",):
-            if k in model_kw:
-                vkw["max_batch"] = model_kw.pop(k)
+        if "verifier_max_batch" in model_kw:
+            vkw["max_batch"] = model_kw.pop("verifier_max_batch")
         m = as_model(model, **model_kw)
         v = as_verifier(verifier, m, **vkw)
         if v is not None:
             v.bind(m.shape, m)
         m.stats = BridgeStats()
+        m.error = None
         if v is not None:
             v.stats = BridgeStats()
-        m.error = None
-        if v is not None:
             v.error = None
-        prog = None
-        if progress and isinstance(m, Model):
-            budget = self.config.get("run", {}).get("budget", {})
-            prog = _Progress(int(budget.get("max_nfe", 0) or 0))
-            m.progress = prog
+        ctl = _RunControl(progress is True, progress if callable(progress) else None)
+        opts = ffi.new("its_gen_options *")
+        lib.its_gen_options_init(opts)
+        opts.progress = ctl.cb
+        if deadline_ms is not None:
+            opts.deadline_ms = float(deadline_ms)
         out = ffi.new("its_result **")
+        old = None
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            old = signal.signal(signal.SIGINT, ctl.sigint)
         try:
             with _no_grad():  # once per run, not per call (the gradient callback enables it)
-                st = lib.its_generate(self._ptr, m.c_struct,
-                                      v.c_struct if v is not None else ffi.NULL,
-                                      int(seed), out)
+                st = lib.its_generate_opts(self._ptr, m.c_struct,
+                                           v.c_struct if v is not None else ffi.NULL,
+                                           int(seed), opts, out)
         finally:
-            if prog is not None:
-                m.progress = None
-                prog.done()
-        err = m.error or (v.error if v is not None else None)
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+        err = m.error or (v.error if v is not None else None) or ctl.error
         m.error = None
         if v is not None:
             v.error = None
+        if isinstance(err, KeyboardInterrupt):
+            ctl.interrupted, err = True, None
         r = out[0]
         try:
             if st != ITS_OK and st != ITS_CANCELLED:
                 lib_err = self._ctx.error(st)
+                if ctl.interrupted and err is None:
+                    raise KeyboardInterrupt
                 if err is None:
                     raise lib_err
                 if isinstance(err, _BadReturn):
@@ -339,6 +394,14 @@ class Sampler:
             res = _read_result(r, m)
             if v is not None:
                 res.verifier_stats = v.stats
+            if progress is True:
+                ctl._print(Progress(res.usage.nfe, 0, res.usage.verifier_rows,
+                                    float(res.scores[0]) if len(res.scores) else float("-inf"),
+                                    res.usage.total_s), "\n")
+            if ctl.interrupted:
+                ki = KeyboardInterrupt()
+                ki.result = res  # type: ignore[attr-defined]
+                raise ki
             return res
         finally:
             lib.its_result_free(r)
@@ -384,7 +447,9 @@ def _method_defaults(doc: Dict[str, Any]) -> None:
 def generate(model: Any, verifier: Any = None, sampler: str = "none",
              params: Optional[Dict[str, Any]] = None, run: Optional[Dict[str, Any]] = None, *,
              seed: int = 0, max_nfe: Optional[int] = None, top_k: Optional[int] = None,
-             progress: bool = False, threads: int = 1, **model_kw: Any) -> Result:
+             progress: Union[bool, Callable[[Progress], Any]] = False,
+             deadline_ms: Optional[float] = None, threads: int = 1,
+             **model_kw: Any) -> Result:
     """Runs one search: ``sampler`` with ``params`` and ``run`` settings on ``model``, scored by
     ``verifier``, within ``max_nfe`` model rows; returns a :class:`Result`.
 
@@ -399,4 +464,5 @@ def generate(model: Any, verifier: Any = None, sampler: str = "none",
         r.samples[0], r.scores[0], r.usage.nfe
     """
     with Sampler(sampler, params, run, max_nfe=max_nfe, top_k=top_k, threads=threads) as s:
-        return s.run(model, verifier, seed, progress=progress, **model_kw)
+        return s.run(model, verifier, seed, progress=progress, deadline_ms=deadline_ms,
+                     **model_kw)

@@ -128,10 +128,31 @@ def test_ctrl_c_cancels_and_raises_keyboard_interrupt():
             signal.raise_signal(signal.SIGINT)     # as a Ctrl-C would
         return lin(x, t)
     with itscale.Sampler("best_of_n", {"n": 2}, {"steps": 50}) as s:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as ei:
             s.run(model, score, dim=DIM, framework="numpy")
         assert calls[0] <= 4                       # stopped, not run to the end (50 calls)
+        r = ei.value.result                        # cancelled through the library: best so far
+        assert r.stop == "cancelled" and r.status == "ITS_CANCELLED"
         s.run(lin, score, dim=DIM, framework="numpy")   # still usable
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_progress_callable_cancels():
+    seen = []
+
+    def progress(p):
+        seen.append(p.nfe)
+        return p.nfe >= 10                         # cancel after 10 NFE
+    r = run(lin, max_nfe=None, progress=progress, run={"steps": 20}, params={"n": 2})
+    assert r.stop == "cancelled" and r.usage.nfe < 40
+    assert seen and seen == sorted(seen)
+
+
+def test_exception_in_progress_callable():
+    def progress(p):
+        raise LookupError("progress broke")
+    with pytest.raises(LookupError, match="progress broke"):
+        run(lin, progress=progress)
 
 
 def _rss_kib() -> int:
