@@ -29,6 +29,29 @@ if(ITS_BUILD_EXAMPLES)
      --seeds 2 --set run.steps=10 --set task.dim=8 --out ${TMP}/bench && \
      test -s ${TMP}/bench/curves.csv && test $(wc -l < ${TMP}/bench/curves.csv) -eq 5 && \
      ${CHK} curves ${TMP}/bench/curves.json && grep -q '<svg' ${TMP}/bench/curves.svg && ${XML}")
+  # run --nfe sizes the method to the budget as bench does (best_of_n: n = 500 / 20 = 25, all
+  # 500 spent); --cap-only keeps the default n = 4 (80 spent); the JSON says which.
+  add_test(NAME cli_run_nfe_scales COMMAND sh -c
+    "mkdir -p ${TMP} && ${CLI} run --sampler best_of_n --nfe 500 --json > ${TMP}/scale.json && \
+     grep -Eq '\"spent\":[[:space:]]*500,' ${TMP}/scale.json && \
+     grep -Eq '\"mode\":[[:space:]]*\"scale\"' ${TMP}/scale.json && \
+     ${CLI} run --sampler best_of_n --nfe 500 --cap-only --json > ${TMP}/cap.json && \
+     grep -Eq '\"spent\":[[:space:]]*80,' ${TMP}/cap.json && \
+     ${CLI} run --sampler best_of_n --nfe 500 | grep -q 'spent of a budget of 500'")
+  # A clamp is announced (stderr and the point's "clamped"); each point of the figure stands at
+  # the NFE spent: `none` spends 10 at both budgets, so its two points share one x per panel.
+  add_test(NAME cli_bench_clamp_and_spent COMMAND sh -c
+    "rm -rf ${TMP}/clamp ${TMP}/spent && \
+     ${CLI} bench --samplers best_of_n --nfe 100000000 --seeds 1 --set run.steps=1 \
+       --set task.dim=2 --out ${TMP}/clamp 2> ${TMP}/clamp.err > /dev/null && \
+     grep -q 'warning: best_of_n at 1e+08 NFE: n = 100000000 clamped to 65536' ${TMP}/clamp.err && \
+     grep -q '\"clamped\"' ${TMP}/clamp/curves.json && \
+     ${CLI} bench --samplers none --nfe 40,80 --seeds 1 --set run.steps=10 --set task.dim=2 \
+       --out ${TMP}/spent > /dev/null 2>&1 && \
+     panels=$(grep -c '<title>none</title>' ${TMP}/spent/curves.svg) && \
+     xs=$(sed -n '/<title>none<.title>/,/<.g>/p' ${TMP}/spent/curves.svg | \
+          grep -o 'circle cx=\"[0-9.]*\"' | sort -u | wc -l) && \
+     test $panels -ge 1 && test $xs -eq $panels")
   # Every bad input: non-zero exit and exactly one line on stderr.
   set(ITS_CLI_BAD
     "bad_flag|run --bogus"
@@ -42,6 +65,7 @@ if(ITS_BUILD_EXAMPLES)
     "missing_config|run --config /nonexistent/cfg.json"
     "bad_bench_nfe|bench --samplers none --nfe 100,50 --out ${TMP}/x"
     "bad_bench_sampler|bench --samplers none,nope --nfe 100 --out ${TMP}/x"
+    "bench_out_unwritable|bench --samplers none --nfe 100 --out /proc"
     "bad_command|frobnicate")
   foreach(c ${ITS_CLI_BAD})
     string(REPLACE "|" ";" parts "${c}")
@@ -51,22 +75,7 @@ if(ITS_BUILD_EXAMPLES)
       "mkdir -p ${TMP}; if ${CLI} ${args} > /dev/null 2> ${TMP}/${name}.err; then echo 'exit 0 for: ${args}'; exit 1; fi; \
        test $(wc -l < ${TMP}/${name}.err) -eq 1 || { cat ${TMP}/${name}.err; exit 1; }")
   endforeach()
-  # --help and -h: the usage on stdout, exit 0, for the tool, each command and every program.
-  set(ITS_HELP_CMDS "${CLI}" "${CLI} samplers" "${CLI} tasks" "${CLI} run" "${CLI} bench")
-  foreach(t itscale-digits-train itscale-digits-eval its_embed itscale-server)
-    if(TARGET ${t})
-      list(APPEND ITS_HELP_CMDS "$<TARGET_FILE:${t}>")
-    endif()
-  endforeach()
-  set(HELP_SH "")
-  foreach(c ${ITS_HELP_CMDS})
-    foreach(h --help -h)
-      string(APPEND HELP_SH "out=$(${c} ${h} 2>/dev/null) || { echo '${c} ${h}: non-zero exit'; exit 1; }; \
-        echo \"$out\" | grep -qi '^usage' || { echo '${c} ${h}: no usage on stdout'; exit 1; }; ")
-    endforeach()
-  endforeach()
-  add_test(NAME cli_help COMMAND sh -c "${HELP_SH}")
-  set_tests_properties(cli_help cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
+  set_tests_properties(cli_run_nfe_scales cli_bench_clamp_and_spent cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
 endif()
 
 # The README's parameter tables are the CLI's own output, so they cannot drift from the
@@ -76,4 +85,45 @@ if(ITS_BUILD_EXAMPLES)
     "mkdir -p ${TMP} && ${CLI} samplers --markdown > ${TMP}/samplers.md && \
      ${CMAKE_COMMAND} -DPART=${TMP}/samplers.md -DWHOLE=${PROJECT_SOURCE_DIR}/README.md \
        -P ${CMAKE_CURRENT_LIST_DIR}/scripts/contains.cmake")
+endif()
+
+# Tests of programs defined after this folder (tests come before examples/): registered when the
+# whole tree has been read, so if(TARGET ...) sees every program that this build has.
+function(its_cli_late_tests CLI TMP)
+  # --help and -h: the usage on stdout, exit 0, for the tool, each command and every program.
+  set(cmds "${CLI}" "${CLI} samplers" "${CLI} tasks" "${CLI} run" "${CLI} bench")
+  foreach(t itscale-digits-train itscale-digits-eval its_embed itscale-server)
+    if(TARGET ${t})
+      list(APPEND cmds "$<TARGET_FILE:${t}>")
+    endif()
+  endforeach()
+  set(sh "")
+  foreach(c ${cmds})
+    foreach(h --help -h)
+      string(APPEND sh "out=$(${c} ${h} 2>/dev/null) || { echo '${c} ${h}: non-zero exit'; exit 1; }; \
+        echo \"$out\" | grep -qi '^usage' || { echo '${c} ${h}: no usage on stdout'; exit 1; }; ")
+    endforeach()
+  endforeach()
+  add_test(NAME cli_help COMMAND sh -c "${sh}")
+  set_tests_properties(cli_help PROPERTIES LABELS unit)
+
+  # A one-sample digits run: pooled metrics (diversity, Frechet) are "n/a" with the reason in the
+  # summary, null with the reason under "metrics_na" in JSON. Tiny weights, trained in a second.
+  if(TARGET itscale-digits-train)
+    add_test(NAME cli_run_one_sample COMMAND sh -c
+      "rm -rf ${TMP}/dw && $<TARGET_FILE:itscale-digits-train> --out ${TMP}/dw --epochs 2 \
+         --hidden 16 --layers 1 > /dev/null 2>&1 && \
+       ${CLI} run --task digits --sampler none --set run.steps=5 --set task.weights=${TMP}/dw \
+         > ${TMP}/one.txt && grep -q '^  diversity    n/a (a property of a set' ${TMP}/one.txt && \
+       grep -q '^  frechet      n/a (a property of a set' ${TMP}/one.txt && \
+       ! grep -q nan ${TMP}/one.txt && \
+       ${CLI} run --task digits --sampler none --set run.steps=5 --set task.weights=${TMP}/dw \
+         --json > ${TMP}/one.json && grep -Eq '\"diversity\":[[:space:]]*null' ${TMP}/one.json && \
+       grep -q '\"metrics_na\"' ${TMP}/one.json")
+    set_tests_properties(cli_run_one_sample PROPERTIES LABELS unit)
+  endif()
+endfunction()
+if(ITS_BUILD_EXAMPLES)
+  # the values of CLI and TMP now, the call once every folder has been read
+  cmake_language(EVAL CODE "cmake_language(DEFER DIRECTORY [[${PROJECT_SOURCE_DIR}]] CALL its_cli_late_tests [[${CLI}]] [[${TMP}]])")
 endif()

@@ -5,6 +5,7 @@
  * host callback as a real model would be, and the verifier asks for the rare component. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <itscale.h>
 #include <itscale/gmm.h>
@@ -33,8 +34,15 @@ static int check(its_status st, its_ctx *ctx, const char *what)
     return 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) {
+        int help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+        fprintf(help ? stdout : stderr,
+                "usage: its_embed\nRuns best_of_n on a host-wrapped analytic model and prints the "
+                "best sample with its accounting; takes no arguments.\n");
+        return help ? 0 : 2;
+    }
     its_ctx *ctx = NULL;
     if (check(its_ctx_create(NULL, &ctx), ctx, "its_ctx_create"))
         return 1;

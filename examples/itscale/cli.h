@@ -40,6 +40,7 @@ enum {
     CLI_F_OUT = 1u << 8,
     CLI_F_JSON = 1u << 9,
     CLI_F_MARKDOWN = 1u << 10,
+    CLI_F_CAP_ONLY = 1u << 11,
 };
 
 typedef struct cli_opts {
@@ -54,6 +55,7 @@ typedef struct cli_opts {
     uint64_t seed;
     uint64_t seeds;         /* bench */
     int json, markdown;
+    int cap_only;           /* --cap-only: --nfe caps the run, the method keeps its size */
     const char *out;
 } cli_opts;
 
@@ -73,6 +75,13 @@ size_t cli_split(char *s, char **parts, size_t max);
 
 /* One line on stderr, "itscale: ..." */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "itscale: warning: ..." on stderr, on a line of its own even while a progress bar is drawn. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Fails (after a message) unless a file can be created in dir: checked before work whose
+ * results go there. */
+int cli_check_writable(const char *dir);
 
 /* The whole file (at most the configuration size limit); NULL after a message. */
 char *cli_read_file(const char *path, size_t *len);
@@ -124,9 +133,17 @@ extern const size_t cli_n_scales;
 
 const cli_scale *cli_scale_find(const char *method);
 
-/* Sets run.budget.max_nfe = nfe and the method's size parameter by its rule. -1 after a
- * message. */
-int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe);
+/* What cli_scale_doc did: the value it set (or that only the cap is set), and whether the rule's
+ * value left the parameter's range and was clamped (clamp: "n = 1562500 clamped to 65536, ..."). */
+typedef struct cli_scaled {
+    char what[192];
+    int clamped;
+    char clamp[160];
+} cli_scaled;
+
+/* Sets run.budget.max_nfe = nfe and the method's size parameter by its rule; out (may be NULL)
+ * says what it set. -1 after a message. */
+int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe, cli_scaled *out);
 
 /* ---- tasks (cli_task.c) -------------------------------------------------------------------- */
 
@@ -181,7 +198,9 @@ typedef struct cli_plot {
     const char *const *panel_title;   /* n_panels */
     const char *const *panel_ylabel;  /* n_panels */
     const char *const *series;        /* n_series */
-    const double *x;                  /* n_points NFE budgets, increasing */
+    const double *x;                  /* n_points NFE budgets, increasing: the ticks */
+    const double *px;                 /* n_series * n_points: where each point stands (the NFE
+                                         spent); NULL: at x. A non-finite or zero px is missing */
     const double *mean, *se;          /* n_panels * n_series * n_points */
 } cli_plot;
 

@@ -18,7 +18,7 @@ static const cli_flag cli_flags[] = {
     {"--seed", CLI_F_SEED, 1},         {"--seeds", CLI_F_SEEDS, 1},
     {"--set", CLI_F_SET, 1},           {"--config", CLI_F_CONFIG, 1},
     {"--out", CLI_F_OUT, 1},           {"--json", CLI_F_JSON, 0},
-    {"--markdown", CLI_F_MARKDOWN, 0},
+    {"--markdown", CLI_F_MARKDOWN, 0}, {"--cap-only", CLI_F_CAP_ONLY, 0},
 };
 
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -75,6 +75,7 @@ int cli_parse_args(int argc, char **argv, int first, const char *cmd, unsigned a
         case CLI_F_OUT: o->out = v; break;
         case CLI_F_JSON: o->json = 1; break;
         case CLI_F_MARKDOWN: o->markdown = 1; break;
+        case CLI_F_CAP_ONLY: o->cap_only = 1; break;
         case CLI_F_SEED:
             if (cli_parse_u64(v, UINT64_MAX, &o->seed) != 0) {
                 cli_err("--seed: expected a whole number >= 0, got \"%s\"", v);

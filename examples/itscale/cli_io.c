@@ -20,6 +20,39 @@ void cli_err(const char *fmt, ...)
 }
 
 
+/* a progress bar is drawn on the terminal and its line not ended yet */
+static int cli_bar_open;
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (cli_bar_open)
+        fputc('\n', stderr);
+    cli_bar_open = 0;
+    fputs("itscale: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_check_writable(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/.itscale-XXXXXX", dir) >= (int)sizeof(path)) {
+        cli_err("%s: path too long", dir);
+        return -1;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        cli_err("%s: cannot write there: %s", dir, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(path);
+    return 0;
+}
+
 char *cli_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -94,6 +127,7 @@ void cli_progress(size_t done, size_t total, const char *what)
         fprintf(stderr, "\r[%.*s%*s] %3zu%% %-40.40s", fill,
                 "##############################", w - fill, "", total ? done * 100 / total : 100,
                 what);
+        cli_bar_open = done != total;
         if (done == total)
             fputc('\n', stderr);
     } else if (done == total || done == 0 || strstr(what, "seed 0")) {

@@ -42,11 +42,24 @@ static const double *cell(const cli_plot *p, const double *a, size_t panel, size
     return a + (panel * p->n_series + s) * p->n_points;
 }
 
+/* Where point i of series s stands on the x axis: the NFE it spent, or its budget; <= 0: none. */
+static double point_x(const cli_plot *p, size_t s, size_t i)
+{
+    double v = p->px ? p->px[s * p->n_points + i] : p->x[i];
+    return isfinite(v) && v > 0 ? v : 0;
+}
+
 static void panel(FILE *f, const cli_plot *p, size_t k, double ox, double oy)
 {
     double x0 = ox + ML, x1 = ox + PW - MR, y0 = oy + MT, y1 = oy + PH - MB;
-    /* x: log10 of NFE, padded a little on both sides */
+    /* x: log10 of NFE over the budgets and every point, padded a little on both sides */
     double lx0 = log10(p->x[0]), lx1 = log10(p->x[p->n_points - 1]);
+    for (size_t s = 0; s < p->n_series; s++)
+        for (size_t i = 0; i < p->n_points; i++)
+            if (point_x(p, s, i) > 0 && isfinite(cell(p, p->mean, k, s)[i])) {
+                lx0 = fmin(lx0, log10(point_x(p, s, i)));
+                lx1 = fmax(lx1, log10(point_x(p, s, i)));
+            }
     double pad = (lx1 - lx0) * 0.06 + (lx1 == lx0 ? 0.3 : 0);
     lx0 -= pad;
     lx1 += pad;
@@ -55,7 +68,7 @@ static void panel(FILE *f, const cli_plot *p, size_t k, double ox, double oy)
     for (size_t s = 0; s < p->n_series; s++) {
         const double *m = cell(p, p->mean, k, s), *e = cell(p, p->se, k, s);
         for (size_t i = 0; i < p->n_points; i++) {
-            if (!isfinite(m[i]))
+            if (!isfinite(m[i]) || point_x(p, s, i) <= 0)
                 continue;
             double d = isfinite(e[i]) ? e[i] : 0;
             lo = fmin(lo, m[i] - d);
@@ -107,7 +120,8 @@ static void panel(FILE *f, const cli_plot *p, size_t k, double ox, double oy)
                 x, y1 + 18, p->x[i]);
     }
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
-               "NFE budget (log scale)</text>\n", (x0 + x1) / 2, y1 + 38);
+               "%s (log scale)</text>\n", (x0 + x1) / 2, y1 + 38,
+            p->px ? "NFE spent; ticks at the budgets" : "NFE budget");
     fprintf(f, "<text transform=\"translate(%.1f %.1f) rotate(-90)\" font-size=\"12\" "
                "text-anchor=\"middle\">", ox + 18, (y0 + y1) / 2);
     xml_text(f, p->panel_ylabel[k]);
@@ -119,7 +133,7 @@ static void panel(FILE *f, const cli_plot *p, size_t k, double ox, double oy)
         const double *m = cell(p, p->mean, k, s), *e = cell(p, p->se, k, s);
         size_t nv = 0;
         for (size_t i = 0; i < p->n_points; i++)
-            nv += isfinite(m[i]) != 0;
+            nv += isfinite(m[i]) && point_x(p, s, i) > 0;
         if (nv == 0)
             continue;
         fprintf(f, "<g>\n<title>");
@@ -128,25 +142,25 @@ static void panel(FILE *f, const cli_plot *p, size_t k, double ox, double oy)
         if (nv > 1) {
             fprintf(f, "<polygon fill=\"%s\" fill-opacity=\"0.13\" stroke=\"none\" points=\"", col);
             for (size_t i = 0; i < p->n_points; i++)
-                if (isfinite(m[i]))
-                    fprintf(f, "%.1f,%.1f ", SX(p->x[i]),
+                if (isfinite(m[i]) && point_x(p, s, i) > 0)
+                    fprintf(f, "%.1f,%.1f ", SX(point_x(p, s, i)),
                             SY(m[i] + (isfinite(e[i]) ? e[i] : 0)));
             for (size_t i = p->n_points; i-- > 0;)
-                if (isfinite(m[i]))
-                    fprintf(f, "%.1f,%.1f ", SX(p->x[i]),
+                if (isfinite(m[i]) && point_x(p, s, i) > 0)
+                    fprintf(f, "%.1f,%.1f ", SX(point_x(p, s, i)),
                             SY(m[i] - (isfinite(e[i]) ? e[i] : 0)));
             fputs("\"/>\n", f);
             fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s%s%s points=\"",
                     col, dash[0] ? " stroke-dasharray=\"" : "", dash, dash[0] ? "\"" : "");
             for (size_t i = 0; i < p->n_points; i++)
-                if (isfinite(m[i]))
-                    fprintf(f, "%.1f,%.1f ", SX(p->x[i]), SY(m[i]));
+                if (isfinite(m[i]) && point_x(p, s, i) > 0)
+                    fprintf(f, "%.1f,%.1f ", SX(point_x(p, s, i)), SY(m[i]));
             fputs("\"/>\n", f);
         }
         for (size_t i = 0; i < p->n_points; i++) {
-            if (!isfinite(m[i]))
+            if (!isfinite(m[i]) || point_x(p, s, i) <= 0)
                 continue;
-            double x = SX(p->x[i]), y = SY(m[i]);
+            double x = SX(point_x(p, s, i)), y = SY(m[i]);
             if (isfinite(e[i]) && e[i] > 0) {
                 double ya = SY(m[i] + e[i]), yb = SY(m[i] - e[i]);
                 fprintf(f, "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fh8M%.1f %.1fh8\" stroke=\"%s\" "

@@ -41,9 +41,13 @@ static double cli_param(const cJSON *eff, const char *name)
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-/* Applies the scale-to-budget rule of the document's method for `nfe`. */
-int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe)
+int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe, cli_scaled *out)
 {
+    cli_scaled dummy;
+    if (!out)
+        out = &dummy;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->what, sizeof(out->what), "only the cap is set");
     if (cli_doc_set(doc, "run.budget.max_nfe", cJSON_CreateNumber((double)nfe), "bench") != 0)
         return -1;
     const cli_scale *sc = cli_scale_find(method);
@@ -96,10 +100,17 @@ int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe)
         v = floor(((double)nfe - T) / per);
     else
         v = floor(sc->fraction * (double)nfe / (per * (sc->fraction == 1 ? T : 1)));
+    double want = v;
     if (v < d->min)
         v = d->min;
     if (v > d->max)
         v = d->max;
+    snprintf(out->what, sizeof(out->what), "%s = %.17g (%s)", sc->param, v, sc->rule);
+    if (v != want) {
+        out->clamped = 1;
+        snprintf(out->clamp, sizeof(out->clamp), "%s = %.17g clamped to %.17g, the %s of its range",
+                 sc->param, want, v, v == d->max ? "top" : "bottom");
+    }
     char path[96];
     snprintf(path, sizeof(path), "params.%s", sc->param);
     return cli_doc_set(doc, path, cJSON_CreateNumber(v), "bench");

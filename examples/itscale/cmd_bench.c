@@ -12,7 +12,8 @@
 #include "samplers/sampler.h"
 
 typedef struct cli_cell {
-    double nfe_used;        /* mean over seeds */
+    double nfe_used;        /* mean over seeds: where the point stands */
+    char *clamped;          /* the scale rule's value left the parameter's range (NULL: no) */
     double *mean, *se;      /* 1 + n_metrics: [0] = verifier score */
     size_t n;               /* runs that returned a result */
     char *error;            /* why no run succeeded (NULL when some did) */
@@ -125,7 +126,9 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
         cli_err("out of memory");
         goto done;
     }
-    if (cli_task_create(ctx, o->task, task_set, &task) != 0 || cli_mkdir(o->out) != 0)
+    /* the output directory first: a bench that cannot write its results does not run */
+    if (cli_mkdir(o->out) != 0 || cli_check_writable(o->out) != 0 ||
+        cli_task_create(ctx, o->task, task_set, &task) != 0)
         goto done;
     rc = 1;
     size_t total = ns * nn * K, done_runs = 0;
@@ -138,12 +141,17 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
                 goto done;
             }
             cJSON *d = cJSON_Duplicate(doc, 1);
+            cli_scaled scd;
             if (!d || cli_doc_set(d, "sampler", cJSON_CreateString(names[si]), "bench") != 0 ||
                 cli_method_defaults(d) != 0 ||
-                cli_scale_doc(ctx, d, names[si], (uint64_t)xs[ni]) != 0) {
+                cli_scale_doc(ctx, d, names[si], (uint64_t)xs[ni], &scd) != 0) {
                 cJSON_Delete(d);
                 rc = 2;
                 goto done;
+            }
+            if (scd.clamped) {
+                cli_warn("%s at %g NFE: %s", names[si], xs[ni], scd.clamp);
+                c->clamped = strdup(scd.clamp);
             }
             its_sampler *s = cli_sampler(ctx, d);
             cJSON_Delete(d);
@@ -277,6 +285,8 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
             }
             if (c->error && c->n == 0)
                 cJSON_AddStringToObject(po, "error", c->error);
+            if (c->clamped)
+                cJSON_AddStringToObject(po, "clamped", c->clamped);
             cJSON_AddItemToArray(pa, po);
         }
         cJSON_AddItemToArray(ca, co);
@@ -318,9 +328,11 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
         goto done;
 
     double *pm = calloc(np * ns * nn, sizeof(double)), *ps = calloc(np * ns * nn, sizeof(double));
-    if (!pm || !ps) {
+    double *px = calloc(ns * nn, sizeof(double));
+    if (!pm || !ps || !px) {
         free(pm);
         free(ps);
+        free(px);
         cli_err("out of memory");
         goto done;
     }
@@ -329,21 +341,27 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
             for (size_t ni = 0; ni < nn; ni++) {
                 pm[(p * ns + si) * nn + ni] = cells[si * nn + ni].mean[p];
                 ps[(p * ns + si) * nn + ni] = cells[si * nn + ni].se[p];
+                px[si * nn + ni] = cells[si * nn + ni].nfe_used;
             }
     char title[160], sub[200];
     snprintf(title, sizeof(title), "itscale: quality vs compute on task %s", o->task->name);
-    snprintf(sub, sizeof(sub), "mean \xc2\xb1 standard error over %zu seeds; x = NFE budget", K);
-    cli_plot plot = {title, sub, np, ns, nn, pname, plabel, (const char *const *)names, xs, pm, ps};
+    snprintf(sub, sizeof(sub),
+             "mean \xc2\xb1 standard error over %zu seeds at the mean NFE spent; ticks at the "
+             "budgets", K);
+    cli_plot plot = {title, sub, np, ns, nn, pname, plabel, (const char *const *)names, xs, px,
+                     pm, ps};
     snprintf(path, sizeof(path), "%s/curves.svg", o->out);
     if (!(f = fopen(path, "w"))) {
         cli_err("%s: %s", path, strerror(errno));
         free(pm);
         free(ps);
+        free(px);
         goto done;
     }
     int prc = cli_plot_svg(f, &plot);
     free(pm);
     free(ps);
+    free(px);
     if (cli_close_out(f, path) != 0 || prc != 0)
         goto done;
     fprintf(stderr, "itscale: wrote %s/curves.json, %s/curves.csv and %s\n", o->out, o->out,
@@ -355,6 +373,7 @@ done:
         free(cells[i].mean);
         free(cells[i].se);
         free(cells[i].error);
+        free(cells[i].clamped);
     }
     free(cells);
     free(vals);

@@ -17,6 +17,18 @@ int cli_cmd_run(its_ctx *ctx, const cli_opts *o)
     its_result *r = NULL;
     double *met = NULL;
     cJSON *rep = NULL;
+    /* --nfe N sizes the method to N as bench does (cli_scale.c); --cap-only only caps it */
+    uint64_t budget = 0;
+    cli_scaled sc = {0};
+    snprintf(sc.what, sizeof(sc.what), "%s", o->cap_only ? "cap only (--cap-only)" : "no budget");
+    if (o->nfe && cli_parse_u64(o->nfe, UINT64_MAX, &budget) == 0 && !o->cap_only) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, "sampler");
+        if (cJSON_IsString(m) && cli_scale_doc(ctx, doc, m->valuestring, budget, &sc) != 0)
+            goto done;
+        if (sc.clamped)
+            fprintf(stderr, "itscale: warning: %s at %llu NFE: %s\n", m->valuestring,
+                    (unsigned long long)budget, sc.clamp);
+    }
     if (!(s = cli_sampler(ctx, doc)))
         goto done;
     if (cli_task_create(ctx, o->task, task_set, &task) != 0)
@@ -41,11 +53,36 @@ int cli_cmd_run(its_ctx *ctx, const cli_opts *o)
         cJSON *mo = rep ? cJSON_AddObjectToObject(rep, "metrics") : NULL;
         cJSON *to = rep ? cJSON_AddObjectToObject(rep, "task") : NULL;
         int ok = mo && to && cJSON_AddStringToObject(to, "name", task.vt->name);
-        for (size_t i = 0; ok && i < task.vt->n_metrics; i++)
-            ok = isfinite(met[i]) ? cJSON_AddNumberToObject(mo, task.vt->metrics[i].name, met[i]) != NULL
-                                  : cJSON_AddNullToObject(mo, task.vt->metrics[i].name) != NULL;
+        /* a metric that cannot be computed is null, and "metrics_na" says why */
+        cJSON *na = NULL;
+        size_t count = its_result_count(r);
+        for (size_t i = 0; ok && i < task.vt->n_metrics; i++) {
+            const char *name = task.vt->metrics[i].name;
+            if (isfinite(met[i])) {
+                ok = cJSON_AddNumberToObject(mo, name, met[i]) != NULL;
+                continue;
+            }
+            ok = cJSON_AddNullToObject(mo, name) != NULL;
+            if (ok && !na)
+                ok = (na = cJSON_AddObjectToObject(rep, "metrics_na")) != NULL;
+            if (ok)
+                ok = cJSON_AddStringToObject(
+                         na, name,
+                         task.vt->metrics[i].pooled && count < 2
+                             ? "a property of a set of samples: needs 2 or more (run.top_k)"
+                             : count ? "not defined for these samples"
+                                     : "the run returned no sample") != NULL;
+        }
         if (ok)
             ok = cJSON_AddItemReferenceToObject(to, "settings", task.settings);
+        cJSON *bo = ok && budget ? cJSON_AddObjectToObject(rep, "nfe_budget") : NULL;
+        if (bo) {
+            ok = cJSON_AddNumberToObject(bo, "budget", (double)budget) &&
+                 cJSON_AddNumberToObject(bo, "spent", (double)u.nfe) &&
+                 cJSON_AddStringToObject(bo, "mode", o->cap_only ? "cap" : "scale") &&
+                 cJSON_AddStringToObject(bo, "scaling", sc.what) &&
+                 (!sc.clamped || cJSON_AddStringToObject(bo, "clamped", sc.clamp));
+        }
         char *out = ok ? cJSON_Print(rep) : NULL;
         if (!out) {
             cli_err("out of memory");
@@ -59,13 +96,27 @@ int cli_cmd_run(its_ctx *ctx, const cli_opts *o)
         fprintf(f, "%s on %s, seed %llu: %s\n", its_method_name(its_result_method(r)),
                 task.vt->name, (unsigned long long)o->seed, its_stop_name(its_result_stop(r)));
         fprintf(f, "  best score   %.6g\n", its_result_score(r, 0));
-        for (size_t i = 0; i < task.vt->n_metrics; i++)
-            fprintf(f, "  %-12s %.6g\n", task.vt->metrics[i].name, met[i]);
+        size_t count = its_result_count(r);
+        for (size_t i = 0; i < task.vt->n_metrics; i++) {
+            if (isfinite(met[i]))
+                fprintf(f, "  %-12s %.6g\n", task.vt->metrics[i].name, met[i]);
+            else if (task.vt->metrics[i].pooled && count < 2)
+                fprintf(f, "  %-12s n/a (a property of a set of samples; this run returned %zu: "
+                           "--set run.top_k=N, or itscale bench pools every seed)\n",
+                        task.vt->metrics[i].name, count);
+            else
+                fprintf(f, "  %-12s n/a (%s)\n", task.vt->metrics[i].name,
+                        count ? "not defined for these samples" : "the run returned no sample");
+        }
         fprintf(f, "  NFE          %llu", (unsigned long long)u.nfe);
-        if (its_result_max_nfe(r))
+        if (budget)
+            fprintf(f, " spent of a budget of %llu", (unsigned long long)budget);
+        else if (its_result_max_nfe(r))
             fprintf(f, " of %llu", (unsigned long long)its_result_max_nfe(r));
         fprintf(f, " (%llu model calls, %llu verifier rows)\n",
                 (unsigned long long)u.model_calls, (unsigned long long)u.verifier_rows);
+        if (budget)
+            fprintf(f, "  scaling      %s\n", sc.what);
         fprintf(f, "  time         %.4f s (model %.4f, verifier %.4f, library %.4f)\n", u.total_s,
                 u.model_s, u.verifier_s, u.library_s);
     }

@@ -2,8 +2,8 @@
  *
  *   itscale samplers [--markdown]
  *   itscale tasks
- *   itscale run --task T --sampler NAME [--nfe N] [--seed S] [--set key=value]... [--config FILE]
- *               [--json] [--out FILE]
+ *   itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S] [--set key=value]...
+ *               [--config FILE] [--json] [--out FILE]
  *   itscale bench --task T --samplers a,b,c --nfe 50,100,200 [--seeds K] [--seed S]
  *                 [--set key=value]... [--config FILE] --out DIR
  *
@@ -44,12 +44,15 @@ static const cli_cmd cli_cmds[] = {
     {"tasks", 0, 0, cli_cmd_tasks, NULL,
      "usage: itscale tasks\n"
      "Every task with its settings (task.KEY, default, meaning) and metrics.\n"},
-    {"run", CLI_F_RUNS | CLI_F_SAMPLER | CLI_F_JSON, 1, NULL, cli_cmd_run,
-     "usage: itscale run --task T --sampler NAME [--nfe N] [--seed S] [--set key=value]...\n"
-     "                   [--config FILE] [--json] [--out FILE]\n"
+    {"run", CLI_F_RUNS | CLI_F_SAMPLER | CLI_F_JSON | CLI_F_CAP_ONLY, 1, NULL, cli_cmd_run,
+     "usage: itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S]\n"
+     "                   [--set key=value]... [--config FILE] [--json] [--out FILE]\n"
      "One run of one sampler on a task; a summary, or the result as JSON.\n"
      "  --sampler NAME    the method (see itscale samplers)\n"
-     "  --nfe N           the NFE budget (run.budget.max_nfe)\n" CLI_SET_HELP
+     "  --nfe N           the NFE budget: the method's size is scaled to it as in bench\n"
+     "                    (see itscale samplers), and run.budget.max_nfe = N caps it\n"
+     "  --cap-only        with --nfe: only the cap; the method keeps its configured size\n"
+     CLI_SET_HELP
      "  --json            the result as JSON, with the task's metrics\n"
      "  --out FILE        write there instead of stdout\n"},
     {"bench", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS, 1, NULL, cli_cmd_bench,
@@ -68,8 +71,8 @@ static void cli_usage(FILE *f)
 {
     fprintf(f, "usage: itscale samplers [--markdown]\n"
                "       itscale tasks\n"
-               "       itscale run --task T --sampler NAME [--nfe N] [--seed S] [--set key=value]...\n"
-               "                   [--config FILE] [--json] [--out FILE]\n"
+               "       itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S]\n"
+               "                   [--set key=value]... [--config FILE] [--json] [--out FILE]\n"
                "       itscale bench --task T --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
                "                   [--seed S] [--set key=value]... [--config FILE] --out DIR\n"
                "--set params.n=8, run.steps=10, run.dynamics.kind=sde, task.dim=64 (value as JSON,\n"
