@@ -105,12 +105,18 @@ def main() -> None:
 
     variants = [
         ("C callback (memset)", c_model, c_ver),
+        ("torch, no-op (the bridge alone)",
+         itscale.Model(lambda x, t, out: None, dim=a.dim, writes_out=True),
+         lambda x: torch.zeros(x.shape[0])),
         ("torch, writes out (out.zero_())",
          itscale.Model(lambda x, t, out: out.zero_(), dim=a.dim, writes_out=True),
          lambda x: torch.zeros(x.shape[0])),
         ("torch, returns a tensor (zeros_like)",
          itscale.Model(lambda x, t: torch.zeros_like(x), dim=a.dim),
          lambda x: torch.zeros(x.shape[0])),
+        ("numpy, no-op (the bridge alone)",
+         itscale.Model(lambda x, t, out: None, dim=a.dim, writes_out=True, framework="numpy"),
+         itscale.Verifier(lambda x: np.zeros(x.shape[0], np.float32), framework="numpy")),
         ("numpy, writes out (out.fill(0))",
          itscale.Model(lambda x, t, out: out.fill(0), dim=a.dim, writes_out=True,
                        framework="numpy"),
