@@ -429,12 +429,14 @@ class NativeModel:
 
     @property
     def c_struct(self):
+        """The ``its_model`` handed to the library."""
         return self._struct
 
     def reset(self) -> None:
-        pass
+        """Nothing to reset: C callbacks keep no Python state."""
 
     def to_device(self, a: np.ndarray):
+        """Samples as a numpy array shaped ``[k, *shape]``."""
         return a.reshape((a.shape[0],) + self.shape)
 
 
@@ -449,13 +451,14 @@ class NativeVerifier:
 
     @property
     def c_struct(self):
+        """The ``its_verifier`` handed to the library."""
         return self._struct
 
     def bind(self, shape, model) -> None:
-        pass
+        """Nothing to bind: the C verifier knows its row width."""
 
     def reset(self) -> None:
-        pass
+        """Nothing to reset: C callbacks keep no Python state."""
 
 
 def as_model(model: Any, **kw: Any):

@@ -57,10 +57,12 @@ class Context:
         return error_for(st, _status_name(st), cstr(lib.its_ctx_errmsg(self.ptr)) or "")
 
     def check(self, st: int) -> None:
+        """Raises the exception for st unless it is ITS_OK."""
         if st != ITS_OK:
             raise self.error(st)
 
     def close(self) -> None:
+        """Frees the context now (also done when it is collected)."""
         self._fin()
 
 

@@ -140,6 +140,7 @@ class DigitsFlow(_MLP):
         return torch.cat(parts, dim=1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The velocity u = eps - x0 at (x, t), shaped like x."""
         return self.mlp(self.features(x, t)).reshape(x.shape)
 
 
@@ -160,6 +161,7 @@ class DigitsClassifier(_MLP):
         return cls(layers, target)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits over the classes for each row of x."""
         return self.mlp(x.reshape(x.shape[0], DIM))
 
     def log_prob(self, x: torch.Tensor, target: Optional[int] = None) -> torch.Tensor:

@@ -1,0 +1,40 @@
+"""Finding the library: ITSCALE_LIBRARY, the loader's path, and a clear error otherwise."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import itscale
+
+PKG_PARENT = str(Path(itscale.__file__).resolve().parents[1])
+
+
+def _import(env_extra, cwd):
+    env = {k: v for k, v in os.environ.items() if k not in ("ITSCALE_LIBRARY",
+                                                             "LD_LIBRARY_PATH")}
+    env.update(env_extra)
+    env["PYTHONPATH"] = PKG_PARENT
+    return subprocess.run([sys.executable, "-c",
+                           "import itscale; print(itscale.library_path, itscale.library_version)"],
+                          capture_output=True, text=True, env=env, cwd=cwd)
+
+
+def test_explicit_library(tmp_path):
+    lib = Path(itscale.library_path).resolve()
+    r = _import({"ITSCALE_LIBRARY": str(lib)}, tmp_path)
+    assert r.returncode == 0 and str(lib) in r.stdout
+
+
+def test_loader_path(tmp_path):
+    lib = Path(itscale.library_path).resolve()
+    r = _import({"LD_LIBRARY_PATH": str(lib.parent)}, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert itscale.library_version in r.stdout
+
+
+def test_missing_library_is_a_clear_import_error(tmp_path):
+    r = _import({"ITSCALE_LIBRARY": str(tmp_path / "nope.so")}, tmp_path)
+    assert r.returncode != 0
+    assert "ImportError" in r.stderr and "ITSCALE_LIBRARY" in r.stderr
