@@ -8,17 +8,29 @@ another dtype) gets its inputs moved there and its output moved back.
 """
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ._lib import ffi, lib, cstr
 
-try:  # torch is optional: numpy callables work without it
-    import torch
-except ImportError:  # pragma: no cover - exercised only without torch
-    torch = None  # type: ignore[assignment]
+_HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+class _LazyTorch:
+    """The torch module, imported on first use: a numpy user never pays for importing it."""
+
+    def __getattr__(self, name: str) -> Any:
+        import torch as _torch
+        globals()["torch"] = _torch
+        return getattr(_torch, name)
+
+
+# torch is optional: numpy callables work without it
+torch: Any = _LazyTorch() if _HAS_TORCH else None
 
 __all__ = ["Model", "Verifier", "NativeModel", "NativeVerifier", "BridgeStats", "as_model",
            "as_verifier"]
@@ -28,8 +40,14 @@ _SCORE_SIG = "int(void *, const float *, size_t, float *)"
 _GRAD_SIG = "int(void *, const float *, size_t, float *, float *)"
 
 
-_TORCH_FLOATS = frozenset() if torch is None else frozenset(
-    {torch.float16, torch.bfloat16, torch.float32, torch.float64})
+_TORCH_FLOATS: frozenset = frozenset()
+
+
+def _torch_floats() -> frozenset:
+    global _TORCH_FLOATS
+    if not _TORCH_FLOATS:
+        _TORCH_FLOATS = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
+    return _TORCH_FLOATS
 
 
 class BridgeStats:
@@ -64,11 +82,13 @@ def _framework(fn: Any, framework: Optional[str]) -> str:
         if framework == "torch" and torch is None:
             raise ImportError("framework 'torch' needs PyTorch (Debian: python3-torch)")
         return framework
-    return "torch" if torch is not None else "numpy"
+    # a callable on tensors means its author imported torch
+    return "torch" if "torch" in sys.modules else "numpy"
 
 
 def _module_device(fn: Any):
-    if torch is not None and isinstance(fn, torch.nn.Module):
+    t = sys.modules.get("torch")  # an nn.Module means torch is imported already
+    if t is not None and isinstance(fn, t.nn.Module):
         for p in fn.parameters():
             return p.device
     return None
@@ -141,7 +161,8 @@ class Model(_Callback):
         device: the device the model runs on (torch only; default: that of an ``nn.Module``'s
             first parameter, else CPU). Inputs are moved there and outputs back.
         dtype: the dtype the model computes in (torch: e.g. ``torch.float16``; default float32).
-        framework: ``"torch"`` or ``"numpy"`` (default torch when it is installed).
+        framework: ``"torch"`` or ``"numpy"`` (default: torch when the program has imported
+            torch, numpy otherwise).
         writes_out: call ``fn(x, t, out)``; the callable fills ``out`` (CPU, float32 only).
 
     Calls run under ``torch.no_grad()``. The tensors a call sees are views of the library's
@@ -356,7 +377,7 @@ class Verifier(_Callback):
 
     def _scores_out(self, s, n: int, pair) -> None:
         if self.framework == "torch" and isinstance(s, torch.Tensor):
-            if s.dtype not in _TORCH_FLOATS:
+            if s.dtype not in (_TORCH_FLOATS or _torch_floats()):
                 raise _BadReturn(f"verifier returned dtype {s.dtype}, expected a float dtype")
             if s.shape != (n,):
                 if s.numel() != n or s.dim() > 2:

@@ -38,3 +38,16 @@ def test_missing_library_is_a_clear_import_error(tmp_path):
     r = _import({"ITSCALE_LIBRARY": str(tmp_path / "nope.so")}, tmp_path)
     assert r.returncode != 0
     assert "ImportError" in r.stderr and "ITSCALE_LIBRARY" in r.stderr
+
+
+def test_numpy_user_does_not_import_torch(tmp_path):
+    code = ("import sys, itscale\n"
+            "r = itscale.generate(lambda x, t: -x, lambda x: -(x * x).sum(1), 'best_of_n',\n"
+            "                     max_nfe=40, dim=4)\n"
+            "print(type(r.samples).__module__, 'torch' in sys.modules)\n")
+    env = dict(os.environ, PYTHONPATH=PKG_PARENT,
+               ITSCALE_LIBRARY=str(Path(itscale.library_path).resolve()))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["numpy", "False"]
