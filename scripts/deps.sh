@@ -3,7 +3,8 @@
 set -euo pipefail
 
 ITS_PACKAGES=(cmake make gcc g++ pkg-config libopenblas-dev libcjson-dev libcmocka-dev
-              libmicrohttpd-dev prometheus haproxy curl zlib1g-dev libxml2-utils valgrind clang libclang-rt-14-dev
+              libmicrohttpd-dev prometheus haproxy curl zlib1g-dev libpng-dev dataset-fashion-mnist
+              librsvg2-bin libxml2-utils valgrind clang libclang-rt-14-dev
               python3 python3-venv python3-pip python3-setuptools python3-cffi python3-numpy
               python3-pytest python3-torch python3-matplotlib binutils)
 

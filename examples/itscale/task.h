@@ -74,12 +74,19 @@ typedef struct its_task_vt {
     int (*measure)(void *state, const float *samples, size_t n, double *out, char *err,
                    size_t errcap);
     void (*free)(void *state);            /* NULL-safe */
+    /* May be NULL (a task without pictures). Writes n samples as an image grid, cols per row,
+     * to path (PNG). Returns 0, or non-zero with a reason in err. */
+    int (*write_png)(void *state, const float *samples, size_t n, int cols, const char *path,
+                     char *err, size_t errcap);
 } its_task_vt;
 
 /* The tasks this build knows, defined in their own files. */
 extern const its_task_vt its_task_gmm;
 #ifdef ITS_HAVE_TASK_DIGITS
 extern const its_task_vt its_task_digits;
+#endif
+#ifdef ITS_HAVE_TASK_FASHION
+extern const its_task_vt its_task_fashion;
 #endif
 
 #endif
