@@ -1,7 +1,14 @@
-/* The flow-matching model on 28 x 28 images: velocity u = eps - x0 of x_t = (1 - t) x0 + t eps
+/* The flow-matching model on 28 x 28 images: the linear interpolant x_t = (1 - t) x0 + t eps
  * (rectified flow, Liu et al. 2022; flow matching, Lipman et al. 2022), an MLP on
- * [x_t, time features], trained by minibatch Adam on the squared error, with a running
- * average of the weights (the returned model) as is usual for diffusion models. */
+ * [x_t, time features] that predicts the clean image x0 (the velocity is then
+ * u = (x_t - x0_hat) / t), trained by minibatch Adam on the squared error, with a running
+ * average of the weights (the returned model) as is usual for diffusion models.
+ *
+ * Why x0 and not u: an MLP that predicts u = eps - x0 must copy the noise in x_t to its output
+ * with gain about one; this one did so poorly, and 20 Euler steps left speckle over every
+ * sample. Predicting x0 needs no copy (the interpolant's algebra supplies it), and the samples
+ * come out clean. The loss |x0_hat - x0|^2 = t^2 |u_hat - u|^2 weights late (noisy) times
+ * more than velocity matching does. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,12 +127,12 @@ double its_fashion_flow_batch_loss(const its_mlp *m, its_mlp_work *w, const floa
     }
     its_mlp_forward(m, w, n);
     float *o = w->h[m->n_layers];
-    /* d/do of the mean of (o - (eps - x0))^2 over n D terms, written over the last layer's
+    /* d/do of the mean of (o - x0)^2 over n D terms, written over the last layer's
      * pre-activations (o is a copy of them; backward reads only the hidden layers' z) */
     float *dout = w->z[m->n_layers - 1];
     double sum = 0, scale = 2.0 / ((double)n * (double)D);
     for (size_t i = 0; i < n * D; i++) {
-        double e = (double)o[i] - ((double)eps[i] - (double)x0[i]);
+        double e = (double)o[i] - (double)x0[i];
         sum += e * e;
         dout[i] = (float)(scale * e);
     }
@@ -276,7 +283,7 @@ its_status its_fashion_flow_model_create(its_fashion_flow_model *fm, const its_m
     memset(out, 0, sizeof(*out));
     out->version = ITS_MODEL_V1;
     out->dim = ITS_FASHION_DIM;
-    out->pred = ITS_PRED_VELOCITY;
+    out->pred = ITS_PRED_X0;
     out->interp.kind = ITS_INTERP_LINEAR;
     out->interp.beta_min = 0.1;
     out->interp.beta_max = 20.0;
@@ -317,14 +324,14 @@ its_status its_fashion_flow_sample(const its_mlp *flow, size_t n, int steps, uin
     its_digits_rng_seed(&r, seed);
     for (size_t i = 0; i < n * ITS_FASHION_DIM; i++)
         out[i] = (float)its_digits_rng_normal(&r);
-    /* Euler from t = 1 (noise) to t = 0 (data): dx/dt = u */
+    /* Euler from t = 1 (noise) to t = 0 (data): dx/dt = u = (x - x0_hat) / t */
     for (int k = 0; k < steps; k++) {
         double tk = 1.0 - (double)k / steps, dt = 1.0 / steps;
         for (size_t i = 0; i < n; i++)
             t[i] = (float)tk;
-        m.eval(m.user, out, t, n, u);
+        m.eval(m.user, out, t, n, u); /* x0_hat */
         for (size_t i = 0; i < n * ITS_FASHION_DIM; i++)
-            out[i] -= (float)dt * u[i];
+            out[i] -= (float)(dt / tk) * (out[i] - u[i]);
     }
     free(u), free(t);
     its_fashion_flow_model_free(&fm);

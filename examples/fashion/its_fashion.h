@@ -9,8 +9,9 @@
  * training RNG, the Frechet distance), whose code is dimension-free once a model exists; the
  * shapes and weight files here are this task's own.
  *
- * Pixels v in 0..255 are scaled to x = v/127.5 - 1 in [-1, 1]. The flow model predicts the
- * velocity u = eps - x0 of the linear interpolant x_t = (1 - t) x0 + t eps.
+ * Pixels v in 0..255 are scaled to x = v/127.5 - 1 in [-1, 1]. The flow model predicts the clean
+ * image x0 of the linear interpolant x_t = (1 - t) x0 + t eps (ITS_PRED_X0; the velocity is
+ * u = (x_t - x0_hat) / t).
  *
  * Every function that can fail returns an its_status and writes a one-line reason to err
  * (errcap bytes; err may be NULL). Nothing aborts or exits; only training prints, and only to a
@@ -20,7 +21,7 @@
  *   offset  size        field
  *   0       4           magic "IFMW"
  *   4       4  u32      version (1)
- *   8       4  u32      kind: 1 = flow velocity model, 2 = classifier
+ *   8       4  u32      kind: 1 = flow model (predicts x0), 2 = classifier
  *   12      4  u32      L, dense layers (1..8); hidden layers use SiLU, the last is linear
  *   16      4  u32      n_freq: flow time features (sin, cos of (pi/2) 2^k t, k < n_freq);
  *                       0 for a classifier
@@ -146,7 +147,8 @@ its_status its_fashion_flow_train(const its_fashion_data *d, const its_fashion_f
                                   its_mlp *out, double *final_loss, FILE *log, char *err,
                                   size_t errcap);
 /* One batch of the training loss: rows x0 (n x 784), t (n), eps (n x 784). Returns the mean
- * squared error per coordinate; adds its gradient to grad when non-NULL. w has >= n rows. */
+ * squared error |x0_hat - x0|^2 per coordinate; adds its gradient to grad when non-NULL. w has
+ * >= n rows. */
 double its_fashion_flow_batch_loss(const its_mlp *m, its_mlp_work *w, const float *x0,
                                    const float *t, const float *eps, size_t n, float *grad);
 
