@@ -92,7 +92,7 @@ endif()
 function(its_cli_late_tests CLI TMP)
   # --help and -h: the usage on stdout, exit 0, for the tool, each command and every program.
   set(cmds "${CLI}" "${CLI} samplers" "${CLI} tasks" "${CLI} run" "${CLI} bench")
-  foreach(t itscale-digits-train itscale-digits-eval its_embed itscale-server)
+  foreach(t itscale-digits-train itscale-digits-eval itscale-fashion-train its_embed itscale-server)
     if(TARGET ${t})
       list(APPEND cmds "$<TARGET_FILE:${t}>")
     endif()

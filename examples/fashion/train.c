@@ -25,9 +25,9 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int usage(void)
+static int usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: itscale-fashion-train [--what all|flow|classifiers] [--out DIR] [--data DIR]\n"
             "       [--epochs N] [--hidden N] [--layers N] [--batch N] [--lr X] [--seed N]\n"
             "       [--limit N] [--samples FILE.png] [--steps N] [--sample-only]\n");
@@ -70,11 +70,11 @@ int main(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage();
+            usage(stdout);
             return 0;
         }
         if (!v)
-            return usage();
+            return usage(stderr);
         i++;
         if (!strcmp(a, "--out"))
             out = v;
@@ -101,12 +101,12 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--seed"))
             fp.seed = strtoull(v, NULL, 10);
         else
-            return usage();
+            return usage(stderr);
     }
     int do_flow = !strcmp(what, "all") || !strcmp(what, "flow");
     int do_clf = !strcmp(what, "all") || !strcmp(what, "classifiers");
     if (!do_flow && !do_clf)
-        return usage();
+        return usage(stderr);
     char err[512], path[4096];
     if (mkdir(out, 0777) != 0 && errno != EEXIST) {
         snprintf(err, sizeof(err), "cannot create %s", out);
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
         its_mlp flow;
         snprintf(path, sizeof(path), "%s/flow.ifmw", out);
         if (!samples)
-            return usage();
+            return usage(stderr);
         if (its_fashion_net_load(path, ITS_FASHION_FLOW, &flow, err, sizeof(err)) != ITS_OK ||
             write_samples(&flow, samples, steps, err, sizeof(err)))
             return fail(err);

@@ -41,6 +41,7 @@ enum {
     CLI_F_JSON = 1u << 9,
     CLI_F_MARKDOWN = 1u << 10,
     CLI_F_CAP_ONLY = 1u << 11,
+    CLI_F_PNG = 1u << 12,
 };
 
 typedef struct cli_opts {
@@ -57,6 +58,7 @@ typedef struct cli_opts {
     int json, markdown;
     int cap_only;           /* --cap-only: --nfe caps the run, the method keeps its size */
     const char *out;
+    const char *png;        /* run: the returned samples as an image grid */
 } cli_opts;
 
 /* Reads argv[first..argc) into *o for command `cmd`, which accepts the flags in `accepted`.
@@ -167,6 +169,10 @@ void cli_task_free(cli_task *t);
 
 /* The task's metrics of a result's samples (NaN each when it has none); -1 after a message. */
 int cli_measure(cli_task *t, const its_result *r, double *out);
+
+/* A result's samples, best first, as the task's image grid at path (at most 8 per row); -1
+ * after a message (also for a task without pictures). */
+int cli_write_png(cli_task *t, const its_result *r, const char *path);
 
 /* ---- commands (cmd_*.c) -------------------------------------------------------------------- */
 

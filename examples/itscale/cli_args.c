@@ -19,6 +19,7 @@ static const cli_flag cli_flags[] = {
     {"--set", CLI_F_SET, 1},           {"--config", CLI_F_CONFIG, 1},
     {"--out", CLI_F_OUT, 1},           {"--json", CLI_F_JSON, 0},
     {"--markdown", CLI_F_MARKDOWN, 0}, {"--cap-only", CLI_F_CAP_ONLY, 0},
+    {"--png", CLI_F_PNG, 1},
 };
 
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -73,6 +74,7 @@ int cli_parse_args(int argc, char **argv, int first, const char *cmd, unsigned a
         case CLI_F_SET: o->sets[o->n_sets++] = v; break;
         case CLI_F_CONFIG: o->config_file = v; break;
         case CLI_F_OUT: o->out = v; break;
+        case CLI_F_PNG: o->png = v; break;
         case CLI_F_JSON: o->json = 1; break;
         case CLI_F_MARKDOWN: o->markdown = 1; break;
         case CLI_F_CAP_ONLY: o->cap_only = 1; break;

@@ -12,6 +12,9 @@ const its_task_vt *const cli_tasks[] = {
 #ifdef ITS_HAVE_TASK_DIGITS
     &its_task_digits,
 #endif
+#ifdef ITS_HAVE_TASK_FASHION
+    &its_task_fashion,
+#endif
 };
 const size_t cli_n_tasks = sizeof(cli_tasks) / sizeof(cli_tasks[0]);
 
@@ -114,6 +117,34 @@ int cli_measure(cli_task *t, const its_result *r, double *out)
         return 0;
     if (t->vt->measure(t->inst.state, its_result_sample(r, 0), n, out, err, sizeof(err)) != 0) {
         cli_err("task %s: metrics: %s", t->vt->name, err);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_write_png(cli_task *t, const its_result *r, const char *path)
+{
+    if (!t->vt->write_png) {
+        cli_err("--png: task %s has no pictures", t->vt->name);
+        return -1;
+    }
+    size_t n = its_result_count(r), dim = its_result_dim(r);
+    if (n == 0) {
+        cli_err("--png: the run returned no sample");
+        return -1;
+    }
+    float *x = malloc(n * dim * sizeof(float));
+    if (!x) {
+        cli_err("out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(x + i * dim, its_result_sample(r, i), dim * sizeof(float));
+    char err[256] = "";
+    int rc = t->vt->write_png(t->inst.state, x, n, n < 8 ? (int)n : 8, path, err, sizeof(err));
+    free(x);
+    if (rc != 0) {
+        cli_err("--png: %s", err[0] ? err : path);
         return -1;
     }
     return 0;

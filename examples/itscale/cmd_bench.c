@@ -121,6 +121,8 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
     double *vals = calloc(np * K, sizeof(double)), *met = calloc(nm + 1, sizeof(double));
     double *nfe_used = calloc(K, sizeof(double));
     float *pool = NULL;
+    float *grid = NULL; /* image tasks: [budget][seed] best samples of one sampler, NaN = none */
+    size_t grid_dim = 0;
     cJSON *configs = cJSON_CreateArray();
     if (!cells || !vals || !met || !nfe_used || !configs) {
         cli_err("out of memory");
@@ -203,6 +205,15 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
                                dim * sizeof(float));
                         pooled_rows++;
                     }
+                    if (o->task->write_png && !grid && dim) {
+                        grid_dim = dim;
+                        grid = malloc(nn * K * dim * sizeof(float));
+                        for (size_t i = 0; grid && i < nn * K * dim; i++)
+                            grid[i] = NAN;
+                    }
+                    if (grid && dim == grid_dim && its_result_count(r))
+                        memcpy(grid + (ni * K + k) * dim, its_result_sample(r, 0),
+                               dim * sizeof(float));
                 }
                 its_result_free(r);
                 done_runs++;
@@ -231,6 +242,18 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
             if (c->n == 0)
                 fprintf(stderr, "\nitscale: %s at NFE %g: no run succeeded: %s\n", names[si],
                         xs[ni], c->error ? c->error : "?");
+        }
+        if (grid) {
+            /* the sampler's picture: a row per budget, a column per seed */
+            char gpath[4096], err[256] = "";
+            snprintf(gpath, sizeof(gpath), "%s/grid-%s.png", o->out, names[si]);
+            if (o->task->write_png(task.inst.state, grid, nn * K, (int)K, gpath, err,
+                                   sizeof(err)) != 0) {
+                cli_err("%s: %s", gpath, err);
+                goto done;
+            }
+            for (size_t i = 0; i < nn * K * grid_dim; i++)
+                grid[i] = NAN;
         }
     }
     cli_progress(total, total, "done");
@@ -380,6 +403,7 @@ done:
     free(met);
     free(nfe_used);
     free(pool);
+    free(grid);
     cJSON_Delete(configs);
     cli_task_free(&task);
     cJSON_Delete(doc);

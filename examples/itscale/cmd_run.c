@@ -8,6 +8,10 @@
 
 int cli_cmd_run(its_ctx *ctx, const cli_opts *o)
 {
+    if (o->png && !o->task->write_png) {
+        cli_err("--png: task %s has no pictures", o->task->name);
+        return 2;
+    }
     cJSON *task_set, *doc = cli_build_doc(o, 1, &task_set);
     if (!doc)
         return 2;
@@ -41,6 +45,8 @@ int cli_cmd_run(its_ctx *ctx, const cli_opts *o)
     }
     met = calloc(task.vt->n_metrics + 1, sizeof(double));
     if (!met || cli_measure(&task, r, met) != 0)
+        goto done;
+    if (o->png && cli_write_png(&task, r, o->png) != 0)
         goto done;
     its_usage u;
     its_result_usage(r, &u);

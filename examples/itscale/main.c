@@ -44,9 +44,11 @@ static const cli_cmd cli_cmds[] = {
     {"tasks", 0, 0, cli_cmd_tasks, NULL,
      "usage: itscale tasks\n"
      "Every task with its settings (task.KEY, default, meaning) and metrics.\n"},
-    {"run", CLI_F_RUNS | CLI_F_SAMPLER | CLI_F_JSON | CLI_F_CAP_ONLY, 1, NULL, cli_cmd_run,
+    {"run", CLI_F_RUNS | CLI_F_SAMPLER | CLI_F_JSON | CLI_F_CAP_ONLY | CLI_F_PNG, 1, NULL,
+     cli_cmd_run,
      "usage: itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S]\n"
      "                   [--set key=value]... [--config FILE] [--json] [--out FILE]\n"
+     "                   [--png FILE]\n"
      "One run of one sampler on a task; a summary, or the result as JSON.\n"
      "  --sampler NAME    the method (see itscale samplers)\n"
      "  --nfe N           the NFE budget: the method's size is scaled to it as in bench\n"
@@ -54,12 +56,14 @@ static const cli_cmd cli_cmds[] = {
      "  --cap-only        with --nfe: only the cap; the method keeps its configured size\n"
      CLI_SET_HELP
      "  --json            the result as JSON, with the task's metrics\n"
-     "  --out FILE        write there instead of stdout\n"},
+     "  --out FILE        write there instead of stdout\n"
+     "  --png FILE        the returned samples (best first) as a PNG grid (image tasks)\n"},
     {"bench", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS, 1, NULL, cli_cmd_bench,
      "usage: itscale bench --task T --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
      "                   [--seed S] [--set key=value]... [--config FILE] --out DIR\n"
      "Quality against compute: each sampler scaled to each NFE budget, K seeds per point;\n"
-     "writes DIR/curves.json, curves.csv and curves.svg and prints a table.\n"
+     "writes DIR/curves.json, curves.csv and curves.svg and prints a table; for an image task\n"
+     "also DIR/grid-SAMPLER.png (a row per budget, a column per seed: each run's best sample).\n"
      "  --samplers a,b,c  the methods, comma-separated\n"
      "  --nfe N1,N2,...   increasing NFE budgets\n"
      "  --seeds K         seeds per point (default 8)\n" CLI_SET_HELP

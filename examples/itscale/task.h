@@ -75,7 +75,8 @@ typedef struct its_task_vt {
                    size_t errcap);
     void (*free)(void *state);            /* NULL-safe */
     /* May be NULL (a task without pictures). Writes n samples as an image grid, cols per row,
-     * to path (PNG). Returns 0, or non-zero with a reason in err. */
+     * to path (PNG); a sample of NaN is drawn as an empty cell. Returns 0, or non-zero with a
+     * reason in err. */
     int (*write_png)(void *state, const float *samples, size_t n, int cols, const char *path,
                      char *err, size_t errcap);
 } its_task_vt;
