@@ -69,6 +69,7 @@ typedef struct srv_opts {
     unsigned max_conn, max_conn_per_ip;
     size_t key_cache;        /* prepared affinity keys kept per worker */
     unsigned agent_port;     /* HAProxy agent-check listener; 0 = none */
+    int agent_weights;       /* 0: the agent answers only "up 100%" or "drain" */
     double recv_timeout_ms;
     its_srv_task_cfg task;
 } srv_opts;
@@ -288,7 +289,7 @@ static void *agent_main(void *arg)
         char line[32];
         int n = atomic_load(&S->draining) ? snprintf(line, sizeof(line), "drain\n")
                                          : snprintf(line, sizeof(line), "up %d%%\n",
-                                                    agent_weight(S));
+                                                    S->o.agent_weights ? agent_weight(S) : 100);
         send(c, line, (size_t)n, MSG_NOSIGNAL);
         close(c);
     }
@@ -609,6 +610,8 @@ static void usage(FILE *f)
             "  --nfe-cost-us N   emulated accelerator time per model row (default 0)\n"
             "  --key-cache N     prepared affinity keys kept per worker, LRU (default 8)\n"
             "  --agent-port N    answer HAProxy's agent check on this port (default: off)\n"
+            "  --agent-weights on|off  weights from the load (on, default) or a fixed 100%%: under\n"
+            "                    consistent hashing a changing weight moves keys between replicas\n"
             "  --drain-ms X      on SIGTERM, keep serving this long while the agent check says\n"
             "                    \"drain\" (default 0), then stop accepting and drain\n"
             "  --prep-draws N    samples that calibrate a key's verifier when prepared (default 20000)\n");
@@ -619,7 +622,7 @@ static int parse_args(int argc, char **argv, srv_opts *o)
     *o = (srv_opts){.host = "127.0.0.1", .port = 8080, .workers = 0, .queue_cap = -1,
                     .sla_ms = -1, .governor = 1, .max_body = 16384, .grace_ms = 10000,
                     .max_conn = 512, .max_conn_per_ip = 32, .recv_timeout_ms = 10000,
-                    .key_cache = 8, .task = {.dim = 8, .nfe_cost_us = 0, .prep_draws = 20000}};
+                    .key_cache = 8, .agent_weights = 1, .task = {.dim = 8, .nfe_cost_us = 0, .prep_draws = 20000}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -654,6 +657,14 @@ static int parse_args(int argc, char **argv, srv_opts *o)
         else if (!strcmp(a, "--dim")) { NUM(x, 1, 4096); o->task.dim = (int)x; }
         else if (!strcmp(a, "--nfe-cost-us")) { NUM(x, 0, 1e7); o->task.nfe_cost_us = (long)x; }
         else if (!strcmp(a, "--drain-ms")) { NUM(o->drain_ms, 0, 600000); }
+        else if (!strcmp(a, "--agent-weights")) {
+            if (!v || (strcmp(v, "on") && strcmp(v, "off"))) {
+                fprintf(stderr, "itscale-server: --agent-weights: expected on or off\n");
+                return -1;
+            }
+            o->agent_weights = !strcmp(v, "on");
+            i++;
+        }
         else if (!strcmp(a, "--agent-port")) { NUM(x, 1, 65535); o->agent_port = (unsigned)x; }
         else if (!strcmp(a, "--key-cache")) { NUM(x, 1, 4096); o->key_cache = (size_t)x; }
         else if (!strcmp(a, "--prep-draws")) { NUM(x, 0, 1e8); o->task.prep_draws = (long)x; }
