@@ -117,6 +117,7 @@ static void sched_params(its_sched_params *p, task_cfg *cfg, unsigned workers)
     p->tasks[0].unbind = task_unbind;
     p->tasks[0].user = cfg;
     p->clock = fake_clock;
+    p->fit = 0; /* whole profiles; the allotment has its own test */
     fake_set_ms(0);
 }
 
@@ -960,6 +961,76 @@ static void test_key_cache(void **state)
     its_ctx_free(ctx);
 }
 
+
+/* The allotment (fit = 1): a request gets the NFE its deadline, its SLA share and the queue
+ * behind it allow, and its profile's method (best_of_n, 10 NFE a trajectory) is fitted to it
+ * with the public cost model; below the method's minimum a lighter profile runs. The fake clock
+ * makes the rate exactly 1000 NFE/s, so every allotment below is exact. */
+static void test_allotment_fit(void **state)
+{
+    (void)state;
+    task_cfg cfg = {.us_per_nfe = 1000};
+    its_sched_params p;
+    sched_params(&p, &cfg, 1);
+    p.fit = 1;
+    p.nfe_rate_init = 1000;
+    its_sched *s = make_sched(&p);
+    /* deadline 100 ms: 100 NFE, heavy (160) fitted to n = 10 */
+    its_sched_job *a = submit(s, 2, 0, 100, NULL);
+    assert_int_equal(its_sched_wait(a, -1), ITS_OUTCOME_DONE);
+    assert_int_equal(its_sched_job_profile(a), 2);
+    assert_int_equal((int)its_sched_job_nfe_budget(a), 100);
+    assert_true(its_sched_job_degraded(a));
+    its_usage u;
+    its_result_usage(its_sched_job_result(a), &u);
+    assert_int_equal((int)u.nfe, 100);
+    /* deadline 5 ms: below one trajectory, so the lightest profile, as configured */
+    its_sched_job *b = submit(s, 2, 0, 5, NULL);
+    assert_int_equal(its_sched_wait(b, -1), ITS_OUTCOME_DONE);
+    assert_int_equal(its_sched_job_profile(b), 0);
+    assert_int_equal((int)its_sched_job_nfe_budget(b), 0);
+    /* no deadline, no SLA: the whole profile */
+    its_sched_job *c = submit(s, 2, 0, 0, NULL);
+    assert_int_equal(its_sched_wait(c, -1), ITS_OUTCOME_DONE);
+    assert_int_equal((int)its_sched_job_nfe_budget(c), 0);
+    its_result_usage(its_sched_job_result(c), &u);
+    assert_int_equal((int)u.nfe, 160);
+    its_sched_job_free(a);
+    its_sched_job_free(b);
+    its_sched_job_free(c);
+    its_sched_free(s);
+
+    /* SLA 480 ms, target 0.5: 240 ms a request. Three heavy requests queued together on one
+     * worker: the first may take 240 / (2 waiting + 1) = 80 ms, the second min(240 - 80,
+     * 240 / 2) = 120, the third 240 - 200 = 40; each fitted to that NFE at 1000 NFE/s */
+    sched_params(&p, &cfg, 1);
+    p.fit = 1;
+    p.nfe_rate_init = 1000;
+    p.sla_p95_ms = 480;
+    p.sla_target = 0.5;
+    s = make_sched(&p);
+    its_sched_pause(s, 1);
+    its_sched_job *q[3];
+    for (int i = 0; i < 3; i++)
+        q[i] = submit(s, 2, 0, 0, NULL);
+    its_sched_pause(s, 0);
+    const int want[3] = {80, 120, 40};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(its_sched_wait(q[i], -1), ITS_OUTCOME_DONE);
+        assert_int_equal(its_sched_job_profile(q[i]), 2);
+        assert_int_equal((int)its_sched_job_nfe_budget(q[i]), want[i]);
+        its_result_usage(its_sched_job_result(q[i]), &u);
+        assert_int_equal((int)u.nfe, want[i]);
+        its_sched_job_free(q[i]);
+    }
+    size_t need = its_sched_metrics(s, NULL, 0);
+    char *text = malloc(need + 1);
+    its_sched_metrics(s, text, need + 1);
+    ITS_ASSERT_NEAR(metric_value(text, "itscale_requests_fitted_total"), 3, 0);
+    free(text);
+    its_sched_free(s);
+}
+
 /* Profiles from a JSON document: configs through its_sampler_from_json. */
 static void test_json_profiles(void **state)
 {
@@ -1155,6 +1226,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_submit_cancel),
         cmocka_unit_test(test_metrics_text),
         cmocka_unit_test(test_key_cache),
+        cmocka_unit_test(test_allotment_fit),
         cmocka_unit_test(test_json_profiles),
         cmocka_unit_test(test_names_and_params),
         cmocka_unit_test(test_create_alloc_failures),

@@ -41,6 +41,7 @@ typedef struct rec {
     double t_send, latency_ms, score;
     int phase, code, profile; /* profile: 0 light, 1 standard, 2 heavy, -1 none */
     int degraded;
+    int prio;
 } rec;
 
 typedef struct run {
@@ -122,6 +123,7 @@ static void *client(void *arg)
     char body[256];
     /* a deterministic share of sheddable requests */
     int prio = ((uint64_t)j->idx * 2654435761u % 1000) < (uint64_t)(R->sheddable * 1000) ? -1 : 0;
+    r->prio = prio;
     snprintf(body, sizeof(body),
              "{\"task\": \"gmm\", \"profile\": \"heavy\", \"priority\": %d, \"deadline_ms\": %g,"
              " \"seed\": %llu}",
@@ -149,6 +151,7 @@ static void *client(void *arg)
     return NULL;
 }
 
+/* governor: 0 off, 1 whole profiles (--no-fit), 2 fitted to the allotment (the default) */
 static pid_t start_server(const char *path, int governor, double sla_ms, unsigned *port)
 {
     int fd[2];
@@ -157,7 +160,9 @@ static pid_t start_server(const char *path, int governor, double sla_ms, unsigne
     char sla[32];
     snprintf(sla, sizeof(sla), "%g", sla_ms);
     const char *argv[] = {path, "--port", "0", "--workers", "2", "--queue", "64", "--nfe-cost-us",
-                          "100", "--sla-ms", sla, governor ? NULL : "--no-governor", NULL};
+                          "100", "--sla-ms", sla,
+                          governor == 0 ? "--no-governor" : governor == 1 ? "--no-fit" : NULL,
+                          NULL};
     pid_t pid = fork();
     if (pid == 0) {
         dup2(fd[1], 1);
@@ -196,7 +201,7 @@ static double pct(double *v, int n, double q)
 }
 
 typedef struct summary {
-    int sent, ok, r429, r503, other, mix[3], degraded, dropped;
+    int sent, ok, r429, r503, other, mix[3], degraded, dropped, refused_firm;
     double p50, p95, p99, thr, score, score_se, hit;
 } summary;
 
@@ -210,6 +215,7 @@ static summary summarise(run *R, int n, int ph, double seconds)
         if (ph >= 0 && r->phase != ph)
             continue;
         s.sent++;
+        s.refused_firm += r->code != 200 && r->prio >= 0;
         if (r->code == 200) {
             s.ok++;
             lat[nl++] = r->latency_ms;
@@ -255,7 +261,7 @@ static void print_row(const char *name, double rate, const summary *s)
 }
 
 static int run_once(const char *path, int governor, double scale, double sla, uint64_t seed,
-                    summary *total)
+                    summary *total, summary *over)
 {
     unsigned port = 0;
     pid_t pid = start_server(path, governor, sla, &port);
@@ -273,8 +279,9 @@ static int run_once(const char *path, int governor, double scale, double sla, ui
     R.t0 = mono();
     double t_phase = 0;
     char metrics_sample[4096] = "";
+    static const char *const gname[3] = {"off", "on, whole profiles", "on, fitted"};
     printf("\ngovernor %s (sla_p95_ms %g; 2 workers; heavy = rbf 500 NFE, 100 us per NFE)\n",
-           governor ? "on" : "off", sla);
+           gname[governor], sla);
     printf("%-9s %5s %5s %7s %5s %5s %8s %8s %8s   %11s %5s %8s %5s\n", "phase", "req/s", "sent",
            "ok/s", "429", "503", "p50 ms", "p95 ms", "p99 ms", "mix l/s/h %", "degr", "score",
            "hit");
@@ -334,6 +341,8 @@ static int run_once(const char *path, int governor, double scale, double sla, ui
     for (int ph = 0; ph < N_PHASES; ph++) {
         summary s = summarise(&R, n, ph, phases[ph].seconds * scale);
         print_row(phases[ph].name, phases[ph].rate, &s);
+        if (!strcmp(phases[ph].name, "overload"))
+            *over = s;
     }
     *total = summarise(&R, n, -1, t_phase);
     print_row("all", (double)n / t_phase, total);
@@ -373,16 +382,30 @@ int main(int argc, char **argv)
     for (int p = 0; p < N_PHASES; p++)
         printf(" %s %.0fs@%.0f/s", phases[p].name, phases[p].seconds * scale, phases[p].rate);
     printf("; every request asks for heavy with a 2000 ms deadline, 25%% sheddable\n");
-    summary on, off;
-    if (run_once(path, 1, scale, sla, seed, &on) || run_once(path, 0, scale, sla, seed, &off))
-        return 1;
-    printf("\nsummary (served requests)       governor on    governor off\n");
-    printf("  p95 latency ms (SLA %5.0f)   %12.1f    %12.1f\n", sla, on.p95, off.p95);
-    printf("  p99 latency ms               %12.1f    %12.1f\n", on.p99, off.p99);
-    printf("  served / sent                %6d/%-5d    %6d/%-5d\n", on.ok, on.sent, off.ok, off.sent);
-    printf("  mean score (+- s.e.)         %7.3f+-%.3f  %7.3f+-%.3f\n", on.score, on.score_se,
-           off.score, off.score_se);
-    printf("  hit rate (target most likely)%12.3f    %12.3f\n", on.hit, off.hit);
-    printf("  p95 / SLA ratio              %12.2f    %12.2f\n", on.p95 / sla, off.p95 / sla);
+    /* three servers in turn: governor fitting each request to its allotment (the default),
+     * governor with whole profiles only (--no-fit), governor off */
+    summary t[3], o[3];
+    const int order[3] = {2, 1, 0};
+    for (int k = 0; k < 3; k++)
+        if (run_once(path, order[k], scale, sla, seed, &t[k], &o[k]))
+            return 1;
+    printf("\nsummary (served requests)        fitted     whole profiles     off\n");
+    printf("  p95 latency ms (SLA %5.0f) %12.1f %14.1f %12.1f\n", sla, t[0].p95, t[1].p95, t[2].p95);
+    printf("  p99 latency ms             %12.1f %14.1f %12.1f\n", t[0].p99, t[1].p99, t[2].p99);
+    printf("  p95 / SLA                  %12.2f %14.2f %12.2f\n", t[0].p95 / sla, t[1].p95 / sla,
+           t[2].p95 / sla);
+    printf("  served / sent              %6d/%-5d %8d/%-5d %6d/%-5d\n", t[0].ok, t[0].sent, t[1].ok,
+           t[1].sent, t[2].ok, t[2].sent);
+    printf("  refused non-sheddable      %12d %14d %12d\n", t[0].refused_firm, t[1].refused_firm,
+           t[2].refused_firm);
+    printf("  mean score (+- s.e.)    %7.2f+-%.2f %9.2f+-%.2f %7.2f+-%.2f\n", t[0].score,
+           t[0].score_se, t[1].score, t[1].score_se, t[2].score, t[2].score_se);
+    printf("  overload: p95 ms           %12.1f %14.1f %12.1f\n", o[0].p95, o[1].p95, o[2].p95);
+    printf("  overload: mean score    %7.2f+-%.2f %9.2f+-%.2f %7.2f+-%.2f\n", o[0].score,
+           o[0].score_se, o[1].score, o[1].score_se, o[2].score, o[2].score_se);
+    printf("  overload: hit rate         %12.3f %14.3f %12.3f\n", o[0].hit, o[1].hit, o[2].hit);
+    double gap = o[2].score - o[1].score;
+    printf("  overload: share of the whole-profiles -> off score gap recovered by fitting: %.2f\n",
+           gap != 0 ? (o[0].score - o[1].score) / gap : NAN);
     return 0;
 }

@@ -62,6 +62,7 @@ typedef struct srv_opts {
     long queue_cap;          /* -1: from the profiles document */
     double sla_ms;           /* < 0: from the profiles document */
     int governor;
+    int fit;                 /* fit the profile's method to the request's NFE allotment */
     size_t max_body;
     double rate, conn_rate;  /* requests/s on /v1/generate; 0 = unlimited */
     double grace_ms;
@@ -435,6 +436,8 @@ static enum MHD_Result handle_generate(srv *S, struct MHD_Connection *c, req_sta
         cJSON_AddStringToObject(out, "requested",
                                 its_sched_profile_name(S->sched, its_sched_job_requested(job)));
         cJSON_AddBoolToObject(out, "degraded", its_sched_job_degraded(job));
+        /* the NFE the profile's method was fitted to (0: as configured) */
+        cJSON_AddNumberToObject(out, "nfe_budget", (double)its_sched_job_nfe_budget(job));
         cJSON_AddBoolToObject(out, "cancelled", o == ITS_OUTCOME_CANCELLED);
         cJSON_AddNumberToObject(out, "queue_ms", its_sched_job_queue_ms(job));
         cJSON_AddNumberToObject(out, "latency_ms", its_sched_job_latency_ms(job));
@@ -599,6 +602,7 @@ static void usage(FILE *f)
             "  --queue N         queue capacity (default: the profiles file, else 64)\n"
             "  --sla-ms X        p95 latency target (default: the profiles file; 0 = none)\n"
             "  --no-governor     run every request at its profile hint\n"
+            "  --no-fit          governor with whole profiles only (no fitting to the allotment)\n"
             "  --max-body N      request body limit in bytes (default 16384)\n"
             "  --rate X          requests/s accepted on /v1/generate, all clients (0 = no limit)\n"
             "  --conn-rate X     requests/s accepted per connection (0 = no limit)\n"
@@ -620,7 +624,7 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, srv_opts *o)
 {
     *o = (srv_opts){.host = "127.0.0.1", .port = 8080, .workers = 0, .queue_cap = -1,
-                    .sla_ms = -1, .governor = 1, .max_body = 16384, .grace_ms = 10000,
+                    .sla_ms = -1, .governor = 1, .fit = 1, .max_body = 16384, .grace_ms = 10000,
                     .max_conn = 512, .max_conn_per_ip = 32, .recv_timeout_ms = 10000,
                     .key_cache = 8, .agent_weights = 1, .task = {.dim = 8, .nfe_cost_us = 0, .prep_draws = 20000}};
     for (int i = 1; i < argc; i++) {
@@ -647,6 +651,7 @@ static int parse_args(int argc, char **argv, srv_opts *o)
         else if (!strcmp(a, "--queue")) { NUM(x, 1, 1 << 20); o->queue_cap = (long)x; }
         else if (!strcmp(a, "--sla-ms")) { NUM(o->sla_ms, 0, 1e9); }
         else if (!strcmp(a, "--no-governor")) { o->governor = 0; }
+        else if (!strcmp(a, "--no-fit")) { o->fit = 0; }
         else if (!strcmp(a, "--max-body")) { NUM(x, 64, 1 << 26); o->max_body = (size_t)x; }
         else if (!strcmp(a, "--rate")) { NUM(o->rate, 0, 1e9); }
         else if (!strcmp(a, "--conn-rate")) { NUM(o->conn_rate, 0, 1e9); }
@@ -754,6 +759,7 @@ int main(int argc, char **argv)
         sp.workers = S.o.workers;
     sp.key_cache_cap = S.o.key_cache;
     sp.governor = S.o.governor;
+    sp.fit = S.o.fit;
     sp.n_tasks = its_srv_n_tasks;
     for (int i = 0; i < its_srv_n_tasks; i++) {
         snprintf(sp.tasks[i].name, sizeof(sp.tasks[i].name), "%s", its_srv_tasks[i].name);

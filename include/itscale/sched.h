@@ -5,9 +5,12 @@
  * p95 latency would be missed, sheds sheddable requests (negative priority), and raises compute
  * again, with hysteresis, when load falls. Metrics render in Prometheus text format.
  *
- * Dispatch: when a worker takes a request it chooses min(hint, governor level), then steps down
- * while the predicted service time (profile NFE / measured NFE rate) exceeds the time left to
- * the deadline. A request runs with its remaining deadline as run.deadline_ms, so a search stops
+ * Dispatch: when a worker takes a request it allots it NFE: what the time left to its deadline,
+ * its share of the SLA target and the queue behind it allow at the measured NFE rate, capped by
+ * the governor level's NFE; the hinted profile's method is fitted to that NFE with the public
+ * cost model (its_cost_fit), and a lighter profile is taken only when the NFE is below the
+ * method's minimum (with fit = 0: whole profiles, min(hint, level), stepped down while the
+ * predicted service time exceeds the time left to the deadline). A request runs with its remaining deadline as run.deadline_ms, so a search stops
  * at the deadline with the best so far; the lightest profile runs to its end (a late answer
  * beats none), and a search stopped before it scored anything is rerun at the lightest.
  *
@@ -90,6 +93,14 @@ typedef struct its_sched_params {
     void *clock_user;
     size_t key_cache_cap;            /* prepared per-key states kept per worker; default 8,
                                       * 1 .. 4096 */
+    /* Allotment (governor on, NFE rate known): a request gets the NFE that its deadline, its
+     * share of sla_target * sla_p95_ms and the queue behind it allow, capped by the governor's
+     * level; its profile's method is fitted to that NFE with its_cost_fit when the profile
+     * would spend more, and a lighter profile is taken only when the NFE is below the method's
+     * minimum. */
+    int fit;                         /* 0: whole profiles only (step down); default 1 */
+    double sla_target;               /* fraction of the SLA a request's latency aims at;
+                                      * default 0.8, (0, 1] */
 } its_sched_params;
 
 ITS_API void its_sched_params_init(its_sched_params *p);
@@ -191,6 +202,8 @@ ITS_API its_result *its_sched_job_result(its_sched_job *job);  /* owned by the j
 ITS_API int its_sched_job_profile(its_sched_job *job);  /* profile used; -1 when none ran */
 ITS_API int its_sched_job_requested(its_sched_job *job); /* the resolved hint */
 ITS_API int its_sched_job_degraded(its_sched_job *job);  /* 1: ran lighter than the hint */
+/* The NFE cap the profile's method was fitted to (its_cost_fit), 0 when it ran as configured. */
+ITS_API uint64_t its_sched_job_nfe_budget(its_sched_job *job);
 ITS_API const char *its_sched_job_error(its_sched_job *job); /* why it failed or was shed; "" */
 ITS_API double its_sched_job_queue_ms(its_sched_job *job);
 ITS_API double its_sched_job_latency_ms(its_sched_job *job); /* submission to end */

@@ -32,6 +32,8 @@ void its_sched_params_init(its_sched_params *p)
     p->up_ratio = 0.5;
     p->up_hold_ms = 2000;
     p->key_cache_cap = 8;
+    p->fit = 1;
+    p->sla_target = 0.8;
 }
 
 void its_sched_req_init(its_sched_req *r)
@@ -191,12 +193,52 @@ void its_sched_govern(its_sched *s, double now)
 
 /* Chooses the profile of a job leaving the queue (under mu); -1 with *why set when the job is
  * shed (negative priority only). */
+/* The NFE a job leaving the queue may spend (under mu; INFINITY when nothing limits it): the
+ * time left to its deadline; its share of the SLA target, from submission; and the share that
+ * lets the jobs waiting behind it finish within the target too (W workers, q waiting: each may
+ * take W * target / (q + W)); at the measured rate, and at most the governor level's NFE. */
+static double its_sched_allot(its_sched *s, const its_sched_job *j, double now)
+{
+    double ms = INFINITY;
+    if (j->deadline < INFINITY)
+        ms = j->deadline - now;
+    if (s->p.sla_p95_ms > 0) {
+        double target = s->p.sla_target * s->p.sla_p95_ms, w = (double)s->n_workers;
+        ms = fmin(ms, target - (now - j->t_submit));
+        ms = fmin(ms, w * target / ((double)s->n_wait + w));
+    }
+    double nfe = ms < INFINITY ? fmax(ms, 0) * 1e-3 * s->rate : INFINITY;
+    return fmin(nfe, s->cost[s->level]);
+}
+
 static int its_sched_choose(its_sched *s, its_sched_job *j, double now, const char **why)
 {
     int want = j->requested;
     *why = NULL;
+    j->fit_nfe = 0;
     if (!s->p.governor)
         return want;
+    if (s->p.fit && s->rate > 0) {
+        /* the hinted method, fitted to the allotment; lighter profiles only below its minimum */
+        double nfe = its_sched_allot(s, j, now);
+        while (want > 0 && nfe < s->cost[want] && nfe < s->fit_min[want])
+            want--;
+        if (want > 0 && nfe < s->cost[want])
+            j->fit_nfe = (uint64_t)floor(nfe);
+        if (j->req.priority < 0) {
+            double left = j->deadline - now;
+            if (j->deadline < INFINITY && its_sched_service_ms(s, s->cost[0]) > left) {
+                *why = left > 0 ? "would miss its deadline at the lightest profile"
+                                : "its deadline passed while it waited";
+                return -1;
+            }
+            if (s->level == 0 && s->pressure > 1) {
+                *why = "p95 latency over the SLA at the lightest profile";
+                return -1;
+            }
+        }
+        return want;
+    }
     if (want > s->level)
         want = s->level;
     if (j->deadline < INFINITY && s->rate > 0) {
@@ -302,15 +344,38 @@ static int its_sched_progress(void *user, const its_progress *p)
     return atomic_load(&j->cancel) != 0;
 }
 
-/* One run outside the lock: the chosen profile with the remaining deadline (anytime), and a
- * light rerun without a deadline when a deadline-stopped search had nothing to return. */
+/* The profile's method fitted to nfe (its_cost_fit on copies of its parameters and run), as a
+ * sampler of the worker's own; NULL when the fit or the creation fails (the job then runs the
+ * profile as configured). */
+static its_sampler *its_worker_fitted(its_sched_worker *w, const its_sampler *base, uint64_t nfe)
+{
+    its_sampler *out = NULL;
+    void *params = its_malloc(w->ctx, base->vt->params_size);
+    if (!params)
+        return NULL;
+    memcpy(params, base->params, base->vt->params_size);
+    its_run_params run = base->run;
+    run.progress = NULL;
+    run.progress_user = NULL;
+    if (its_cost_fit(w->ctx, base->vt->method, params, &run, nfe) == ITS_OK)
+        its_sampler_create(w->ctx, base->vt->method, params, &run, &out);
+    its_mfree(w->ctx, params);
+    return out;
+}
+
+/* One run outside the lock: the chosen profile (fitted to the job's NFE allotment when it has
+ * one) with the remaining deadline (anytime), and a light rerun without a deadline when a
+ * deadline-stopped search had nothing to return. */
 static its_status its_worker_run(its_sched_worker *w, its_sched_job *j, double now)
 {
     its_sched *s = w->s;
     const its_model *m = j->req.model ? j->req.model : &w->model[j->req.task];
     const its_verifier *v = j->req.model ? j->req.verifier : &w->verifier[j->req.task];
+    its_sampler *fitted = NULL;
+    if (j->fit_nfe > 0 && !(fitted = its_worker_fitted(w, w->smp[j->profile], j->fit_nfe)))
+        j->fit_nfe = 0;
     for (;;) {
-        its_sampler *smp = w->smp[j->profile];
+        its_sampler *smp = fitted ? fitted : w->smp[j->profile];
         /* the lightest profile is the floor: a late answer beats none */
         double left = j->deadline - now;
         smp->run.deadline_ms = (j->deadline < INFINITY && j->profile > 0) ? fmax(left, 1e-3) : 0;
@@ -319,16 +384,22 @@ static its_status its_worker_run(its_sched_worker *w, its_sched_job *j, double n
         its_status st = its_generate(smp, m, v, j->req.seed, &j->result);
         smp->run.progress = NULL;
         smp->run.progress_user = NULL;
-        if (st == ITS_OK || st == ITS_CANCELLED)
+        if (st == ITS_OK || st == ITS_CANCELLED) {
+            its_sampler_free(fitted);
             return st;
+        }
         if (j->profile > 0 && st == ITS_ERR_BUDGET && smp->run.deadline_ms > 0 &&
             !atomic_load(&j->cancel)) {
+            its_sampler_free(fitted);
+            fitted = NULL;
+            j->fit_nfe = 0;
             j->profile = 0;
             j->degraded = 1;
             now = its_sched_now(s);
             continue;
         }
         snprintf(j->err, sizeof(j->err), "%s: %s", its_status_str(st), its_ctx_errmsg(w->ctx));
+        its_sampler_free(fitted);
         return st;
     }
 }
@@ -421,8 +492,9 @@ static void *its_worker_main(void *arg)
             continue;
         }
         j->profile = prof;
-        j->degraded = prof < j->requested;
-        j->predicted_nfe = s->cost[prof];
+        j->degraded = prof < j->requested || j->fit_nfe > 0;
+        j->predicted_nfe = j->fit_nfe > 0 ? (double)j->fit_nfe : s->cost[prof];
+        s->fitted += j->fit_nfe > 0;
         j->state = ITS_JOB_RUNNING;
         w->job = j;
         s->n_run++;
@@ -457,7 +529,8 @@ static void *its_worker_main(void *arg)
             }
             /* only runs that were not cut short say what the profile costs */
             its_stop stop = its_result_stop(j->result);
-            if (u.nfe > 0 && (stop == ITS_STOP_COMPLETED || stop == ITS_STOP_NFE_CAP))
+            if (u.nfe > 0 && j->fit_nfe == 0 &&
+                (stop == ITS_STOP_COMPLETED || stop == ITS_STOP_NFE_CAP))
                 s->cost[j->profile] += s->p.rate_alpha * ((double)u.nfe - s->cost[j->profile]);
         }
         its_job_end_locked(s, j, o, end);
@@ -573,10 +646,11 @@ static its_status its_sched_check(its_ctx *ctx, const its_sched_params *p)
     if (!(p->sla_p95_ms >= 0) || !(p->nfe_rate_init >= 0) ||
         !(p->rate_alpha > 0 && p->rate_alpha <= 1) || !(p->window_ms > 0) ||
         !(p->down_cooldown_ms >= 0) || !(p->up_ratio > 0 && p->up_ratio <= 1) ||
-        !(p->up_hold_ms >= 0))
+        !(p->up_hold_ms >= 0) || !(p->sla_target > 0 && p->sla_target <= 1))
         return its_error(ctx, ITS_ERR_INVALID,
                          "sched: governor settings out of range (sla_p95_ms, nfe_rate_init >= 0; "
-                         "rate_alpha, up_ratio in (0, 1]; window_ms > 0; cooldown, hold >= 0)");
+                         "rate_alpha, up_ratio, sla_target in (0, 1]; window_ms > 0; cooldown, "
+                         "hold >= 0)");
     return ITS_OK;
 }
 
@@ -677,8 +751,18 @@ its_status its_sched_create(its_ctx *ctx, const its_sched_params *p, its_sched *
         if ((st = its_worker_setup(s, p, ctx, &s->w[i])) != ITS_OK)
             goto fail;
     }
-    for (int i = 0; i < p->n_profiles; i++)
+    for (int i = 0; i < p->n_profiles; i++) {
         s->cost[i] = its_profile_prior(s->w[0].smp[i], p->profiles[i].nfe);
+        /* the least NFE the method can be fitted to: its minimum, and one trajectory */
+        its_cost c;
+        its_status cs = its_sampler_cost(s->w[0].smp[i], &c);
+        if (cs == ITS_ERR_NOMEM) {
+            st = ITS_ERR_NOMEM;
+            goto fail;
+        }
+        s->fit_min[i] = cs != ITS_OK ? INFINITY
+                        : (double)(c.minimum > c.trajectory ? c.minimum : c.trajectory);
+    }
     for (unsigned i = 0; i < p->workers; i++) {
         if (pthread_create(&s->w[i].thread, NULL, its_worker_main, &s->w[i]) != 0) {
             st = its_error(ctx, ITS_ERR_NOMEM, "sched: cannot start worker thread %u", i);
@@ -869,6 +953,7 @@ its_result *its_sched_job_result(its_sched_job *j) { return j ? j->result : NULL
 int its_sched_job_profile(its_sched_job *j) { return j ? j->profile : -1; }
 int its_sched_job_requested(its_sched_job *j) { return j ? j->requested : -1; }
 int its_sched_job_degraded(its_sched_job *j) { return j ? j->degraded : 0; }
+uint64_t its_sched_job_nfe_budget(its_sched_job *j) { return j ? j->fit_nfe : 0; }
 const char *its_sched_job_error(its_sched_job *j) { return j ? j->err : ""; }
 double its_sched_job_queue_ms(its_sched_job *j)
 {

@@ -28,6 +28,7 @@ struct its_sched_job {
     uint64_t seq;
     size_t heap_pos;
     double predicted_nfe;
+    uint64_t fit_nfe;            /* > 0: run the profile's method fitted to this NFE */
     atomic_int cancel;
     atomic_ullong nfe_done;
     its_result *result;
@@ -85,6 +86,7 @@ struct its_sched {
 
     /* governor */
     double cost[ITS_SCHED_MAX_PROFILES];  /* predicted NFE per request (EWMA of completed runs) */
+    double fit_min[ITS_SCHED_MAX_PROFILES]; /* least NFE a profile's method can be fitted to */
     double rate;                          /* NFE/s of one worker (EWMA), 0 = unknown */
     int level;
     double last_change, quiet_since, pressure, p95_ms;
@@ -96,6 +98,7 @@ struct its_sched {
         shed[ITS_SCHED_MAX_PROFILES];
     uint64_t rejected_full, rejected_closed, cancelled, failed, completed, nfe_total;
     uint64_t cache_hits, cache_misses, cache_evictions;
+    uint64_t fitted;                      /* requests run fitted below their profile */
     size_t cache_entries;
     double cache_prepare_s;
     its_hist lat, queue;

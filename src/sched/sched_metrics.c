@@ -99,6 +99,9 @@ size_t its_sched_metrics(its_sched *s, char *buf, size_t cap)
     its_out_printf(&o, "itscale_requests_cancelled_total %llu\n", (unsigned long long)s->cancelled);
     its_out_head(&o, "itscale_requests_failed_total", "counter", "Requests whose run failed.");
     its_out_printf(&o, "itscale_requests_failed_total %llu\n", (unsigned long long)s->failed);
+    its_out_head(&o, "itscale_requests_fitted_total", "counter",
+                 "Requests whose profile's method was fitted to a smaller NFE allotment.");
+    its_out_printf(&o, "itscale_requests_fitted_total %llu\n", (unsigned long long)s->fitted);
     its_out_head(&o, "itscale_key_cache_hits_total", "counter",
                  "Requests whose affinity key found its prepared state in the worker's cache.");
     its_out_printf(&o, "itscale_key_cache_hits_total %llu\n", (unsigned long long)s->cache_hits);

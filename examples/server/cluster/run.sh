@@ -147,11 +147,17 @@ fi
 replica_urls=()
 replica_pids=()
 servers_cfg=""
+# Under consistent hashing the agent reports a fixed weight (and "drain"): a weight that follows
+# the load would move keys between replicas and empty their caches; hash-balance-factor is the
+# load awareness there. Under roundrobin and leastconn the weight follows the predicted wait.
+agent_weights=on
+[ "$balance" = hash ] && agent_weights=off
 for ((i = 0; i < replicas; i++)); do
     hp=${ports[3 + 2 * i]}
     ap=${ports[4 + 2 * i]}
     # shellcheck disable=SC2086
-    "$server" --host 127.0.0.1 --port "$hp" --agent-port "$ap" --drain-ms 1000 $server_args \
+    "$server" --host 127.0.0.1 --port "$hp" --agent-port "$ap" --agent-weights "$agent_weights" \
+        --drain-ms 1000 $server_args \
         >"$dir/server-$i.log" 2>&1 &
     pids+=($!)
     replica_pids+=($!)
