@@ -696,5 +696,6 @@ ITS_API const char *its_result_to_json(its_result *r);
 #include "itscale/backend.h"
 #include "itscale/sched.h"
 #include "itscale/budget.h"
+#include "itscale/auto.h"
 
 #endif /* ITSCALE_H */

@@ -11,6 +11,7 @@
  *   cmd_tasks.c     `itscale tasks`
  *   cmd_run.c       `itscale run`
  *   cmd_bench.c     `itscale bench`
+ *   cmd_tune.c      `itscale tune` (the policy of `auto`)
  *   cli_plot.c      the SVG figure of `bench`
  *
  * A new command is one cmd_*.c file and one line in the command table of main.c; a new task is
@@ -42,6 +43,8 @@ enum {
     CLI_F_MARKDOWN = 1u << 10,
     CLI_F_CAP_ONLY = 1u << 11,
     CLI_F_PNG = 1u << 12,
+    CLI_F_EVAL_SEEDS = 1u << 13,
+    CLI_F_EVAL_SEED = 1u << 14,
 };
 
 typedef struct cli_opts {
@@ -57,6 +60,8 @@ typedef struct cli_opts {
     uint64_t seeds;         /* bench */
     int json, markdown;
     int cap_only;           /* --cap-only: --nfe caps the run, the method keeps its size */
+    uint64_t eval_seeds;    /* tune: held-out seeds (0 = no evaluation) */
+    uint64_t eval_seed;
     const char *out;
     const char *png;        /* run: the returned samples as an image grid */
 } cli_opts;
@@ -181,6 +186,7 @@ int cli_cmd_docs(const cli_opts *o);
 int cli_cmd_tasks(const cli_opts *o);
 int cli_cmd_run(its_ctx *ctx, const cli_opts *o);
 int cli_cmd_bench(its_ctx *ctx, const cli_opts *o);
+int cli_cmd_tune(its_ctx *ctx, const cli_opts *o);
 
 /* Shared by the listing and the Markdown tables (cmd_samplers.c): a parameter's range as text;
  * the run parameters' defaults as the JSON writer writes them, and one of them as text. */

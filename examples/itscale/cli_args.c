@@ -20,6 +20,7 @@ static const cli_flag cli_flags[] = {
     {"--out", CLI_F_OUT, 1},           {"--json", CLI_F_JSON, 0},
     {"--markdown", CLI_F_MARKDOWN, 0}, {"--cap-only", CLI_F_CAP_ONLY, 0},
     {"--png", CLI_F_PNG, 1},
+    {"--eval-seeds", CLI_F_EVAL_SEEDS, 1}, {"--eval-seed", CLI_F_EVAL_SEED, 1},
 };
 
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -87,6 +88,18 @@ int cli_parse_args(int argc, char **argv, int first, const char *cmd, unsigned a
         case CLI_F_SEEDS:
             if (cli_parse_u64(v, 100000, &o->seeds) != 0 || o->seeds < 1) {
                 cli_err("--seeds: expected a whole number in [1, 100000], got \"%s\"", v);
+                return 2;
+            }
+            break;
+        case CLI_F_EVAL_SEEDS:
+            if (cli_parse_u64(v, 100000, &o->eval_seeds) != 0) {
+                cli_err("--eval-seeds: expected a whole number in [0, 100000], got \"%s\"", v);
+                return 2;
+            }
+            break;
+        case CLI_F_EVAL_SEED:
+            if (cli_parse_u64(v, UINT64_MAX / 2, &o->eval_seed) != 0) {
+                cli_err("--eval-seed: expected a whole number >= 0, got \"%s\"", v);
                 return 2;
             }
             break;

@@ -68,6 +68,23 @@ static const cli_cmd cli_cmds[] = {
      "  --nfe N1,N2,...   increasing NFE budgets\n"
      "  --seeds K         seeds per point (default 8)\n" CLI_SET_HELP
      "  --out DIR         the output directory (created when missing)\n"},
+    {"tune", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS | CLI_F_EVAL_SEEDS | CLI_F_EVAL_SEED, 1,
+     NULL, cli_cmd_tune,
+     "usage: itscale tune --task T --nfe 100,500,2000 [--seeds K] [--seed S] [--samplers a,b]\n"
+     "                   [--eval-seeds K2] [--eval-seed S2] [--set key=value]... --out DIR\n"
+     "Which configuration is best at each budget: pilot runs of every method and a small grid of\n"
+     "its main parameters (each sized to the budget), K seeds each with successive halving;\n"
+     "writes DIR/policy.json (the policy of sampler auto) and DIR/tuning.json.\n"
+     "  --nfe N1,N2,...   increasing NFE budgets to tune at\n"
+     "  --seeds K         tuning seeds per finalist (default 8), seeds S .. S+K-1\n"
+     "  --seed S          the first tuning seed (default 1000)\n"
+     "  --samplers a,b    only these methods' candidates\n"
+     "  --eval-seeds K2   also measure every candidate, auto and its online mode on K2 held-out\n"
+     "                    seeds (added to tuning.json; they must not overlap the tuning seeds)\n"
+     "  --eval-seed S2    the first held-out seed (default 0)\n"
+     "  --set KEY=VALUE   run.steps=10, task.dim=64, ... (repeatable)\n"
+     "  --config FILE     a JSON configuration whose run and task apply to every candidate\n"
+     "  --out DIR         the output directory (created when missing)\n"},
 };
 #define CLI_N_CMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 
@@ -79,6 +96,8 @@ static void cli_usage(FILE *f)
                "                   [--set key=value]... [--config FILE] [--json] [--out FILE]\n"
                "       itscale bench --task T --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
                "                   [--seed S] [--set key=value]... [--config FILE] --out DIR\n"
+               "       itscale tune --task T --nfe 100,500,2000 [--seeds K] [--eval-seeds K2]\n"
+               "                   [--set key=value]... --out DIR\n"
                "--set params.n=8, run.steps=10, run.dynamics.kind=sde, task.dim=64 (value as JSON,\n"
                "else as a string). itscale COMMAND --help for one command. Tasks:");
     for (size_t i = 0; i < cli_n_tasks; i++)
@@ -106,12 +125,14 @@ int main(int argc, char **argv)
         if (strcmp(cli_cmds[i].name, name) == 0)
             cmd = &cli_cmds[i];
     if (!cmd) {
-        cli_err("unknown command \"%s\" (expected samplers, tasks, run or bench)", name);
+        cli_err("unknown command \"%s\" (expected samplers, tasks, run, bench or tune)", name);
         return 2;
     }
     cli_opts o = {0};
     o.seeds = 8;
     o.task_name = "gmm";
+    if (strcmp(name, "tune") == 0)
+        o.seed = 1000; /* tuning seeds stay clear of the bench's 0 .. K-1 */
     o.sets = calloc((size_t)argc, sizeof(char *));
     if (!o.sets) {
         cli_err("out of memory");

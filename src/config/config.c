@@ -616,7 +616,7 @@ done:
     return st;
 }
 
-its_status its_sampler_from_json(its_ctx *ctx, const char *json, size_t len, its_sampler **out)
+its_status its_cfg_sampler_from_json(its_ctx *ctx, const char *json, size_t len, its_sampler **out)
 {
     if (!out)
         return its_error(ctx, ITS_ERR_INVALID, "its_sampler_from_json: out is NULL");
@@ -824,9 +824,14 @@ const char *its_sampler_to_json(its_sampler *s)
 {
     if (!s)
         return NULL;
-    cJSON *root = its_cfg_to_cjson(s->vt, s->params, &s->run);
-    char *txt = its_cfg_print(s->ctx, root);
-    cJSON_Delete(root);
+    char *txt;
+    if (s->ops) {
+        txt = s->ops->to_json(s);
+    } else {
+        cJSON *root = its_cfg_to_cjson(s->vt, s->params, &s->run);
+        txt = its_cfg_print(s->ctx, root);
+        cJSON_Delete(root);
+    }
     if (!txt)
         return NULL;
     its_mfree(s->ctx, s->json);

@@ -34,6 +34,10 @@ void its_cfg_desc_value(const its_param_desc *d, const void *params, char *buf, 
 its_status its_cfg_parse(its_ctx *ctx, const char *json, size_t len, const its_method_vt **vt,
                          void **params, its_run_params *run);
 
+/* its_sampler_from_json for a method's document (src/auto answers first for "sampler": "auto"). */
+its_status its_cfg_sampler_from_json(its_ctx *ctx, const char *json, size_t len,
+                                     its_sampler **out);
+
 /* The effective configuration as a cJSON tree (cJSON's allocator); NULL on allocation failure. */
 cJSON *its_cfg_to_cjson(const its_method_vt *vt, const void *params, const its_run_params *run);
 

@@ -114,6 +114,8 @@ static cJSON *rj_build(const its_result *r)
             rj_add(so, "used", its_cfg_number((double)s->used)))
             goto fail;
     }
+    if (r->auto_json && rj_add(root, "auto", cJSON_Parse(r->auto_json)))
+        goto fail;
     return root;
 fail:
     cJSON_Delete(root);

@@ -117,6 +117,7 @@ void its_result_free(its_result *r)
     its_mfree(ctx, r->trace);
     its_mfree(ctx, r->steps);
     its_mfree(ctx, r->json);
+    its_mfree(ctx, r->auto_json);
     its_mfree(ctx, r);
 }
 

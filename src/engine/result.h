@@ -24,6 +24,7 @@ struct its_result {
     its_step_usage *steps;
     size_t n_steps;
     char *json;                /* cached its_result_to_json */
+    char *auto_json;           /* `auto`: what it chose and why (JSON text), else NULL */
 };
 
 #endif

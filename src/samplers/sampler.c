@@ -269,6 +269,8 @@ static void its_sampler_release(its_ctx *ctx, its_sampler *s)
     its_mfree(ctx, s->params);
     its_mfree(ctx, s->grid_custom_copy);
     its_mfree(ctx, s->json);
+    if (s->ops)
+        s->ops->release(s);
     its_mfree(ctx, s);
 }
 
@@ -346,7 +348,7 @@ void its_sampler_free(its_sampler *s)
 
 its_method its_sampler_method(const its_sampler *s)
 {
-    return s ? s->vt->method : ITS_METHOD_COUNT_;
+    return s && !s->ops ? s->vt->method : ITS_METHOD_COUNT_;
 }
 
 static its_status its_model_check(its_ctx *ctx, const its_model *m)
@@ -408,6 +410,8 @@ its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verif
             return its_error(ctx, ITS_ERR_INVALID, "verifier.max_batch: %zu is out of range",
                              v->max_batch);
     }
+    if (s->ops)
+        return s->ops->generate(s, m, v, seed, out);
     if (s->vt->needs_verifier && !v)
         return its_error(ctx, ITS_ERR_INVALID, "%s needs a verifier",
                          its_method_name(s->vt->method));

@@ -119,6 +119,15 @@ extern const its_method_vt its_vt_none, its_vt_best_of_n, its_vt_zero_order,
     its_vt_dfs, its_vt_local_search, its_vt_rbf;
 
 
+/* A sampler that a layer above drives itself (`auto`, src/auto): its_generate, its_sampler_free
+ * and its_sampler_to_json hand it to these slots (none may be NULL). */
+typedef struct its_sampler_ops {
+    its_status (*generate)(its_sampler *s, const its_model *m, const its_verifier *v,
+                           uint64_t seed, its_result **out);
+    void (*release)(its_sampler *s);  /* frees ops_state */
+    char *(*to_json)(its_sampler *s); /* the effective configuration, context memory */
+} its_sampler_ops;
+
 /* A sampler: a method with its parameters and run parameters (copies). */
 struct its_sampler {
     its_ctx *ctx;
@@ -127,6 +136,8 @@ struct its_sampler {
     its_run_params run;         /* grid_custom points at grid_custom_copy */
     double *grid_custom_copy;
     char *json;                 /* cached its_sampler_to_json */
+    const its_sampler_ops *ops; /* NULL for a method; else the layer that drives it */
+    void *ops_state;
 };
 
 #endif
