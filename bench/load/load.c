@@ -1,11 +1,12 @@
 /*
  * its-load: a bounded open-loop load generator for itscale-server, on loopback only.
  *
- * It starts the server itself (twice: governor on, then off) on 127.0.0.1 with a free port and
+ * It starts the server itself (three times: governor fitting each request to its NFE allotment,
+ * governor with whole profiles, governor off) on 127.0.0.1 with a free port and
  * offers requests at a rate that ramps from idle to overload and back. Every request asks for
  * the heaviest profile with a deadline; a share is sheddable (priority -1). Per phase it prints
  * p50/p95/p99 latency of served requests, throughput, refusals, the profile mix and the mean
- * verifier score, then the same overall, side by side for the two governor settings.
+ * verifier score, then the same overall, side by side for the three settings.
  *
  *   its-load --server build/examples/server/itscale-server [--scale 1] [--seed 1]
  */
