@@ -13,6 +13,14 @@
 #define ITS_AUTO_DEFAULT_SHARE 0.2
 #define ITS_AUTO_DEFAULT_PILOT_SEEDS 2
 
+/* A method's params struct on the stack, aligned for any of its fields. */
+typedef union auto_pbuf {
+    unsigned char b[256];
+    double d;
+    uint64_t u;
+    void *p;
+} auto_pbuf;
+
 void its_auto_params_init(its_auto_params *p)
 {
     if (!p)
@@ -48,13 +56,13 @@ its_status its_auto_cfg_sampler(its_ctx *ctx, const its_auto_cfg *c, uint64_t at
         its_run_params_init(&run);
     its_auto_cfg_apply_run(c, &run);
     run.max_nfe = nfe;
-    unsigned char buf[256];
+    auto_pbuf buf;
     if (c->vt->params_size > sizeof(buf))
         return its_error(ctx, ITS_ERR_INVALID, "auto: parameters too large");
-    memcpy(buf, c->params, c->vt->params_size);
+    memcpy(buf.b, c->params, c->vt->params_size);
     if (nfe != at)
-        ITS_TRY(its_cost_fit(ctx, c->vt->method, buf, &run, nfe));
-    return its_sampler_create(ctx, c->vt->method, buf, &run, out);
+        ITS_TRY(its_cost_fit(ctx, c->vt->method, buf.b, &run, nfe));
+    return its_sampler_create(ctx, c->vt->method, buf.b, &run, out);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -502,7 +510,7 @@ static uint64_t auto_pilot_seed(uint64_t seed, uint64_t j)
 
 typedef struct auto_cand {
     its_method m;
-    unsigned char params[256];
+    auto_pbuf params;
     its_run_params run;
     uint64_t minimum;        /* smallest run at this request's settings */
     double score;            /* mean pilot score of the last round it ran */
@@ -542,11 +550,10 @@ static its_status auto_sub_run(its_sampler *s, const its_model *m, const its_ver
         run.progress = auto_progress;
         run.progress_user = &ap;
     }
-    unsigned char buf[256];
-    memcpy(buf, c->params, sizeof(buf));
-    ITS_TRY(its_cost_fit(ctx, c->m, buf, &run, cap));
+    auto_pbuf buf = c->params;
+    ITS_TRY(its_cost_fit(ctx, c->m, buf.b, &run, cap));
     its_sampler *inner = NULL;
-    ITS_TRY(its_sampler_create(ctx, c->m, buf, &run, &inner));
+    ITS_TRY(its_sampler_create(ctx, c->m, buf.b, &run, &inner));
     its_status st = its_generate(inner, m, v, seed, res);
     its_sampler_free(inner);
     if ((st == ITS_OK || st == ITS_CANCELLED) && *res) {
@@ -686,7 +693,7 @@ static its_status auto_online_run(its_sampler *s, const its_model *m, const its_
         memset(c, 0, sizeof(*c));
         c->m = list[i];
         const its_method_vt *vt = its_method_vt_get(c->m);
-        vt->params_init(c->params);
+        vt->params_init(c->params.b);
         c->run = s->run;
         c->run.progress = NULL;
         c->run.progress_user = NULL;
@@ -694,12 +701,12 @@ static its_status auto_online_run(its_sampler *s, const its_model *m, const its_
             c->run.dynamics = ITS_DYN_SDE;
         c->score = -INFINITY;
         int grad = vt->needs_grad == 1 ||
-                   (vt->needs_grad == 2 && vt->wants_grad && vt->wants_grad(c->params));
+                   (vt->needs_grad == 2 && vt->wants_grad && vt->wants_grad(c->params.b));
         if (grad && !(v && v->grad))
             continue; /* this verifier cannot drive it */
         its_cost cost;
         c->run.max_nfe = 0;
-        if (its_cost_plan(ctx, c->m, c->params, &c->run, &cost) != ITS_OK)
+        if (its_cost_plan(ctx, c->m, c->params.b, &c->run, &cost) != ITS_OK)
             continue;
         c->minimum = cost.minimum ? cost.minimum : cost.trajectory;
         c->alive = 1;
