@@ -151,7 +151,7 @@ def table(res):
                f"{res['d']['eval_seeds']['seed']}..{res['d']['eval_seeds']['seed'] + K - 1}. "
                f"Single best default: `{res['single']['name']}`.\n")
     out.append("| NFE | auto chose | auto | oracle (grid) | auto − oracle (paired) | within 1 SE | "
-               "oracle (defaults) | single best default | auto − it (z) | online | online pilot NFE | online − best default (z) |")
+               "oracle (defaults) | single best default | auto − it (z) | online | online pilot NFE | online − single best default (z) |")
     out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in res["rows"]:
         a = r["auto"]
@@ -166,7 +166,7 @@ def table(res):
             f"{fmt(r['sp']['mean'], r['sp']['se'])} | {fmt(r['ds'][0], r['ds'][1])} ({z(r['ds']):.1f}) | "
             f"{fmt(r['online']['mean'], r['online']['se'])} | "
             f"{pil_txt} | "
-            f"{fmt(r['do'][0], r['do'][1])} ({z(r['do']):.1f}) |")
+            f"{fmt(r['dos'][0], r['dos'][1])} ({z(r['dos']):.1f}) |")
     return "\n".join(out) + "\n"
 
 
@@ -176,7 +176,7 @@ def figure(results, path):
     import matplotlib.pyplot as plt
 
     n = len(results)
-    fig, axes = plt.subplots(1, n, figsize=(6.2 * n, 5.2), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(6.2 * n, 6.0), squeeze=False)
     cmap = plt.get_cmap("tab20")
 
     def tr(v):
@@ -200,16 +200,17 @@ def figure(results, path):
                 if en["nfe"][0] <= b and (en["nfe"][1] is None or b <= en["nfe"][1]):
                     e = en
             if e and math.isfinite(y):
-                ax.annotate(entry_label(e), (b, y), textcoords="offset points", xytext=(4, 6),
-                            fontsize=6.5, rotation=28, color="crimson")
+                ax.annotate(entry_label(e), (b, y), textcoords="offset points", xytext=(2, -8),
+                            fontsize=6, rotation=-35, color="crimson", ha="left", va="top")
         ax.set_xscale("log")
         ax.set_xlabel("NFE budget")
         ax.set_ylabel("−log10(−verifier score)  (higher is better)")
         ax.set_title(res["name"])
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=7)
     fig.suptitle("auto vs every method (defaults, thin): mean over held-out seeds")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path)
 
 
