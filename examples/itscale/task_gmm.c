@@ -23,7 +23,7 @@
 
 #define GT_PI 3.14159265358979323846
 
-enum { GT_DIM, GT_MODES, GT_WT, GT_SEP, GT_STD, GT_TSTD, GT_REWARD, GT_A, GT_PULL, GT_SEED };
+enum { GT_DIM, GT_MODES, GT_WT, GT_SEP, GT_STD, GT_TSTD, GT_REWARD, GT_A, GT_PULL, GT_SEED, GT_BATCH };
 
 static const its_task_setting gmm_settings[] = {
     [GT_DIM] = {"dim", ITS_TASK_INT, "64", 1, 4096, "dimension of the latents"},
@@ -38,6 +38,8 @@ static const its_task_setting gmm_settings[] = {
     [GT_PULL] = {"pull", ITS_TASK_DOUBLE, "0.3", 0, 1,
                  "c = mu_T + pull (mu_0 - mu_T): where between target and mode 0 the pull points"},
     [GT_SEED] = {"seed", ITS_TASK_INT, "7", 0, 2147483647, "layout of the means"},
+    [GT_BATCH] = {"max_batch", ITS_TASK_INT, "0", 0, 65536,
+                  "rows per model call (0: any); a GPU model's limit, for counting calls"},
 };
 
 static const its_task_metric gmm_metrics[] = {
@@ -219,6 +221,7 @@ static int gt_create(its_ctx *ctx, const its_task_value *v, its_task_inst *inst,
     its_interp lin;
     its_interp_init(&lin, ITS_INTERP_LINEAR);
     its_gmm_bind_model(s->g, &lin, ITS_PRED_VELOCITY, &inst->model);
+    inst->model.max_batch = (size_t)v[GT_BATCH].num;
     its_verifier_init(&inst->verifier);
     inst->verifier.score = gt_score;
     inst->verifier.grad = gt_grad;
