@@ -210,3 +210,23 @@ def test_no_leak_over_1000_runs():
     grown = _rss_kib() - before
     s.close()
     assert grown < 4096, f"resident memory grew by {grown} KiB over 1,000 runs"
+
+
+def test_progress_display(capsys):
+    run(lin, progress=True)
+    err = capsys.readouterr().err
+    assert "itscale: NFE" in err and err.endswith("\n")
+
+
+def test_deadline_returns_best_so_far():
+    import time
+
+    def slow(x, t):
+        time.sleep(0.01)
+        return lin(x, t)
+    # fk_smc scores look-aheads every step, so a sample exists when the deadline falls
+    r = run(slow, sampler="fk_smc", max_nfe=None, run={"steps": 200}, params={"n": 2},
+            deadline_ms=50)
+    assert r.stop == "deadline" and r.usage.nfe < 400 and len(r.scores) == 1
+    with pytest.raises(itscale.BudgetError, match="deadline"):  # best_of_n scores at the end
+        run(slow, max_nfe=None, run={"steps": 200}, params={"n": 2}, deadline_ms=50)
