@@ -361,6 +361,41 @@ static void test_tune_small(void **state)
     its_policy_free(pol);
 }
 
+/* A policy's scheduler profiles run what auto runs at each tuned budget. */
+static void test_policy_profiles(void **state)
+{
+    its_test_fixture *f = *state;
+    its_policy *pol = parse_policy(f->ctx, policy_text);
+    its_sched_profile prof[2];
+    size_t n = 0;
+    assert_int_equal(its_policy_profiles(pol, NULL, prof, 1, &n), ITS_ERR_INVALID);
+    ITS_ASSERT_OK(its_policy_profiles(pol, NULL, prof, 2, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(prof[0].name, "auto_100");
+    assert_true(prof[0].nfe == 100 && prof[1].nfe == 500);
+    its_auto_params ap;
+    its_auto_params_init(&ap);
+    ap.policy = pol;
+    for (size_t i = 0; i < n; i++) {
+        its_sampler *ps = NULL, *as = NULL;
+        ITS_ASSERT_OK(its_sampler_from_json(f->ctx, prof[i].config_json,
+                                            strlen(prof[i].config_json), &ps));
+        its_run_params run;
+        its_run_params_init(&run);
+        run.max_nfe = prof[i].nfe;
+        ITS_ASSERT_OK(its_auto_sampler_create(f->ctx, &ap, &run, &as));
+        its_result *rp = NULL, *ra = NULL;
+        ITS_ASSERT_OK(its_generate(ps, &f->model, &f->ver, 3, &rp));
+        ITS_ASSERT_OK(its_generate(as, &f->model, &f->ver, 3, &ra));
+        assert_same_result(rp, ra);
+        its_result_free(rp);
+        its_result_free(ra);
+        its_sampler_free(ps);
+        its_sampler_free(as);
+    }
+    its_policy_free(pol);
+}
+
 static int setup(void **state) { return its_test_fixture_setup(state, DIM); }
 static int teardown(void **state) { return its_test_fixture_teardown(state); }
 
@@ -373,6 +408,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auto_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_online_cap_and_determinism, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tune_small, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_profiles, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

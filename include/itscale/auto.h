@@ -63,6 +63,15 @@ ITS_API its_status its_policy_choose(const its_policy *p, uint64_t budget, size_
 ITS_API its_status its_policy_sampler(const its_policy *p, size_t i, uint64_t budget,
                                       const its_run_params *run, its_sampler **out);
 
+/* Scheduler profiles from a policy, light to heavy: profile i runs entry i at its tuned budget
+ * (name "auto_<NFE>", config_json the entry's configuration with run = the request's run
+ * parameters under the entry's fields and max_nfe = the tuned budget, nfe = that budget). Writes
+ * at most cap profiles and the count to *n; the JSON texts belong to p (valid until the next
+ * call on p or its_policy_free). ITS_ERR_INVALID when cap < its_policy_count(p). */
+struct its_sched_profile; /* include/itscale/sched.h */
+ITS_API its_status its_policy_profiles(its_policy *p, const its_run_params *run,
+                                       struct its_sched_profile *out, size_t cap, size_t *n);
+
 /* ---------------------------------------------------------------------------------------------
  * The auto sampler
  * ------------------------------------------------------------------------------------------- */

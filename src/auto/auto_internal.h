@@ -39,6 +39,7 @@ struct its_policy {
     size_t n_cand, n_bud;
     double *r_mean, *r_se;
     int *r_count;
+    char **prof_json;        /* its_policy_profiles' texts (n of them), NULL before */
 };
 
 /* The auto sampler's state, hung on its its_sampler. */

@@ -353,6 +353,9 @@ void its_policy_free(its_policy *p)
     for (size_t i = 0; i < p->n_cand && p->cand_json; i++)
         its_mfree(ctx, p->cand_json[i]);
     its_mfree(ctx, p->cand_json);
+    for (size_t i = 0; i < p->n && p->prof_json; i++)
+        its_mfree(ctx, p->prof_json[i]);
+    its_mfree(ctx, p->prof_json);
     its_mfree(ctx, p->r_mean);
     its_mfree(ctx, p->r_se);
     its_mfree(ctx, p->r_count);
@@ -779,4 +782,49 @@ its_status its_policy_sampler(const its_policy *p, size_t i, uint64_t budget,
                          (unsigned long long)budget);
     const its_auto_entry *e = &p->entries[i];
     return its_auto_cfg_sampler(p->ctx, &e->best, e->tuned_at, budget, run, out);
+}
+
+its_status its_policy_profiles(its_policy *p, const its_run_params *run,
+                               struct its_sched_profile *out, size_t cap, size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!p || !out || !n)
+        return ITS_ERR_INVALID;
+    if (cap < p->n)
+        return its_error(p->ctx, ITS_ERR_INVALID,
+                         "its_policy_profiles: room for %zu profiles, the policy has %zu", cap,
+                         p->n);
+    its_ctx *ctx = p->ctx;
+    if (!p->prof_json && !(p->prof_json = its_calloc(ctx, p->n, sizeof(char *))))
+        return ITS_ERR_NOMEM;
+    for (size_t i = 0; i < p->n; i++) {
+        const its_auto_entry *e = &p->entries[i];
+        its_run_params r;
+        if (run)
+            r = *run;
+        else
+            its_run_params_init(&r);
+        r.grid_custom = NULL;
+        if (r.grid == ITS_GRID_CUSTOM)
+            return its_error(ctx, ITS_ERR_UNSUPPORTED,
+                             "its_policy_profiles: a custom grid is not supported");
+        its_auto_cfg_apply_run(&e->best, &r);
+        r.max_nfe = e->tuned_at;
+        cJSON *doc = its_cfg_to_cjson(e->best.vt, e->best.params, &r);
+        char *txt = its_cfg_print(ctx, doc);
+        cJSON_Delete(doc);
+        if (!txt)
+            return ITS_ERR_NOMEM;
+        its_mfree(ctx, p->prof_json[i]);
+        p->prof_json[i] = txt;
+        its_sched_profile *pr = &out[i];
+        memset(pr, 0, sizeof(*pr));
+        snprintf(pr->name, sizeof(pr->name), "auto_%llu", (unsigned long long)e->tuned_at);
+        pr->config_json = txt;
+        pr->method = e->best.vt->method;
+        pr->nfe = e->tuned_at;
+    }
+    *n = p->n;
+    return ITS_OK;
 }
