@@ -658,9 +658,13 @@ typedef struct its_usage {
     double total_s, model_s, verifier_s, library_s; /* library = total - model - verifier */
 } its_usage;
 
+/* The anytime trace: each point is the score of what the run would return had it stopped at
+ * that NFE (the best output once there is one, before that the best look-ahead candidate), so
+ * the last point equals its_result_score(r, 0). It may fall when the first outputs replace
+ * look-ahead candidates. */
 typedef struct its_trace_point {
-    uint64_t nfe;       /* NFE spent when this best score was reached */
-    double best;        /* best verifier score so far */
+    uint64_t nfe;       /* NFE spent when the returned score changed to `best` */
+    double best;        /* score of the sample the run would return from here on */
 } its_trace_point;
 
 typedef struct its_step_usage {

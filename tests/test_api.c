@@ -481,7 +481,7 @@ static void test_callback_failure(void **state)
     assert_int_equal(its_generate(s, &m, &v, 1, &r), ITS_ERR_CALLBACK);
     assert_null(r);
     ASSERT_MSG(ctx, "model eval callback returned -42");
-    ASSERT_MSG(ctx, "call 3");
+    ASSERT_MSG(ctx, "call 4");
     assert_int_equal(its_ctx_errcode(ctx), ITS_ERR_CALLBACK);
 
     /* the verifier's failure names the verifier */
@@ -490,7 +490,7 @@ static void test_callback_failure(void **state)
     wv.fail_call = 0;
     assert_int_equal(its_generate(s, &m, &v, 1, &r), ITS_ERR_CALLBACK);
     ASSERT_MSG(ctx, "verifier score callback returned 7");
-    ASSERT_MSG(ctx, "call 0");
+    ASSERT_MSG(ctx, "call 1");
 
     /* and the same sampler runs cleanly afterwards */
     wv.fail_call = -1;
@@ -532,7 +532,7 @@ static void test_nonfinite(void **state)
         assert_null(r);
         ASSERT_MSG(ctx, "model eval callback returned a non-finite value");
         ASSERT_MSG(ctx, "row 3");
-        ASSERT_MSG(ctx, "call 2");
+        ASSERT_MSG(ctx, "call 3");
     }
     /* with max_batch 2, row 3 is row 1 of the call: the message still names the set's row */
     m.max_batch = 2;

@@ -107,7 +107,7 @@ static int h_grad(void *user, const float *x0, size_t n, float *grad, float *sco
     return 0;
 }
 
-/* "call 3," or "call 3 " in the message. */
+/* "call 3," or "call 3 " in the message (calls are counted from 1: the 3rd call). */
 static int names_call(const char *msg, long k)
 {
     char pat[32];
@@ -183,12 +183,12 @@ static void run_case(its_ctx *ctx, const rl_fixture *f, its_method m, ht_target 
                 fail_msg("%s: %s without a message", what, its_status_str(st));
         }
         if (mode == HM_FAIL) {
-            if (st != ITS_ERR_CALLBACK || !strstr(msg, cb) || !names_call(msg, k))
+            if (st != ITS_ERR_CALLBACK || !strstr(msg, cb) || !names_call(msg, k + 1))
                 fail_msg("%s: got %s \"%s\", expected ITS_ERR_CALLBACK naming the %s and call",
                          what, its_status_str(st), msg, cb);
             c->callback++;
         } else if (nonfinite_err && policy == ITS_NONFINITE_ERROR) {
-            if (st != ITS_ERR_NUMERIC || !strstr(msg, cb) || !names_call(msg, k) ||
+            if (st != ITS_ERR_NUMERIC || !strstr(msg, cb) || !names_call(msg, k + 1) ||
                 !strstr(msg, "row"))
                 fail_msg("%s: got %s \"%s\", expected ITS_ERR_NUMERIC naming %s, call, row", what,
                          its_status_str(st), msg, cb);

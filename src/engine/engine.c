@@ -406,7 +406,7 @@ its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1)
         }
         e->usage.nfe += rows;
         e->usage.model_calls++;
-        uint64_t call = e->model_call_idx++;
+        uint64_t call = ++e->model_call_idx; /* counted from 1 */
         if (rc != 0)
             return its_error(e->ctx, ITS_ERR_CALLBACK,
                              "model eval callback returned %d on call %llu (rows %zu..%zu of %zu, "
@@ -611,13 +611,20 @@ void its_eng_offer(its_engine *e, const its_pset *ps, size_t r0, size_t r1, its_
 {
     its_pool *pool = what == ITS_SCORE_LOOKAHEAD ? &e->look : &e->final;
     const float *src = what == ITS_SCORE_FINAL ? ps->x : ps->x0;
+    double *pool_best = what == ITS_SCORE_LOOKAHEAD ? &e->best_look : &e->best_final;
     for (size_t r = r0; r < r1; r++) {
         double s = ps->score[r];
         its_pool_offer(e, pool, src + r * e->dim, s);
-        if (s > e->best) {
-            e->best = s;
-            its_trace_push(e, s);
-        }
+        if (s > *pool_best)
+            *pool_best = s;
+    }
+    /* The trace follows what the run would return if it stopped now: the best output once there
+     * is one, the best look-ahead candidate before (its_engine_result). A look-ahead score never
+     * enters it once outputs exist, so its last point is the result's best score. */
+    double now = e->final.n ? e->best_final : e->best_look;
+    if (now != e->best && !isnan(now)) {
+        e->best = now;
+        its_trace_push(e, now);
     }
 }
 
@@ -673,7 +680,7 @@ its_status its_eng_score(its_engine *e, its_pset *ps, size_t r0, size_t r1, its_
         e->usage.verifier_s += its_now() - t0;
         e->usage.verifier_rows += rows;
         e->usage.verifier_calls++;
-        uint64_t call = e->ver_call_idx++;
+        uint64_t call = ++e->ver_call_idx; /* counted from 1 */
         if (rc != 0)
             return its_error(e->ctx, ITS_ERR_CALLBACK,
                              "verifier score callback returned %d on call %llu (rows %zu..%zu)",
@@ -703,7 +710,7 @@ its_status its_eng_grad(its_engine *e, its_pset *ps, size_t r0, size_t r1)
         e->usage.verifier_s += its_now() - t0;
         e->usage.grad_rows += rows;
         e->usage.grad_calls++;
-        uint64_t call = e->ver_call_idx++;
+        uint64_t call = ++e->ver_call_idx; /* counted from 1 */
         if (rc != 0)
             return its_error(e->ctx, ITS_ERR_CALLBACK,
                              "verifier grad callback returned %d on call %llu (rows %zu..%zu)", rc,
@@ -788,7 +795,7 @@ its_status its_engine_setup(its_engine *e, its_ctx *ctx, const its_method_vt *vt
     e->plan.cap = run->max_nfe;
     e->convert_to = run->convert ? &run->target : NULL;
     e->work_ip = run->convert ? &run->target : &m->interp;
-    e->best = -INFINITY;
+    e->best = e->best_final = e->best_look = -INFINITY;
     e->t_start = its_now();
     e->deadline_s = run->deadline_ms > 0 ? e->t_start + run->deadline_ms * 1e-3 : 0.0;
     e->cap_step_rec = 4 * ((size_t)run->steps + 2);

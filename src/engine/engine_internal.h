@@ -48,7 +48,8 @@ struct its_engine {
     size_t ver_chunk;
 
     its_pool final, look;
-    double best;
+    double best;                    /* the trace's current value (see its_eng_offer) */
+    double best_final, best_look;   /* best score offered to each pool */
     its_trace_point *trace;
     size_t n_trace;
     its_step_usage *step_rec;
