@@ -444,12 +444,24 @@ typedef struct its_bfs_params {
     int local_search;       /* 1: local_search move inside each step */
 } its_bfs_params;
 
+typedef enum its_dfs_rule {
+    ITS_DFS_RELATIVE = 0, /* bar at step k: the look-ahead score at step k-1 of the same path,
+                           * less threshold * |that score| (any reward scale) */
+    ITS_DFS_ABSOLUTE,     /* bar: threshold - t |threshold| at time t */
+    ITS_DFS_RULE_COUNT_
+} its_dfs_rule;
+ITS_API const char *its_dfs_rule_name(its_dfs_rule v);
+ITS_API its_status its_dfs_rule_parse(const char *s, its_dfs_rule *out);
+
 typedef struct its_dfs_params {
     uint32_t size;         /* sizeof the struct as the host compiled it (set by _init) */
     its_method method;     /* the method the struct belongs to (set by _init) */
-    double threshold;       /* bar for r(x0_hat): threshold - t*|threshold| at time t; default 0 */
+    double threshold;       /* absolute: the bar at t = 0; relative: the fraction of |score| a
+                             * step may lose before it backtracks; default 0 */
     int depth;              /* steps to back up on a backtrack; default 2 */
     int backtracks;         /* most backtracks; default 4 */
+    its_dfs_rule rule;      /* default relative (added after the first release: an older struct
+                             * gets relative) */
 } its_dfs_params;
 
 typedef enum its_ls_schedule {

@@ -21,15 +21,20 @@ void its_dfs_params_init(its_dfs_params *p)
     p->threshold = 0.0;
     p->depth = 2;
     p->backtracks = 4;
+    p->rule = ITS_DFS_RELATIVE;
 }
 
 static void dfs_init(void *p) { its_dfs_params_init(p); }
 
 static const its_param_desc dfs_desc[] = {
     ITS_P_DBL(its_dfs_params, threshold, -1e12, 1e12,
-              "score threshold at t = 0; threshold_t = threshold - t |threshold|"),
+              "relative: fraction of |r| a step may lose; absolute: the bar at t = 0, "
+              "threshold - t |threshold| at t"),
     ITS_P_INT(its_dfs_params, depth, 1, 100000, "steps to back up on a backtrack"),
     ITS_P_SIZE(its_dfs_params, backtracks, 0, 1000000, "most backtracks per run"),
+    ITS_P_ENUM(its_dfs_params, rule, its_dfs_rule, ITS_DFS_RULE_COUNT_,
+               "relative: backtrack when r falls below the previous step's r (any reward "
+               "scale); absolute: below the fixed threshold"),
 };
 
 /* Most NFE one backtrack costs: the evaluation at step k that failed, then the steps from
@@ -72,7 +77,8 @@ static its_status dfs_run(its_engine *e, const void *params)
     ITS_TRY(its_eng_pset(e, &keep, (size_t)T, 0));
     unsigned char *seen = its_eng_alloc(e, (size_t)T);
     int64_t *used = its_eng_alloc(e, (size_t)T * sizeof(int64_t));
-    if (!seen || !used)
+    double *prev = its_eng_alloc(e, (size_t)T * sizeof(double)); /* the path's r at each step */
+    if (!seen || !used || !prev)
         return ITS_ERR_NOMEM;
     its_eng_roots(e, &ps, 0, 1, 0);
     ITS_TRY(its_eng_init_noise(e, &ps, 0, 1, t[0]));
@@ -86,10 +92,17 @@ static its_status dfs_run(its_engine *e, const void *params)
             (st = its_eng_score(e, &ps, 0, 1, ITS_SCORE_LOOKAHEAD)) != ITS_OK)
             break;
         double r = ps.score[0];
-        /* The threshold holds exactly at t = 0 and is relaxed linearly in t towards the noise:
-         * threshold_t = threshold - t |threshold|, which is threshold * (1 - t) for threshold >= 0
-         * and threshold * (1 + t) for a negative one (log-probability verifiers). */
-        double thr = p->threshold - t[k] * fabs(p->threshold);
+        double thr;
+        if (p->rule == ITS_DFS_ABSOLUTE) {
+            /* The threshold holds exactly at t = 0 and is relaxed linearly in t towards the
+             * noise: threshold_t = threshold - t |threshold|, which is threshold * (1 - t) for
+             * threshold >= 0 and threshold * (1 + t) for a negative one (log-probabilities). */
+            thr = p->threshold - t[k] * fabs(p->threshold);
+        } else {
+            /* Relative: the look-ahead score of this path one step earlier is the bar, less
+             * threshold |r_{k-1}|, so the rule means the same on any reward scale. */
+            thr = k > 0 ? prev[k - 1] - p->threshold * fabs(prev[k - 1]) : -INFINITY;
+        }
         if (!seen[k] || r > keep.score[k]) {
             its_eng_copy_rows(e, &keep, (size_t)k, &ps, 0, 1);
             seen[k] = 1;
@@ -111,6 +124,7 @@ static its_status dfs_run(its_engine *e, const void *params)
             if (keep.score[k] > r)
                 its_eng_copy_rows(e, &ps, 0, &keep, (size_t)k, 1);
         }
+        prev[k] = ps.score[0]; /* the score of the state this path continues from */
         st = its_eng_step(e, &ps, t[k + 1], (uint32_t)k);
         used[k] += (int64_t)(its_eng_nfe(e) - before);
         if (st != ITS_OK)
@@ -126,6 +140,7 @@ static its_status dfs_run(its_engine *e, const void *params)
 const its_method_vt its_vt_dfs = {
     .method = ITS_METHOD_DFS,
     .params_size = sizeof(its_dfs_params),
+    .params_size_v1 = offsetof(its_dfs_params, rule),
     .params_init = dfs_init,
     .desc = dfs_desc,
     .n_desc = ITS_ARRAY_LEN(dfs_desc),

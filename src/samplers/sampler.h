@@ -95,6 +95,7 @@ const char *its_stall_name_i(int v);
 const char *its_potential_name_i(int v);
 const char *its_resampler_name_i(int v);
 const char *its_bfs_mode_name_i(int v);
+const char *its_dfs_rule_name_i(int v);
 const char *its_ls_schedule_name_i(int v);
 const char *its_finish_name_i(int v);
 const char *its_budget_policy_name_i(int v);
