@@ -378,17 +378,17 @@ static its_status its_worker_run(its_sched_worker *w, its_sched_job *j, double n
         its_sampler *smp = fitted ? fitted : w->smp[j->profile];
         /* the lightest profile is the floor: a late answer beats none */
         double left = j->deadline - now;
-        smp->run.deadline_ms = (j->deadline < INFINITY && j->profile > 0) ? fmax(left, 1e-3) : 0;
-        smp->run.progress = its_sched_progress;
-        smp->run.progress_user = j;
-        its_status st = its_generate(smp, m, v, j->req.seed, &j->result);
-        smp->run.progress = NULL;
-        smp->run.progress_user = NULL;
+        its_gen_options opt;
+        its_gen_options_init(&opt);
+        opt.deadline_ms = (j->deadline < INFINITY && j->profile > 0) ? fmax(left, 1e-3) : 0;
+        opt.progress = its_sched_progress;
+        opt.progress_user = j;
+        its_status st = its_generate_opts(smp, m, v, j->req.seed, &opt, &j->result);
         if (st == ITS_OK || st == ITS_CANCELLED) {
             its_sampler_free(fitted);
             return st;
         }
-        if (j->profile > 0 && st == ITS_ERR_BUDGET && smp->run.deadline_ms > 0 &&
+        if (j->profile > 0 && st == ITS_ERR_BUDGET && opt.deadline_ms > 0 &&
             !atomic_load(&j->cancel)) {
             its_sampler_free(fitted);
             fitted = NULL;
@@ -547,27 +547,19 @@ static void *its_worker_main(void *arg)
  * creation
  * ---------------------------------------------------------------------------------------- */
 /* The NFE a profile is expected to spend, before any run has been measured. */
-static double its_profile_prior(const its_sampler *smp, uint64_t declared)
+static its_status its_profile_prior(its_sampler *smp, uint64_t declared, double *out)
 {
-    if (declared)
-        return (double)declared;
-    const its_run_params *r = &smp->run;
-    if (r->max_nfe)
-        return (double)r->max_nfe;
-    double traj = (double)r->steps * (r->solver == ITS_SOLVER_HEUN ? 2.0 : 1.0);
-    const void *p = smp->params;
-    switch (smp->vt->method) {
-    case ITS_METHOD_BEST_OF_N: return traj * ((const its_best_of_n_params *)p)->n;
-    case ITS_METHOD_BEAM:
-        return traj * ((const its_beam_params *)p)->beams * ((const its_beam_params *)p)->children;
-    case ITS_METHOD_SVDD:
-        return traj * ((const its_svdd_params *)p)->n * ((const its_svdd_params *)p)->children;
-    case ITS_METHOD_CODE:
-        return traj * ((const its_code_params *)p)->n * ((const its_code_params *)p)->children;
-    case ITS_METHOD_FK_SMC: return traj * ((const its_fk_smc_params *)p)->n;
-    case ITS_METHOD_BFS: return traj * ((const its_bfs_params *)p)->n;
-    default: return traj;
+    if (declared) {
+        *out = (double)declared;
+        return ITS_OK;
     }
+    /* the method's own plan (the same cost model the engine fits with) */
+    its_cost c;
+    its_status st = its_sampler_cost(smp, &c);
+    if (st == ITS_ERR_NOMEM)
+        return st;
+    *out = (double)(st == ITS_OK && c.planned ? c.planned : c.trajectory);
+    return ITS_OK;
 }
 
 /* p: the caller's parameters (the profiles' params and run pointers are only valid here). */
@@ -752,7 +744,10 @@ its_status its_sched_create(its_ctx *ctx, const its_sched_params *p, its_sched *
             goto fail;
     }
     for (int i = 0; i < p->n_profiles; i++) {
-        s->cost[i] = its_profile_prior(s->w[0].smp[i], p->profiles[i].nfe);
+        if (its_profile_prior(s->w[0].smp[i], p->profiles[i].nfe, &s->cost[i]) != ITS_OK) {
+            st = its_error(ctx, ITS_ERR_NOMEM, "sched: out of memory planning profile %d", i);
+            goto fail;
+        }
         /* the least NFE the method can be fitted to: its minimum, and one trajectory */
         its_cost c;
         its_status cs = its_sampler_cost(s->w[0].smp[i], &c);
