@@ -535,8 +535,9 @@ static void test_rbf_rollover_record(void **state)
     fix_free(&f);
 }
 
-/* k = 1, 4, 16 proposals per model call give the same sample bit for bit, with fewer model calls
- * and the unused proposals' NFE charged. */
+/* k = 1, 4, 16 proposals per round give every chain's output bit for bit (top_k = chains keeps
+ * them all), with fewer model calls and the unused proposals' NFE charged. Chains run in
+ * lockstep: with k = 1 a round's model call carries one row per searching chain. */
 static void test_rbf_speculative(void **state)
 {
     (void)state;
@@ -544,8 +545,8 @@ static void test_rbf_speculative(void **state)
     fix_init(&f, NULL);
     for (int capped = 0; capped < 2; capped++) {
         for (uint64_t seed = 0; seed < 6; seed++) {
-            float ref[DIM];
-            double ref_score = 0;
+            float ref[2 * DIM];
+            double ref_score[2] = {0, 0};
             uint64_t calls1 = 0, nfe1 = 0;
             const int ks[] = {1, 4, 16};
             for (size_t ki = 0; ki < 3; ki++) {
@@ -557,18 +558,26 @@ static void test_rbf_speculative(void **state)
                 p.finish = (its_finish)(seed % 2);
                 its_run_params run;
                 rbf_run_params(&run, capped ? 400 : 0);
+                run.top_k = 2;
                 its_result *r = rbf_gen(&f, &p, &run, seed);
                 its_usage u;
                 its_result_usage(r, &u);
-                const float *x = its_result_sample(r, 0);
+                assert_int_equal(its_result_count(r), 2);
                 if (ki == 0) {
-                    memcpy(ref, x, sizeof(ref));
-                    ref_score = its_result_score(r, 0);
+                    for (size_t c = 0; c < 2; c++) {
+                        memcpy(ref + c * DIM, its_result_sample(r, c), DIM * sizeof(float));
+                        ref_score[c] = its_result_score(r, c);
+                    }
                     calls1 = u.model_calls;
                     nfe1 = u.nfe;
+                    /* lockstep: fewer calls than NFE past the initial batch */
+                    assert_true(u.model_calls < u.nfe - 2 * 5);
                 } else {
-                    assert_memory_equal(ref, x, sizeof(ref));
-                    assert_true(its_result_score(r, 0) == ref_score);
+                    for (size_t c = 0; c < 2; c++) {
+                        assert_memory_equal(ref + c * DIM, its_result_sample(r, c),
+                                            DIM * sizeof(float));
+                        assert_true(its_result_score(r, c) == ref_score[c]);
+                    }
                     assert_true(u.nfe >= nfe1);
                     if (capped)
                         assert_true(u.nfe <= 400);

@@ -236,22 +236,19 @@ static void test_randn_null_and_empty(void **state)
     its_rng_uniform(NULL, 4, &KEY, 0);
 }
 
-static int restore_cap(void **state)
-{
-    (void)state;
-    its_rng_isa_cap(ITS_RNG_ISA_AVX512);
-    return 0;
-}
-
+/* Every path the CPU has against the scalar reference, whatever ITS_SIMD says: lengths around
+ * the group sizes (32 and 64 values) and the batch (256), offsets inside a block and across the
+ * 2^32 block wrap, every lincomb case, out aliasing x and y. */
 static void test_isa_paths_identical(void **state)
 {
     (void)state;
     its_rng_isa best = its_rng_isa_best();
-    print_message("      best path: %s\n", its_rng_isa_name(best));
-    assert_int_equal(its_rng_isa_cap(ITS_RNG_ISA_SCALAR), ITS_RNG_ISA_AVX512);
-    assert_int_equal(its_rng_isa_active(), ITS_RNG_ISA_SCALAR);
-    const size_t lens[] = {1, 3, 4, 5, 63, 64, 65, 127, 128, 255, 256, 257, 1000, 4099, 65549};
-    const uint64_t offsets[] = {0, 8, 4000, ((uint64_t)1 << 34) - 64};
+    print_message("      best path: %s, in use: %s\n", its_rng_isa_name(best),
+                  its_rng_isa_name(its_rng_isa_active()));
+    assert_true(its_rng_isa_active() <= best);
+    const size_t lens[] = {1,  3,  4,  5,   31,  32,  33,  63,   64,   65,
+                           97, 127, 128, 255, 256, 257, 1000, 4099, 65549};
+    const uint64_t offsets[] = {0, 3, 8, 4000, ((uint64_t)1 << 34) - 64, ((uint64_t)1 << 34) - 3};
     const size_t nmax = 65549;
     float *ref = falloc(nmax), *got = falloc(nmax), *x = falloc(nmax), *y = falloc(nmax);
     float *lref = falloc(nmax);
@@ -263,41 +260,83 @@ static void test_isa_paths_identical(void **state)
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
         size_t n = lens[li];
         for (size_t oi = 0; oi < sizeof offsets / sizeof offsets[0]; oi++) {
-            its_rng_isa_cap(ITS_RNG_ISA_SCALAR);
-            its_randn(ref, n, &k, offsets[oi]);
+            its_randn_isa(ITS_RNG_ISA_SCALAR, ref, n, &k, offsets[oi]);
             for (int isa = ITS_RNG_ISA_GENERIC; isa <= (int)best; isa++) {
-                its_rng_isa_cap((its_rng_isa)isa);
-                assert_int_equal(its_rng_isa_active(), isa);
-                its_randn(got, n, &k, offsets[oi]);
-                char what[64];
-                snprintf(what, sizeof what, "randn %s vs scalar, n %zu",
-                         its_rng_isa_name((its_rng_isa)isa), n);
+                got[n - 1] = NAN;
+                its_randn_isa((its_rng_isa)isa, got, n, &k, offsets[oi]);
+                char what[80];
+                snprintf(what, sizeof what, "randn %s vs scalar, n %zu, offset %llu",
+                         its_rng_isa_name((its_rng_isa)isa), n, (unsigned long long)offsets[oi]);
                 assert_same_bits(got, ref, n, what);
             }
         }
         for (int nulls = 0; nulls < 4; nulls++) {
             const float *xa = nulls & 1 ? NULL : x, *ya = nulls & 2 ? NULL : y;
-            its_rng_isa_cap(ITS_RNG_ISA_SCALAR);
-            its_rng_lincomb_randn(lref, n, 0.75f, xa, -1.25f, ya, 0.3f, &k);
+            its_rng_lincomb_randn_isa(ITS_RNG_ISA_SCALAR, lref, n, 0.75f, xa, -1.25f, ya, 0.3f, &k);
             for (int isa = ITS_RNG_ISA_GENERIC; isa <= (int)best; isa++) {
-                its_rng_isa_cap((its_rng_isa)isa);
-                its_rng_lincomb_randn(got, n, 0.75f, xa, -1.25f, ya, 0.3f, &k);
-                char what[64];
+                its_rng_lincomb_randn_isa((its_rng_isa)isa, got, n, 0.75f, xa, -1.25f, ya, 0.3f,
+                                          &k);
+                char what[80];
                 snprintf(what, sizeof what, "lincomb %s vs scalar, n %zu, nulls %d",
                          its_rng_isa_name((its_rng_isa)isa), n, nulls);
                 assert_same_bits(got, lref, n, what);
+                /* in place: out is x, then y */
+                if (xa) {
+                    memcpy(got, x, n * sizeof(float));
+                    its_rng_lincomb_randn_isa((its_rng_isa)isa, got, n, 0.75f, got, -1.25f, ya,
+                                              0.3f, &k);
+                    assert_same_bits(got, lref, n, "lincomb in place (x)");
+                }
+                if (ya) {
+                    memcpy(got, y, n * sizeof(float));
+                    its_rng_lincomb_randn_isa((its_rng_isa)isa, got, n, 0.75f, xa, -1.25f, got,
+                                              0.3f, &k);
+                    assert_same_bits(got, lref, n, "lincomb in place (y)");
+                }
             }
+        }
+        /* the masked end of a row neither reads nor writes past it */
+        if (n < nmax) {
+            got[n] = 1234.5f;
+            its_randn_isa(best, got, n, &k, 0);
+            assert_true(got[n] == 1234.5f);
+            its_rng_lincomb_randn_isa(best, got, n, 0.75f, x, -1.25f, y, 0.3f, &k);
+            assert_true(got[n] == 1234.5f);
         }
         k.stream++;
     }
-    assert_int_equal(its_rng_isa_cap((its_rng_isa)99), best); /* returns the previous cap */
-    assert_int_equal(its_rng_isa_cap(ITS_RNG_ISA_AVX512), ITS_RNG_ISA_AVX512); /* 99 clamped */
-    assert_non_null(its_rng_isa_name(best));
+    /* a path above the CPU's runs the best one: same bits */
+    its_randn_isa(ITS_RNG_ISA_SCALAR, ref, 100, &KEY, 0);
+    its_randn_isa((its_rng_isa)(ITS_RNG_ISA_AVX512 + 1), got, 100, &KEY, 0);
+    assert_same_bits(got, ref, 100, "path above the CPU's");
     free(ref);
     free(got);
     free(x);
     free(y);
     free(lref);
+}
+
+/* ITS_SIMD names the paths; anything else is no cap. */
+static void test_isa_names(void **state)
+{
+    (void)state;
+    for (int i = ITS_RNG_ISA_SCALAR; i <= ITS_RNG_ISA_AVX512; i++) {
+        its_rng_isa got = ITS_RNG_ISA_SCALAR;
+        assert_int_equal(its_rng_isa_parse(its_rng_isa_name((its_rng_isa)i), &got), 0);
+        assert_int_equal((int)got, i);
+    }
+    its_rng_isa got = ITS_RNG_ISA_AVX2;
+    assert_int_equal(its_rng_isa_parse("AVX2", &got), -1);
+    assert_int_equal(its_rng_isa_parse("", &got), -1);
+    assert_int_equal(its_rng_isa_parse(NULL, &got), -1);
+    assert_int_equal(got, ITS_RNG_ISA_AVX2);
+    assert_null(its_rng_isa_name((its_rng_isa)99));
+    const char *env = getenv("ITS_SIMD");
+    its_rng_isa cap;
+    if (env && its_rng_isa_parse(env, &cap) == 0 && cap < its_rng_isa_best())
+        assert_int_equal(its_rng_isa_active(), cap);
+    else
+        assert_int_equal(its_rng_isa_active(), its_rng_isa_best());
 }
 
 /* ---- fused lincomb ----------------------------------------------------------------------- */
@@ -602,7 +641,8 @@ int main(void)
         cmocka_unit_test(test_uniform_layout),
         cmocka_unit_test(test_randn_offsets),
         cmocka_unit_test(test_randn_null_and_empty),
-        cmocka_unit_test_teardown(test_isa_paths_identical, restore_cap),
+        cmocka_unit_test(test_isa_paths_identical),
+        cmocka_unit_test(test_isa_names),
         cmocka_unit_test(test_lincomb_randn),
         cmocka_unit_test(test_normal_distribution),
         cmocka_unit_test(test_independence),

@@ -2,12 +2,14 @@
  *   its_randn on every instruction-set path this CPU has, its_rng_lincomb_randn (noise fused
  *   into out = a*x + b*y + c*z), and a reference scalar Box-Muller on libm (logf, cosf, sinf)
  *   over the same Philox blocks; the unfused lincomb (noise buffer of length n, then the loop)
- *   for comparison. Prints ns per value (best of several repeats) and speed-ups over libm.
- * Usage: bench_randn [n] [repeats] */
+ *   for comparison. Prints the CPU model and the path in use, and ns per value (median over
+ *   rounds of the best of several repeats; every path in every round) with speed-ups over libm.
+ * Usage: bench_randn [n] [repeats] [rounds] */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "itscale.h"
@@ -44,26 +46,26 @@ static void randn_libm(float *out, size_t n, const its_noise_key *key)
 enum { KIND_RANDN, KIND_LINCOMB, KIND_UNFUSED, KIND_LIBM };
 
 /* The unfused way: the noise into a buffer of length n, then the lincomb over it. */
-static void lincomb_unfused(float *out, float *z, size_t n, const float *x, const float *y,
-                            const its_noise_key *key)
+static void lincomb_unfused(its_rng_isa isa, float *out, float *z, size_t n, const float *x,
+                            const float *y, const its_noise_key *key)
 {
-    its_randn(z, n, key, 0);
+    its_randn_isa(isa, z, n, key, 0);
     for (size_t j = 0; j < n; j++)
         out[j] = (0.9f * x[j] + -0.1f * y[j]) + 0.3f * z[j];
 }
 
-static double time_ns(int kind, float *out, float *tmp, const float *x, const float *y, size_t n,
-                      int reps, const its_noise_key *key)
+static double time_ns(int kind, its_rng_isa isa, float *out, float *tmp, const float *x,
+                      const float *y, size_t n, int reps, const its_noise_key *key)
 {
     double best = 1e300;
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
         if (kind == KIND_RANDN)
-            its_randn(out, n, key, 0);
+            its_randn_isa(isa, out, n, key, 0);
         else if (kind == KIND_LINCOMB)
-            its_rng_lincomb_randn(out, n, 0.9f, x, -0.1f, y, 0.3f, key);
+            its_rng_lincomb_randn_isa(isa, out, n, 0.9f, x, -0.1f, y, 0.3f, key);
         else if (kind == KIND_UNFUSED)
-            lincomb_unfused(out, tmp, n, x, y, key);
+            lincomb_unfused(isa, out, tmp, n, x, y, key);
         else
             randn_libm(out, n, key);
         double t = now_s() - t0;
@@ -73,12 +75,37 @@ static double time_ns(int kind, float *out, float *tmp, const float *x, const fl
     return 1e9 * best / (double)n;
 }
 
+static void cpu_model(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
+            snprintf(buf, cap, "%s", strchr(line, ':') + 2);
+            buf[strcspn(buf, "\n")] = '\0';
+            break;
+        }
+    fclose(f);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#define MAX_ROUNDS 64
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : (size_t)16384 * 8;
-    int reps = argc > 2 ? atoi(argv[2]) : 50;
-    if (n == 0 || reps < 1) {
-        fprintf(stderr, "usage: bench_randn [n > 0] [repeats >= 1]\n");
+    int reps = argc > 2 ? atoi(argv[2]) : 20;
+    int rounds = argc > 3 ? atoi(argv[3]) : 5;
+    if (n == 0 || reps < 1 || rounds < 1 || rounds > MAX_ROUNDS) {
+        fprintf(stderr, "usage: bench_randn [n > 0] [repeats >= 1] [rounds 1..64]\n");
         return 2;
     }
     float *out = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float)),
@@ -91,32 +118,56 @@ int main(int argc, char **argv)
     }
     const its_noise_key key = {.seed = 12345, .lineage = its_lineage_root(7), .stream = 3};
     double checksum = 0.0;
-
+    char model[256];
+    cpu_model(model, sizeof model);
     its_rng_isa best = its_rng_isa_best();
-    double ref = time_ns(KIND_LIBM, out, tmp, x, y, n, reps, &key);
-    checksum += out[n / 2];
-    printf("n = %zu, best of %d repeats, 1 thread; best path on this CPU: %s\n", n, reps,
-           its_rng_isa_name(best));
-    printf("%-34s %8.3f ns/value   1.00x\n", "reference: scalar Box-Muller, libm", ref);
+    printf("%s; best path %s, in use %s (ITS_SIMD caps it)\n", model, its_rng_isa_name(best),
+           its_rng_isa_name(its_rng_isa_active()));
+    printf("n = %zu, 1 thread; median of %d rounds, each the best of %d repeats; every path and "
+           "kind in every round\n",
+           n, rounds, reps);
 
-    its_rng_isa prev = its_rng_isa_cap(ITS_RNG_ISA_SCALAR);
+    /* t[kind][isa][round]; the libm reference and the unfused pair run once per round */
+    static double t[4][4][MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++) {
+        t[KIND_LIBM][0][r] = time_ns(KIND_LIBM, best, out, tmp, x, y, n, reps, &key);
+        for (int isa = ITS_RNG_ISA_SCALAR; isa <= (int)best; isa++) {
+            t[KIND_RANDN][isa][r] = time_ns(KIND_RANDN, (its_rng_isa)isa, out, tmp, x, y, n, reps, &key);
+            checksum += out[n / 3];
+            t[KIND_LINCOMB][isa][r] = time_ns(KIND_LINCOMB, (its_rng_isa)isa, out, tmp, x, y, n, reps, &key);
+            checksum += out[n / 5];
+        }
+        t[KIND_UNFUSED][0][r] = time_ns(KIND_UNFUSED, best, out, tmp, x, y, n, reps, &key);
+        checksum += out[n / 7];
+    }
+    double med[4][4];
+    for (int k = 0; k < 4; k++)
+        for (int isa = 0; isa < 4; isa++) {
+            qsort(t[k][isa], (size_t)rounds, sizeof(double), cmp_double);
+            med[k][isa] = t[k][isa][rounds / 2];
+        }
+    double ref = med[KIND_LIBM][0];
+    printf("%-36s %10s %9s\n", "", "ns/value", "vs libm");
+    printf("%-36s %10.3f %8.2fx\n", "reference: scalar Box-Muller, libm", ref, 1.0);
     for (int isa = ITS_RNG_ISA_SCALAR; isa <= (int)best; isa++) {
-        its_rng_isa_cap((its_rng_isa)isa);
-        double t = time_ns(KIND_RANDN, out, tmp, x, y, n, reps, &key);
-        checksum += out[n / 3];
         char label[64];
         snprintf(label, sizeof label, "its_randn [%s]", its_rng_isa_name((its_rng_isa)isa));
-        printf("%-34s %8.3f ns/value  %5.2fx\n", label, t, ref / t);
+        printf("%-36s %10.3f %8.2fx\n", label, med[KIND_RANDN][isa], ref / med[KIND_RANDN][isa]);
     }
-    its_rng_isa_cap(prev);
-    double tl = time_ns(KIND_LINCOMB, out, tmp, x, y, n, reps, &key);
-    checksum += out[n / 5];
-    double tu = time_ns(KIND_UNFUSED, out, tmp, x, y, n, reps, &key);
-    checksum += out[n / 7];
+    for (int isa = ITS_RNG_ISA_SCALAR; isa <= (int)best; isa++) {
+        char label[64];
+        snprintf(label, sizeof label, "its_rng_lincomb_randn [%s]",
+                 its_rng_isa_name((its_rng_isa)isa));
+        printf("%-36s %10.3f %8.2fx\n", label, med[KIND_LINCOMB][isa],
+               ref / med[KIND_LINCOMB][isa]);
+    }
     char label[64];
-    snprintf(label, sizeof label, "its_rng_lincomb_randn [%s]", its_rng_isa_name(best));
-    printf("%-34s %8.3f ns/value  %5.2fx\n", label, tl, ref / tl);
-    printf("%-34s %8.3f ns/value  %5.2fx\n", "its_randn + lincomb, unfused", tu, ref / tu);
+    snprintf(label, sizeof label, "its_randn + lincomb, unfused [%s]", its_rng_isa_name(best));
+    printf("%-36s %10.3f %8.2fx\n", label, med[KIND_UNFUSED][0], ref / med[KIND_UNFUSED][0]);
+    if (best >= ITS_RNG_ISA_AVX2)
+        printf("avx2 / %s per value: randn %.2fx, lincomb %.2fx\n", its_rng_isa_name(best),
+               med[KIND_RANDN][ITS_RNG_ISA_AVX2] / med[KIND_RANDN][best],
+               med[KIND_LINCOMB][ITS_RNG_ISA_AVX2] / med[KIND_LINCOMB][best]);
     printf("(checksum %g)\n", checksum);
     free(out);
     free(x);

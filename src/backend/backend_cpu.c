@@ -55,16 +55,18 @@ __attribute__((target("avx512f"))) static void cpu_lincomb_avx512(ITS_LINCOMB_AR
     ITS_LINCOMB_BODY
 #endif
 
+/* The path is the noise kernels' (rng.h: the CPU's best, capped by ITS_SIMD). */
 static void cpu_lincomb(void *state, float *out, size_t n, float a, const float *x, float b,
                         const float *y, float c, const float *z)
 {
     (void)state;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx512f")) {
+    its_rng_isa isa = its_rng_isa_active();
+    if (isa >= ITS_RNG_ISA_AVX512) {
         cpu_lincomb_avx512(out, n, a, x, b, y, c, z);
         return;
     }
-    if (__builtin_cpu_supports("avx2")) {
+    if (isa >= ITS_RNG_ISA_AVX2) {
         cpu_lincomb_avx2(out, n, a, x, b, y, c, z);
         return;
     }

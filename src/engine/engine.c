@@ -297,9 +297,10 @@ static int its_eng_finite(its_engine *e, const float *x, size_t n)
     if (e->be != its_backend_cpu())
         return isfinite(e->be->dot(e->bs, x, x, n));
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+    its_rng_isa isa = its_rng_isa_active(); /* the CPU's best, capped by ITS_SIMD */
+    if (isa >= ITS_RNG_ISA_AVX512)
         return its_finite_avx512(x, n);
-    if (__builtin_cpu_supports("avx2"))
+    if (isa >= ITS_RNG_ISA_AVX2)
         return its_finite_avx2(x, n);
 #endif
     return its_finite_base(x, n);

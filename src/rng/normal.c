@@ -3,15 +3,18 @@
  * Bits do not depend on the SIMD level: the math below uses only IEEE +, -, *, /, sqrt (exactly
  * rounded), int32 -> float conversions of exactly representable values and integer bit
  * operations, in a fixed order, with no FMA contraction (-ffp-contract=off) and no libm. A vector
- * lane therefore computes exactly what the scalar code computes. The same source is compiled
- * for the baseline target and, on x86-64, for AVX2 and AVX-512, chosen at run time.
+ * lane therefore computes exactly what the scalar code computes.
  *
- * Work is done in batches of at most ITS_RNG_BATCH Philox blocks on the stack: Philox words for
- * ITS_RNG_STEP blocks at a time, then Box-Muller (and the lincomb) over ITS_RNG_CHUNK blocks at
- * a time in loops with a constant trip count and no pointer that may alias a store, which
- * compilers vectorize across blocks even at -O2. */
+ * Paths. scalar: one block per call, the reference. generic: the portable loops compiled for the
+ * baseline target (SSE2 Philox on x86-64), in batches of ITS_RNG_BATCH blocks on the stack: Philox
+ * words for ITS_RNG_STEP blocks, then Box-Muller and the lincomb over ITS_RNG_CHUNK blocks in loops
+ * with a constant trip count, which compilers vectorize even at -O2. avx2 / avx512: a group of 8
+ * or 16 blocks goes from counters to normals to the lincomb in registers (no words or normals on
+ * the stack, no scalar tail: the last group is stored with masks). The path is chosen once at run
+ * time: the best the CPU has, capped by the ITS_SIMD environment variable (rng.h). */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rng/philox.h"
@@ -246,84 +249,10 @@ static inline void its_philox__x8_sse2(uint32_t *w0, uint32_t *w1, uint32_t *w2,
     }
 }
 
-__attribute__((target("avx2"))) static inline __m256i its_rng__xor3_avx2(__m256i a, __m256i b,
-                                                                         __m256i c)
-{
-    return _mm256_xor_si256(_mm256_xor_si256(a, b), c);
-}
-
-/* Low halves of a, b per 128-bit half: a0 a1 b0 b1 | a2 a3 b2 b3. The lanes are loaded with
- * blocks so that this order is the block order (chain pairs cover 8 consecutive blocks). */
-__attribute__((target("avx2"))) static inline __m256i its_rng__pack_lo_avx2(__m256i a, __m256i b)
-{
-    return _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b),
-                                                 _MM_SHUFFLE(2, 0, 2, 0)));
-}
-
-/* Blocks b0 + i .. b0 + i + 15. */
-__attribute__((target("avx2"))) static inline void
-its_philox__x16_avx2(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3, its_philox_stream s,
-                     uint32_t b0, size_t i)
-{
-    __m256i x0[ITS_PHILOX_CHAINS], x1[ITS_PHILOX_CHAINS], x2[ITS_PHILOX_CHAINS],
-        x3[ITS_PHILOX_CHAINS];
-    for (int c = 0; c < ITS_PHILOX_CHAINS; c++) {
-        /* chain pair (2h, 2h+1) covers blocks 8h .. 8h+7: even chain {0,1,4,5}, odd {2,3,6,7} */
-        uint32_t b = b0 + (uint32_t)i + 8u * (uint32_t)(c / 2) + 2u * (uint32_t)(c % 2);
-        x0[c] = _mm256_set1_epi32((int)s.c0);
-        x1[c] = _mm256_set1_epi32((int)s.c1);
-        x2[c] = _mm256_set1_epi32((int)s.c2);
-        x3[c] = _mm256_set_epi32(0, (int)(b + 5u), 0, (int)(b + 4u), 0, (int)(b + 1u), 0, (int)b);
-    }
-    ITS_PHILOX_LANES_ROUNDS(__m256i, _mm256_set1_epi32, _mm256_mul_epu32, _mm256_srli_epi64,
-                            its_rng__xor3_avx2);
-    for (int c = 0; c < ITS_PHILOX_CHAINS; c += 2) {
-        size_t o = i + 4 * (size_t)c;
-        _mm256_storeu_si256((__m256i *)(void *)(w0 + o), its_rng__pack_lo_avx2(x0[c], x0[c + 1]));
-        _mm256_storeu_si256((__m256i *)(void *)(w1 + o), its_rng__pack_lo_avx2(x1[c], x1[c + 1]));
-        _mm256_storeu_si256((__m256i *)(void *)(w2 + o), its_rng__pack_lo_avx2(x2[c], x2[c + 1]));
-        _mm256_storeu_si256((__m256i *)(void *)(w3 + o), its_rng__pack_lo_avx2(x3[c], x3[c + 1]));
-    }
-}
-
-#define ITS_RNG_AVX512 "avx512f,avx512vl,avx512bw,avx512dq"
-
-__attribute__((target(ITS_RNG_AVX512))) static inline __m512i
-its_rng__xor3_avx512(__m512i a, __m512i b, __m512i c)
-{
-    return _mm512_ternarylogic_epi32(a, b, c, 0x96); /* a ^ b ^ c */
-}
-
-/* Blocks b0 + i .. b0 + i + 31; chain c covers blocks 8c .. 8c+7. */
-__attribute__((target(ITS_RNG_AVX512))) static inline void
-its_philox__x32_avx512(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
-                       its_philox_stream s, uint32_t b0, size_t i)
-{
-    __m512i x0[ITS_PHILOX_CHAINS], x1[ITS_PHILOX_CHAINS], x2[ITS_PHILOX_CHAINS],
-        x3[ITS_PHILOX_CHAINS];
-    const __m512i iota = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int c = 0; c < ITS_PHILOX_CHAINS; c++) {
-        uint32_t b = b0 + (uint32_t)i + 8u * (uint32_t)c;
-        x0[c] = _mm512_set1_epi32((int)s.c0);
-        x1[c] = _mm512_set1_epi32((int)s.c1);
-        x2[c] = _mm512_set1_epi32((int)s.c2);
-        x3[c] = _mm512_add_epi64(_mm512_set1_epi64((long long)b), iota); /* low half wraps */
-    }
-    ITS_PHILOX_LANES_ROUNDS(__m512i, _mm512_set1_epi32, _mm512_mul_epu32, _mm512_srli_epi64,
-                            its_rng__xor3_avx512);
-    /* even 32-bit elements of a then of b: the low halves of 16 lanes, in order */
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    for (int c = 0; c < ITS_PHILOX_CHAINS; c += 2) {
-        size_t o = i + 8 * (size_t)c;
-        _mm512_storeu_si512((void *)(w0 + o), _mm512_permutex2var_epi32(x0[c], even, x0[c + 1]));
-        _mm512_storeu_si512((void *)(w1 + o), _mm512_permutex2var_epi32(x1[c], even, x1[c + 1]));
-        _mm512_storeu_si512((void *)(w2 + o), _mm512_permutex2var_epi32(x2[c], even, x2[c + 1]));
-        _mm512_storeu_si512((void *)(w3 + o), _mm512_permutex2var_epi32(x3[c], even, x3[c + 1]));
-    }
-}
 #endif
 
-/* Per-target Philox step: STEP blocks starting at block index i of the batch. */
+/* ---- generic path: words and normals in batches on the stack ------------------------------ */
+
 #if ITS_RNG_X86
 ITS_RNG_INLINE void its_philox__step_generic(uint32_t *w0, uint32_t *w1, uint32_t *w2,
                                              uint32_t *w3, its_philox_stream s, uint32_t b0,
@@ -332,86 +261,87 @@ ITS_RNG_INLINE void its_philox__step_generic(uint32_t *w0, uint32_t *w1, uint32_
     for (size_t k = 0; k < ITS_RNG_STEP; k += 8)
         its_philox__x8_sse2(w0, w1, w2, w3, s, b0, i + k);
 }
-__attribute__((target("avx2"))) ITS_RNG_INLINE void
-its_philox__step_avx2(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
-                      its_philox_stream s, uint32_t b0, size_t i)
-{
-    for (size_t k = 0; k < ITS_RNG_STEP; k += 16)
-        its_philox__x16_avx2(w0, w1, w2, w3, s, b0, i + k);
-}
-__attribute__((target(ITS_RNG_AVX512))) ITS_RNG_INLINE void
-its_philox__step_avx512(uint32_t *w0, uint32_t *w1, uint32_t *w2, uint32_t *w3,
-                        its_philox_stream s, uint32_t b0, size_t i)
-{
-    its_philox__x32_avx512(w0, w1, w2, w3, s, b0, i);
-}
 #else
 #define its_philox__step_generic its_philox__step_c
 #endif
 
+/* Kernels of one path. Both take any m; a path with a stack batch splits it. */
 typedef struct its_rng_kernels {
-    /* Normals of blocks b0 .. b0 + nblk - 1 into z[0 .. 4 nblk); nblk <= BATCH. */
-    void (*fill)(float *z, its_philox_stream s, uint32_t b0, size_t nblk);
-    /* out[k] = (a*x[k] + b*y[k]) + c*z[k], z the normals from block b0 on; m <= BATCH_N. */
+    /* z[0 .. m) = the normals from the first element of block b0 on. */
+    void (*fill)(float *z, size_t m, its_philox_stream s, uint32_t b0);
+    /* out[k] = (a*x[k] + b*y[k]) + c*z[k] for k < m, z the normals from block b0 on. */
     void (*lincomb)(float *out, size_t m, float a, const float *x, float b, const float *y,
                     float c, its_philox_stream s, uint32_t b0);
 } its_rng_kernels;
 
-/* The words of a batch: whole Philox steps (blocks past the ones asked for are discarded). */
-#define ITS_RNG_WORDS(sfx, nblk)                                                               \
-    uint32_t w0[ITS_RNG_BATCH] ITS_RNG_ALIGN, w1[ITS_RNG_BATCH] ITS_RNG_ALIGN;                 \
-    uint32_t w2[ITS_RNG_BATCH] ITS_RNG_ALIGN, w3[ITS_RNG_BATCH] ITS_RNG_ALIGN;                 \
-    for (size_t i_ = 0; i_ < (nblk); i_ += ITS_RNG_STEP)                                       \
-        its_philox__step_##sfx(w0, w1, w2, w3, s, b0, i_)
-
-/* One kernel pair per target; everything they call is inlined, so each is compiled for it.
- * Reads of x and y finish before the chunk is stored, so out may alias them. */
-#define ITS_RNG_DEFINE_KERNELS(sfx, attr)                                                      \
-    attr static void its_rng__fill_##sfx(float *z, its_philox_stream s, uint32_t b0,          \
-                                         size_t nblk)                                          \
-    {                                                                                          \
-        ITS_RNG_WORDS(sfx, nblk);                                                              \
-        for (size_t c = 0; c < nblk; c += ITS_RNG_CHUNK) {                                     \
-            if (nblk - c >= ITS_RNG_CHUNK) {                                                   \
-                its_rng__box_muller_chunk(z + 4 * c, w0 + c, w1 + c, w2 + c, w3 + c);          \
-            } else {                                                                           \
-                float t[ITS_RNG_CHUNK_N] ITS_RNG_ALIGN;                                        \
-                its_rng__box_muller_chunk(t, w0 + c, w1 + c, w2 + c, w3 + c);                  \
-                memcpy(z + 4 * c, t, 4 * (nblk - c) * sizeof(float));                         \
-            }                                                                                  \
-        }                                                                                      \
-    }                                                                                          \
-    attr static void its_rng__lincomb_##sfx(float *out, size_t m, float a, const float *x,    \
-                                            float b, const float *y, float c,                  \
-                                            its_philox_stream s, uint32_t b0)                  \
-    {                                                                                          \
-        ITS_RNG_WORDS(sfx, (m + 3) / 4);                                                       \
-        for (size_t k = 0; k < m; k += ITS_RNG_CHUNK_N) {                                      \
-            size_t blk = k / 4;                                                                \
-            float t[ITS_RNG_CHUNK_N] ITS_RNG_ALIGN;                                            \
-            its_rng__box_muller_chunk(t, w0 + blk, w1 + blk, w2 + blk, w3 + blk);              \
-            const float *xk = x ? x + k : NULL, *yk = y ? y + k : NULL;                        \
-            size_t mk = m - k < ITS_RNG_CHUNK_N ? m - k : ITS_RNG_CHUNK_N;                     \
-            if (mk == ITS_RNG_CHUNK_N)                                                         \
-                its_rng__combine(t, ITS_RNG_CHUNK_N, a, xk, b, yk, c);                         \
-            else                                                                               \
-                its_rng__combine(t, mk, a, xk, b, yk, c);                                      \
-            memcpy(out + k, t, mk * sizeof(float));                                            \
-        }                                                                                      \
-    }
-
-ITS_RNG_DEFINE_KERNELS(generic, )
-#if ITS_RNG_X86
-ITS_RNG_DEFINE_KERNELS(avx2, __attribute__((target("avx2"))))
-ITS_RNG_DEFINE_KERNELS(avx512, __attribute__((target(ITS_RNG_AVX512))))
-#endif
-
-void its_rng_normal_pair(uint32_t wa, uint32_t wb, float *z0, float *z1)
+/* Normals of blocks b0 .. b0 + nblk - 1 into z[0 .. 4 nblk); nblk <= BATCH. Blocks past the
+ * ones asked for are computed by the last Philox step and discarded. */
+static void its_rng__fill_batch_generic(float *z, its_philox_stream s, uint32_t b0, size_t nblk)
 {
-    its_rng__box_muller(wa, wb, z0, z1);
+    uint32_t w0[ITS_RNG_BATCH] ITS_RNG_ALIGN, w1[ITS_RNG_BATCH] ITS_RNG_ALIGN;
+    uint32_t w2[ITS_RNG_BATCH] ITS_RNG_ALIGN, w3[ITS_RNG_BATCH] ITS_RNG_ALIGN;
+    for (size_t i = 0; i < nblk; i += ITS_RNG_STEP)
+        its_philox__step_generic(w0, w1, w2, w3, s, b0, i);
+    for (size_t c = 0; c < nblk; c += ITS_RNG_CHUNK) {
+        if (nblk - c >= ITS_RNG_CHUNK) {
+            its_rng__box_muller_chunk(z + 4 * c, w0 + c, w1 + c, w2 + c, w3 + c);
+        } else {
+            float t[ITS_RNG_CHUNK_N] ITS_RNG_ALIGN;
+            its_rng__box_muller_chunk(t, w0 + c, w1 + c, w2 + c, w3 + c);
+            memcpy(z + 4 * c, t, 4 * (nblk - c) * sizeof(float));
+        }
+    }
 }
 
-/* The reference: one Philox block per call, nothing for a vectorizer to work across. */
+static void its_rng__fill_generic(float *z, size_t m, its_philox_stream s, uint32_t b0)
+{
+    while (m >= 4) {
+        size_t nblk = m / 4 < ITS_RNG_BATCH ? m / 4 : ITS_RNG_BATCH;
+        its_rng__fill_batch_generic(z, s, b0, nblk);
+        z += 4 * nblk;
+        m -= 4 * nblk;
+        b0 += (uint32_t)nblk;
+    }
+    if (m > 0) {
+        float t[4];
+        its_rng__fill_batch_generic(t, s, b0, 1);
+        memcpy(z, t, m * sizeof(float));
+    }
+}
+
+/* Reads of x and y finish before a chunk is stored, so out may alias them. */
+static void its_rng__lincomb_generic(float *out, size_t m, float a, const float *x, float b,
+                                     const float *y, float c, its_philox_stream s, uint32_t b0)
+{
+    while (m > 0) {
+        size_t mb = m < ITS_RNG_BATCH_N ? m : ITS_RNG_BATCH_N;
+        uint32_t w0[ITS_RNG_BATCH] ITS_RNG_ALIGN, w1[ITS_RNG_BATCH] ITS_RNG_ALIGN;
+        uint32_t w2[ITS_RNG_BATCH] ITS_RNG_ALIGN, w3[ITS_RNG_BATCH] ITS_RNG_ALIGN;
+        for (size_t i = 0; i < (mb + 3) / 4; i += ITS_RNG_STEP)
+            its_philox__step_generic(w0, w1, w2, w3, s, b0, i);
+        for (size_t k = 0; k < mb; k += ITS_RNG_CHUNK_N) {
+            size_t blk = k / 4;
+            float t[ITS_RNG_CHUNK_N] ITS_RNG_ALIGN;
+            its_rng__box_muller_chunk(t, w0 + blk, w1 + blk, w2 + blk, w3 + blk);
+            const float *xk = x ? x + k : NULL, *yk = y ? y + k : NULL;
+            size_t mk = mb - k < ITS_RNG_CHUNK_N ? mb - k : ITS_RNG_CHUNK_N;
+            if (mk == ITS_RNG_CHUNK_N)
+                its_rng__combine(t, ITS_RNG_CHUNK_N, a, xk, b, yk, c);
+            else
+                its_rng__combine(t, mk, a, xk, b, yk, c);
+            memcpy(out + k, t, mk * sizeof(float));
+        }
+        out += mb;
+        x = x ? x + mb : NULL;
+        y = y ? y + mb : NULL;
+        m -= mb;
+        b0 += ITS_RNG_BATCH;
+    }
+}
+
+/* ---- scalar reference --------------------------------------------------------------------- */
+
+/* One Philox block per call, nothing for a vectorizer to work across. */
 static ITS_RNG_NOINLINE void its_rng__block_scalar(float z[4], its_philox_stream s, uint32_t blk)
 {
     uint32_t x0 = s.c0, x1 = s.c1, x2 = s.c2, x3 = blk;
@@ -420,12 +350,12 @@ static ITS_RNG_NOINLINE void its_rng__block_scalar(float z[4], its_philox_stream
     its_rng__box_muller(x2, x3, &z[2], &z[3]);
 }
 
-static void its_rng__fill_scalar(float *z, its_philox_stream s, uint32_t b0, size_t nblk)
+static void its_rng__fill_scalar(float *z, size_t m, its_philox_stream s, uint32_t b0)
 {
-    for (size_t i = 0; i < nblk; i++) {
+    for (size_t k = 0; k < m; k += 4) {
         float t[4];
-        its_rng__block_scalar(t, s, b0 + (uint32_t)i);
-        memcpy(z + 4 * i, t, sizeof t);
+        its_rng__block_scalar(t, s, b0 + (uint32_t)(k / 4));
+        memcpy(z + k, t, (m - k < 4 ? m - k : 4) * sizeof(float));
     }
 }
 
@@ -438,11 +368,520 @@ static ITS_RNG_NOINLINE void its_rng__combine_one(float *t, float a, const float
 static void its_rng__lincomb_scalar(float *out, size_t m, float a, const float *x, float b,
                                     const float *y, float c, its_philox_stream s, uint32_t b0)
 {
-    float t[ITS_RNG_BATCH_N];
-    its_rng__fill_scalar(t, s, b0, (m + 3) / 4);
-    for (size_t k = 0; k < m; k++)
-        its_rng__combine_one(t + k, a, x ? x + k : NULL, b, y ? y + k : NULL, c);
-    memcpy(out, t, m * sizeof(float));
+    for (size_t k = 0; k < m; k += 4) {
+        float t[4];
+        size_t mk = m - k < 4 ? m - k : 4;
+        its_rng__block_scalar(t, s, b0 + (uint32_t)(k / 4));
+        for (size_t i = 0; i < mk; i++)
+            its_rng__combine_one(t + i, a, x ? x + k + i : NULL, b, y ? y + k + i : NULL, c);
+        memcpy(out + k, t, mk * sizeof(float));
+    }
+}
+
+/* ---- avx2 / avx512: a group of blocks in registers ---------------------------------------- */
+
+#if ITS_RNG_X86
+#define ITS_RNG_AVX512 "avx512f,avx512vl,avx512bw,avx512dq"
+
+/* Low halves of the 64-bit lanes of a, b per 128-bit half: a0 a1 b0 b1 | a2 a3 b2 b3. */
+__attribute__((target("avx2"))) static inline __m256i its_rng__pack_lo_avx2(__m256i a, __m256i b)
+{
+    return _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b),
+                                                 _MM_SHUFFLE(2, 0, 2, 0)));
+}
+
+/* Only word 3 of the counter varies along a stream, so the first rounds are partly constant:
+ * round 1 leaves x0, x1, x3 fixed (x2 = ctr ^ r1); round 2 multiplies only x2 and leaves x2, x3
+ * fixed; round 3 multiplies only x0 and leaves x1 fixed. Those words are computed once per call
+ * in scalars (integer arithmetic: the same bits), and the vector rounds start from them. */
+typedef struct its_philox_pre {
+    uint32_t r1;          /* round 1: x2 = ctr ^ r1 */
+    uint32_t r2;          /* round 2: x0 = hi(M1 x2) ^ r2, x1 = lo(M1 x2) */
+    uint32_t r3a, r3b;    /* round 3: x0 = x1 ^ r3a, x2 = hi(M0 x0) ^ r3b, x3 = lo(M0 x0) */
+    uint32_t r4;          /* round 4: x0 = hi(M1 x2) ^ r4 (the constant x1 folded in) */
+    uint32_t k0[10], k1[10];
+} its_philox_pre;
+
+static its_philox_pre its_philox_pre_of(its_philox_stream s)
+{
+    its_philox_pre p;
+    for (uint32_t r = 0; r < 10; r++) {
+        p.k0[r] = s.k0 + r * ITS_PHILOX_W0;
+        p.k1[r] = s.k1 + r * ITS_PHILOX_W1;
+    }
+    uint64_t a = (uint64_t)ITS_PHILOX_M0 * s.c0, b = (uint64_t)ITS_PHILOX_M1 * s.c2;
+    uint32_t x0 = (uint32_t)(b >> 32) ^ s.c1 ^ p.k0[0], x1 = (uint32_t)b, x3 = (uint32_t)a;
+    p.r1 = (uint32_t)(a >> 32) ^ p.k1[0];
+    a = (uint64_t)ITS_PHILOX_M0 * x0;
+    p.r2 = x1 ^ p.k0[1];
+    uint32_t y2 = (uint32_t)(a >> 32) ^ x3 ^ p.k1[1], y3 = (uint32_t)a;
+    b = (uint64_t)ITS_PHILOX_M1 * y2;
+    p.r3a = (uint32_t)(b >> 32) ^ p.k0[2];
+    p.r3b = y3 ^ p.k1[2];
+    p.r4 = (uint32_t)b ^ p.k0[3];
+    return p;
+}
+
+/* The constants of its_philox_pre broadcast to vectors once per kernel call. */
+#define ITS_PHILOX_KV_R1 0
+#define ITS_PHILOX_KV_R2 1
+#define ITS_PHILOX_KV_R3A 2
+#define ITS_PHILOX_KV_R3B 3
+#define ITS_PHILOX_KV_R4 4
+#define ITS_PHILOX_KV_K0 5  /* k0[r] at 5 + r - 4, r = 4 .. 9 */
+#define ITS_PHILOX_KV_K1 11 /* k1[r] at 11 + r - 3, r = 3 .. 9 */
+#define ITS_PHILOX_KV_N 18
+
+#define ITS_PHILOX_KV_FILL(kv, set1, pre)                                                      \
+    do {                                                                                       \
+        kv[ITS_PHILOX_KV_R1] = set1((int)(pre).r1);                                            \
+        kv[ITS_PHILOX_KV_R2] = set1((int)(pre).r2);                                            \
+        kv[ITS_PHILOX_KV_R3A] = set1((int)(pre).r3a);                                          \
+        kv[ITS_PHILOX_KV_R3B] = set1((int)(pre).r3b);                                          \
+        kv[ITS_PHILOX_KV_R4] = set1((int)(pre).r4);                                            \
+        for (int r_ = 4; r_ < 10; r_++)                                                        \
+            kv[ITS_PHILOX_KV_K0 + r_ - 4] = set1((int)(pre).k0[r_]);                           \
+        for (int r_ = 3; r_ < 10; r_++)                                                        \
+            kv[ITS_PHILOX_KV_K1 + r_ - 3] = set1((int)(pre).k1[r_]);                           \
+    } while (0)
+
+/* Ten rounds on 64-bit lanes (one block each, word in the low half, as in the generic path) from
+ * counters ctr; V the vector type, kv the broadcast constants. x1 and x3 keep the whole product;
+ * nothing reads a high half. */
+#define ITS_PHILOX_PRE_ROUNDS(V, set1, mul, srl, xor, kv, ctr, x0, x1, x2, x3)                 \
+    do {                                                                                       \
+        const V m0_ = set1((int)ITS_PHILOX_M0), m1_ = set1((int)ITS_PHILOX_M1);                \
+        V p0_, p1_;                                                                            \
+        x2 = xor(ctr, kv[ITS_PHILOX_KV_R1]);                                                   \
+        p1_ = mul(x2, m1_);                                                                    \
+        x0 = xor(srl(p1_, 32), kv[ITS_PHILOX_KV_R2]);                                          \
+        x1 = p1_;                                                                              \
+        p0_ = mul(x0, m0_);                                                                    \
+        x0 = xor(x1, kv[ITS_PHILOX_KV_R3A]);                                                   \
+        x2 = xor(srl(p0_, 32), kv[ITS_PHILOX_KV_R3B]);                                         \
+        x3 = p0_;                                                                              \
+        p0_ = mul(x0, m0_);                                                                    \
+        p1_ = mul(x2, m1_);                                                                    \
+        x0 = xor(srl(p1_, 32), kv[ITS_PHILOX_KV_R4]);                                          \
+        x1 = p1_;                                                                              \
+        x2 = xor(xor(srl(p0_, 32), x3), kv[ITS_PHILOX_KV_K1]);                                 \
+        x3 = p0_;                                                                              \
+        ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, 4, x0, x1, x2, x3);                        \
+        ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, 5, x0, x1, x2, x3);                        \
+        ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, 6, x0, x1, x2, x3);                        \
+        ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, 7, x0, x1, x2, x3);                        \
+        ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, 8, x0, x1, x2, x3);                        \
+        ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, 9, x0, x1, x2, x3);                        \
+    } while (0)
+
+#define ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, r, x0, x1, x2, x3)                         \
+    do {                                                                                       \
+        V q0_ = mul(x0, m0_), q1_ = mul(x2, m1_);                                              \
+        x0 = xor(xor(srl(q1_, 32), x1), kv[ITS_PHILOX_KV_K0 + (r) - 4]);                       \
+        x1 = q1_;                                                                              \
+        x2 = xor(xor(srl(q0_, 32), x3), kv[ITS_PHILOX_KV_K1 + (r) - 3]);                       \
+        x3 = q0_;                                                                              \
+    } while (0)
+
+/* Box-Muller on a vector of pairs (wa, wb): the scalar its_rng__radius and its_rng__sincos_2pi,
+ * operation for operation in the float parts; the integer parts reach the same values with
+ * fewer operations. Written once over an operation table O_* (one per path): F = float vector,
+ * U = 32-bit integer vector. */
+#define ITS_RNG_DEFINE_BM(sfx, attr, F, U)                                                     \
+    attr ITS_RNG_INLINE void its_rng__bm_##sfx(U wa, U wb, F *zc, F *zs)                       \
+    {                                                                                          \
+        /* radius: r = sqrt(-2 ln u_a), u_a = ((wa >> 1) | 1) 2^-31 */                         \
+        F ua = O_MUL(O_CVT(O_OR(O_SRL(wa, 1), O_IC(1))), O_FC(0x1p-31f));                      \
+        U ix = O_IADD(O_F2U(ua), O_IC(0x3f800000 - 0x3f3504f3));                               \
+        F m = O_U2F(O_IADD(O_AND(ix, O_IC(0x007fffff)), O_IC(0x3f3504f3)));                    \
+        F f = O_SUB(m, O_FC(1.0f));                                                            \
+        F s = O_DIV(f, O_ADD(O_FC(2.0f), f));                                                  \
+        F z = O_MUL(s, s);                                                                     \
+        F p = O_MUL(z, O_ADD(O_FC(ITS_ATANH_3),                                                \
+                             O_MUL(z, O_ADD(O_FC(ITS_ATANH_5),                                 \
+                                            O_MUL(z, O_ADD(O_FC(ITS_ATANH_7),                  \
+                                                           O_MUL(z, O_FC(ITS_ATANH_9))))))));  \
+        F s2 = O_ADD(s, s);                                                                    \
+        F ln_m = O_ADD(s2, O_MUL(s2, p));                                                      \
+        F ne = O_CVT(O_ISUB(O_IC(127), O_SRL(ix, 23))); /* -e */                               \
+        F nl = O_ADD(O_MUL(ne, O_FC(ITS_LN2_HI)), O_SUB(O_MUL(ne, O_FC(ITS_LN2_LO)), ln_m));   \
+        F r = O_SQRT(O_ADD(nl, nl));                                                           \
+        /* angle: an odd octant (bit 29 of wb) complements g; 2 gi + 1 from wb >> 7 directly */ \
+        U odd = O_SRA(O_SLL(wb, 2), 31);                                                       \
+        U gi2 = O_OR(O_AND(O_XOR(O_SRL(wb, 7), odd), O_IC(0x3fffff)), O_IC(1));                \
+        F g = O_MUL(O_CVT(gi2), O_FC(0x1p-22f));                                               \
+        F g2 = O_MUL(g, g);                                                                    \
+        F sp = O_MUL(g, O_ADD(O_FC(ITS_SIN_1), O_MUL(g2, O_ADD(O_FC(ITS_SIN_3), O_MUL(g2,        \
+                     O_ADD(O_FC(ITS_SIN_5), O_MUL(g2, O_ADD(O_FC(ITS_SIN_7),                   \
+                     O_MUL(g2, O_FC(ITS_SIN_9))))))))));                                       \
+        F cp = O_ADD(O_FC(1.0f), O_MUL(g2, O_ADD(O_FC(ITS_COS_2), O_MUL(g2,                    \
+                     O_ADD(O_FC(ITS_COS_4), O_MUL(g2, O_ADD(O_FC(ITS_COS_6), O_MUL(g2,         \
+                     O_ADD(O_FC(ITS_COS_8), O_MUL(g2, O_FC(ITS_COS_10)))))))))));              \
+        /* bit 30 of t: octant ^ quadrant parity (swap); bit 31: the cosine's sign (q = 1, 2) */ \
+        U t = O_XOR(wb, O_SLL(wb, 1));                                                         \
+        U sw = O_SLL(t, 1);                                                                    \
+        F sn = O_BLENDV(sp, cp, sw), cs = O_BLENDV(cp, sp, sw);                                \
+        sn = O_U2F(O_XOR(O_F2U(sn), O_AND(wb, O_IC((int)0x80000000u))));                      \
+        cs = O_U2F(O_XOR(O_F2U(cs), O_AND(t, O_IC((int)0x80000000u))));                       \
+        *zc = O_MUL(r, cs);                                                                    \
+        *zs = O_MUL(r, sn);                                                                    \
+    }
+
+/* AVX2 runs every operation on two ymm registers side by side: two independent chains
+ * interleaved instruction by instruction, as AVX-512 on 256-bit units does in hardware. One
+ * chain alone leaves the core waiting on div, sqrt and the polynomial latencies: a group is
+ * longer than the reorder window, which cannot reach the next one. */
+typedef struct its_m256x2 {
+    __m256 a, b;
+} its_m256x2;
+typedef struct its_m256i2 {
+    __m256i a, b;
+} its_m256i2;
+
+#define ITS_X2_BIN(name, T, op)                                                                \
+    __attribute__((target("avx2"))) ITS_RNG_INLINE T name(T x, T y)                            \
+    {                                                                                          \
+        return (T){op(x.a, y.a), op(x.b, y.b)};                                                \
+    }
+#define ITS_X2_SHIFT(name, op)                                                                 \
+    __attribute__((target("avx2"))) ITS_RNG_INLINE its_m256i2 name(its_m256i2 x, int n)        \
+    {                                                                                          \
+        return (its_m256i2){op(x.a, n), op(x.b, n)};                                           \
+    }
+ITS_X2_BIN(its_x2_add, its_m256x2, _mm256_add_ps)
+ITS_X2_BIN(its_x2_sub, its_m256x2, _mm256_sub_ps)
+ITS_X2_BIN(its_x2_mul, its_m256x2, _mm256_mul_ps)
+ITS_X2_BIN(its_x2_div, its_m256x2, _mm256_div_ps)
+ITS_X2_BIN(its_x2_iadd, its_m256i2, _mm256_add_epi32)
+ITS_X2_BIN(its_x2_isub, its_m256i2, _mm256_sub_epi32)
+ITS_X2_BIN(its_x2_and, its_m256i2, _mm256_and_si256)
+ITS_X2_BIN(its_x2_or, its_m256i2, _mm256_or_si256)
+ITS_X2_BIN(its_x2_xor, its_m256i2, _mm256_xor_si256)
+ITS_X2_BIN(its_x2_mulu, its_m256i2, _mm256_mul_epu32)
+ITS_X2_SHIFT(its_x2_srl, _mm256_srli_epi32)
+ITS_X2_SHIFT(its_x2_sll, _mm256_slli_epi32)
+ITS_X2_SHIFT(its_x2_sra, _mm256_srai_epi32)
+ITS_X2_SHIFT(its_x2_srl64, _mm256_srli_epi64)
+
+__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_fc(float c)
+{
+    return (its_m256x2){_mm256_set1_ps(c), _mm256_set1_ps(c)};
+}
+__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256i2 its_x2_ic(int c)
+{
+    return (its_m256i2){_mm256_set1_epi32(c), _mm256_set1_epi32(c)};
+}
+__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_cvt(its_m256i2 x)
+{
+    return (its_m256x2){_mm256_cvtepi32_ps(x.a), _mm256_cvtepi32_ps(x.b)};
+}
+__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256i2 its_x2_f2u(its_m256x2 x)
+{
+    return (its_m256i2){_mm256_castps_si256(x.a), _mm256_castps_si256(x.b)};
+}
+__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_u2f(its_m256i2 x)
+{
+    return (its_m256x2){_mm256_castsi256_ps(x.a), _mm256_castsi256_ps(x.b)};
+}
+__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_sqrt(its_m256x2 x)
+{
+    return (its_m256x2){_mm256_sqrt_ps(x.a), _mm256_sqrt_ps(x.b)};
+}
+/* b where the sign bit of m is set, else a */
+__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_blendv(its_m256x2 a,
+                                                                       its_m256x2 b,
+                                                                       its_m256i2 m)
+{
+    return (its_m256x2){_mm256_blendv_ps(a.a, b.a, _mm256_castsi256_ps(m.a)),
+                        _mm256_blendv_ps(a.b, b.b, _mm256_castsi256_ps(m.b))};
+}
+
+#define O_ADD its_x2_add
+#define O_SUB its_x2_sub
+#define O_MUL its_x2_mul
+#define O_DIV its_x2_div
+#define O_IADD its_x2_iadd
+#define O_ISUB its_x2_isub
+#define O_AND its_x2_and
+#define O_OR its_x2_or
+#define O_XOR its_x2_xor
+#define O_SRL its_x2_srl
+#define O_SLL its_x2_sll
+#define O_SRA its_x2_sra
+#define O_FC its_x2_fc
+#define O_IC its_x2_ic
+#define O_CVT its_x2_cvt
+#define O_F2U its_x2_f2u
+#define O_U2F its_x2_u2f
+#define O_SQRT its_x2_sqrt
+#define O_BLENDV its_x2_blendv
+ITS_RNG_DEFINE_BM(avx2, __attribute__((target("avx2"))), its_m256x2, its_m256i2)
+#undef O_ADD
+#undef O_SUB
+#undef O_MUL
+#undef O_DIV
+#undef O_IADD
+#undef O_ISUB
+#undef O_AND
+#undef O_OR
+#undef O_XOR
+#undef O_SRL
+#undef O_SLL
+#undef O_SRA
+#undef O_FC
+#undef O_IC
+#undef O_CVT
+#undef O_F2U
+#undef O_U2F
+#undef O_SQRT
+#undef O_BLENDV
+
+#define O_ADD _mm512_add_ps
+#define O_SUB _mm512_sub_ps
+#define O_MUL _mm512_mul_ps
+#define O_DIV _mm512_div_ps
+#define O_IADD _mm512_add_epi32
+#define O_ISUB _mm512_sub_epi32
+#define O_AND _mm512_and_si512
+#define O_OR _mm512_or_si512
+#define O_XOR _mm512_xor_si512
+#define O_SRL _mm512_srli_epi32
+#define O_SLL _mm512_slli_epi32
+#define O_SRA _mm512_srai_epi32
+#define O_FC _mm512_set1_ps
+#define O_IC _mm512_set1_epi32
+#define O_CVT _mm512_cvtepi32_ps
+#define O_F2U _mm512_castps_si512
+#define O_U2F _mm512_castsi512_ps
+#define O_SQRT _mm512_sqrt_ps
+#define O_BLENDV(a, b, m) _mm512_mask_blend_ps(_mm512_movepi32_mask(m), (a), (b))
+ITS_RNG_DEFINE_BM(avx512, __attribute__((target(ITS_RNG_AVX512))), __m512, __m512i)
+#undef O_ADD
+#undef O_SUB
+#undef O_MUL
+#undef O_DIV
+#undef O_IADD
+#undef O_ISUB
+#undef O_AND
+#undef O_OR
+#undef O_XOR
+#undef O_SRL
+#undef O_SLL
+#undef O_SRA
+#undef O_FC
+#undef O_IC
+#undef O_CVT
+#undef O_F2U
+#undef O_U2F
+#undef O_SQRT
+#undef O_BLENDV
+
+/* Group layout. After Box-Muller, lane l of (A, B, C, D) holds z[4k], z[4k+1], z[4k+2], z[4k+3]
+ * of some block k; an in-lane 4x4 transpose (unpack, no lane crossing) turns them into four
+ * vectors in memory order when 32-bit lane 4j + i holds block i L + j (L = 128-bit lanes per
+ * vector). The counters are loaded so: a lane's block is free to choose. */
+#define ITS_RNG_TRANSPOSE(PS, PD, unlo, unhi, unlo_pd, unhi_pd, cps, cpd, A, B, C, D, o)       \
+    do {                                                                                       \
+        PS t0_ = unlo((PS)(A), (PS)(B)), t1_ = unhi((PS)(A), (PS)(B));                         \
+        PS t2_ = unlo((PS)(C), (PS)(D)), t3_ = unhi((PS)(C), (PS)(D));                         \
+        o[0] = cps(unlo_pd(cpd(t0_), cpd(t2_)));                                               \
+        o[1] = cps(unhi_pd(cpd(t0_), cpd(t2_)));                                               \
+        o[2] = cps(unlo_pd(cpd(t1_), cpd(t3_)));                                               \
+        o[3] = cps(unhi_pd(cpd(t1_), cpd(t3_)));                                               \
+    } while (0)
+
+__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256i2 its_rng__set1_avx2(int v)
+{
+    return its_x2_ic(v);
+}
+
+/* Words of 16 blocks from block b, as two sets of 8 (the low and high halves of w[k]). In a
+ * set, 64-bit lanes of P hold blocks (0, 2, 1, 3), of Q (4, 6, 5, 7); packing their low halves
+ * gives the lane order 0 2 4 6 | 1 3 5 7 that the transpose needs (W = 8, L = 2). */
+__attribute__((target("avx2"))) ITS_RNG_INLINE void
+its_rng__words_avx2(const its_m256i2 *kv, uint32_t b, its_m256i2 w[4])
+{
+    const __m256i vb = _mm256_set1_epi64x((long long)b);
+    const __m256i vb8 = _mm256_set1_epi64x((long long)(uint32_t)(b + 8u));
+    const __m256i ip = _mm256_setr_epi32(0, 0, 2, 0, 1, 0, 3, 0);
+    const __m256i iq = _mm256_setr_epi32(4, 0, 6, 0, 5, 0, 7, 0);
+    its_m256i2 ctr_p = {_mm256_add_epi32(vb, ip), _mm256_add_epi32(vb8, ip)};
+    its_m256i2 ctr_q = {_mm256_add_epi32(vb, iq), _mm256_add_epi32(vb8, iq)};
+    its_m256i2 p[4], q[4];
+    ITS_PHILOX_PRE_ROUNDS(its_m256i2, its_x2_ic, its_x2_mulu, its_x2_srl64, its_x2_xor, kv,
+                          ctr_p, p[0], p[1], p[2], p[3]);
+    ITS_PHILOX_PRE_ROUNDS(its_m256i2, its_x2_ic, its_x2_mulu, its_x2_srl64, its_x2_xor, kv,
+                          ctr_q, q[0], q[1], q[2], q[3]);
+    for (int k = 0; k < 4; k++) {
+        w[k].a = its_rng__pack_lo_avx2(p[k].a, q[k].a);
+        w[k].b = its_rng__pack_lo_avx2(p[k].b, q[k].b);
+    }
+}
+
+/* The 64 normals of a group's words into o[0..7], in memory order. */
+__attribute__((target("avx2"))) ITS_RNG_INLINE void its_rng__normals_avx2(const its_m256i2 w[4],
+                                                                          __m256 o[8])
+{
+    its_m256x2 A, B, C, D;
+    its_rng__bm_avx2(w[0], w[1], &A, &B);
+    its_rng__bm_avx2(w[2], w[3], &C, &D);
+    ITS_RNG_TRANSPOSE(__m256, __m256d, _mm256_unpacklo_ps, _mm256_unpackhi_ps,
+                      _mm256_unpacklo_pd, _mm256_unpackhi_pd, _mm256_castpd_ps,
+                      _mm256_castps_pd, A.a, B.a, C.a, D.a, o);
+    ITS_RNG_TRANSPOSE(__m256, __m256d, _mm256_unpacklo_ps, _mm256_unpackhi_ps,
+                      _mm256_unpacklo_pd, _mm256_unpackhi_pd, _mm256_castpd_ps,
+                      _mm256_castps_pd, A.b, B.b, C.b, D.b, (o + 4));
+}
+
+__attribute__((target(ITS_RNG_AVX512))) static inline __m512i its_rng__xor_avx512(__m512i a,
+                                                                                  __m512i b)
+{
+    return _mm512_xor_si512(a, b);
+}
+
+/* Words of 16 blocks from block b: lane l = 4j + i holds block 4i + j. */
+__attribute__((target(ITS_RNG_AVX512))) ITS_RNG_INLINE void
+its_rng__words_avx512(const __m512i *kv, uint32_t b, __m512i w[4])
+{
+    const __m512i vb = _mm512_set1_epi64((long long)b);
+    __m512i ctr_p = _mm512_add_epi32(vb, _mm512_setr_epi32(0, 0, 4, 0, 8, 0, 12, 0, 1, 0, 5, 0,
+                                                           9, 0, 13, 0));
+    __m512i ctr_q = _mm512_add_epi32(vb, _mm512_setr_epi32(2, 0, 6, 0, 10, 0, 14, 0, 3, 0, 7, 0,
+                                                           11, 0, 15, 0));
+    __m512i p0, p1, p2, p3, q0, q1, q2, q3;
+    ITS_PHILOX_PRE_ROUNDS(__m512i, _mm512_set1_epi32, _mm512_mul_epu32, _mm512_srli_epi64,
+                          its_rng__xor_avx512, kv, ctr_p, p0, p1, p2, p3);
+    ITS_PHILOX_PRE_ROUNDS(__m512i, _mm512_set1_epi32, _mm512_mul_epu32, _mm512_srli_epi64,
+                          its_rng__xor_avx512, kv, ctr_q, q0, q1, q2, q3);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    w[0] = _mm512_permutex2var_epi32(p0, even, q0);
+    w[1] = _mm512_permutex2var_epi32(p1, even, q1);
+    w[2] = _mm512_permutex2var_epi32(p2, even, q2);
+    w[3] = _mm512_permutex2var_epi32(p3, even, q3);
+}
+
+__attribute__((target(ITS_RNG_AVX512))) ITS_RNG_INLINE void
+its_rng__normals_avx512(const __m512i w[4], __m512 o[4])
+{
+    __m512 A, B, C, D;
+    its_rng__bm_avx512(w[0], w[1], &A, &B);
+    its_rng__bm_avx512(w[2], w[3], &C, &D);
+    ITS_RNG_TRANSPOSE(__m512, __m512d, _mm512_unpacklo_ps, _mm512_unpackhi_ps,
+                      _mm512_unpacklo_pd, _mm512_unpackhi_pd, _mm512_castpd_ps,
+                      _mm512_castps_pd, A, B, C, D, o);
+}
+
+/* Per-ISA loads and stores of vector k of a group: whole, or the first `cnt` lanes (masked lanes
+ * are neither read nor written, so a row's end needs no scalar tail). */
+__attribute__((target("avx2"))) static inline __m256i its_rng__mask_avx2(size_t cnt)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#define ITS_RNG_LOAD_AVX2(p, cnt, W)                                                           \
+    ((cnt) == (W) ? _mm256_loadu_ps(p) : _mm256_maskload_ps((p), its_rng__mask_avx2(cnt)))
+#define ITS_RNG_STORE_AVX2(p, v, cnt, W)                                                       \
+    do {                                                                                       \
+        if ((cnt) == (W))                                                                      \
+            _mm256_storeu_ps((p), (v));                                                        \
+        else                                                                                   \
+            _mm256_maskstore_ps((p), its_rng__mask_avx2(cnt), (v));                            \
+    } while (0)
+#define ITS_RNG_LOAD_AVX512(p, cnt, W)                                                         \
+    ((cnt) == (W) ? _mm512_loadu_ps(p)                                                         \
+                  : _mm512_maskz_loadu_ps((__mmask16)((1u << (cnt)) - 1u), (p)))
+#define ITS_RNG_STORE_AVX512(p, v, cnt, W)                                                     \
+    do {                                                                                       \
+        if ((cnt) == (W))                                                                      \
+            _mm512_storeu_ps((p), (v));                                                        \
+        else                                                                                   \
+            _mm512_mask_storeu_ps((p), (__mmask16)((1u << (cnt)) - 1u), (v));                  \
+    } while (0)
+
+/* fill and lincomb of one register path. Work goes in steps of G groups of W blocks (4W values
+ * each): first the Philox words of the G groups (independent chains; 4G vectors on the stack),
+ * then Box-Muller, the transpose and the lincomb of each group straight from registers. A group's
+ * Philox rounds and Box-Muller are one long dependency chain each, and a whole group is longer
+ * than the core's reorder window: the split lets it overlap G groups' chains. The last vectors
+ * of a row are loaded and stored with masks. The lincomb's four cases are separate loops (mode
+ * is a constant in each call). Every load of x and y at an offset precedes the store there, so
+ * out may alias x or y. */
+#define ITS_RNG_G 4
+#define ITS_RNG_DEFINE_REG_KERNELS(sfx, attr, W, NV, PS, PI, PW, set1, set1i, add, mul, LOAD, \
+                                   STORE)                                                      \
+    attr ITS_RNG_INLINE void its_rng__run_##sfx(float *out, size_t m, float a, const float *x, \
+                                                float b, const float *y, float c,              \
+                                                its_philox_stream s, uint32_t b0, int mode)    \
+    {                                                                                          \
+        const its_philox_pre pre = its_philox_pre_of(s);                                       \
+        PI kv[ITS_PHILOX_KV_N];                                                                \
+        ITS_PHILOX_KV_FILL(kv, set1i, pre);                                                    \
+        const PS va = set1(a), vb = set1(b), vc = set1(c);                                     \
+        for (size_t k0 = 0; k0 < m; k0 += ITS_RNG_G * (NV) * (W)) {                            \
+            size_t ng = (m - k0 + (NV) * (W)-1) / ((NV) * (W));                                \
+            if (ng > ITS_RNG_G)                                                                \
+                ng = ITS_RNG_G;                                                                \
+            PW w[ITS_RNG_G][4];                                                                \
+            for (size_t g = 0; g < ng; g++)                                                    \
+                its_rng__words_##sfx(kv, b0 + (uint32_t)((k0 + g * (NV) * (W)) / 4), w[g]);    \
+            for (size_t g = 0; g < ng; g++) {                                                  \
+                PS o[NV];                                                                      \
+                its_rng__normals_##sfx(w[g], o);                                               \
+                size_t k = k0 + g * (NV) * (W);                                                \
+                for (size_t v = 0; v < (NV); v++) {                                            \
+                    size_t at = k + v * (W);                                                   \
+                    if (at >= m)                                                               \
+                        break;                                                                 \
+                    size_t cnt = m - at < (W) ? m - at : (W);                                  \
+                    PS t;                                                                      \
+                    if (mode < 0) {                                                            \
+                        t = o[v];                                                              \
+                    } else {                                                                   \
+                        PS cz = mul(vc, o[v]);                                                 \
+                        if (mode == 3)                                                         \
+                            t = add(add(mul(va, LOAD(x + at, cnt, (W))),                       \
+                                        mul(vb, LOAD(y + at, cnt, (W)))),                      \
+                                    cz);                                                       \
+                        else if (mode == 1)                                                    \
+                            t = add(mul(va, LOAD(x + at, cnt, (W))), cz);                      \
+                        else if (mode == 2)                                                    \
+                            t = add(mul(vb, LOAD(y + at, cnt, (W))), cz);                      \
+                        else                                                                   \
+                            t = cz;                                                            \
+                    }                                                                          \
+                    STORE(out + at, t, cnt, (W));                                              \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    attr static void its_rng__fill_##sfx(float *z, size_t m, its_philox_stream s, uint32_t b0) \
+    {                                                                                          \
+        its_rng__run_##sfx(z, m, 1.0f, NULL, 0.0f, NULL, 1.0f, s, b0, -1);                     \
+    }                                                                                          \
+    attr static void its_rng__lincomb_##sfx(float *out, size_t m, float a, const float *x,     \
+                                            float b, const float *y, float c,                  \
+                                            its_philox_stream s, uint32_t b0)                  \
+    {                                                                                          \
+        if (x && y)                                                                            \
+            its_rng__run_##sfx(out, m, a, x, b, y, c, s, b0, 3);                               \
+        else if (x)                                                                            \
+            its_rng__run_##sfx(out, m, a, x, b, y, c, s, b0, 1);                               \
+        else if (y)                                                                            \
+            its_rng__run_##sfx(out, m, a, x, b, y, c, s, b0, 2);                               \
+        else                                                                                   \
+            its_rng__run_##sfx(out, m, a, x, b, y, c, s, b0, 0);                               \
+    }
+
+ITS_RNG_DEFINE_REG_KERNELS(avx2, __attribute__((target("avx2"))), 8, 8, __m256, its_m256i2,
+                           its_m256i2, _mm256_set1_ps, its_rng__set1_avx2, _mm256_add_ps,
+                           _mm256_mul_ps, ITS_RNG_LOAD_AVX2, ITS_RNG_STORE_AVX2)
+ITS_RNG_DEFINE_REG_KERNELS(avx512, __attribute__((target(ITS_RNG_AVX512))), 16, 4, __m512,
+                           __m512i, __m512i, _mm512_set1_ps, _mm512_set1_epi32, _mm512_add_ps,
+                           _mm512_mul_ps, ITS_RNG_LOAD_AVX512, ITS_RNG_STORE_AVX512)
+#endif
+
+void its_rng_normal_pair(uint32_t wa, uint32_t wb, float *z0, float *z1)
+{
+    its_rng__box_muller(wa, wb, z0, z1);
 }
 
 static const its_rng_kernels its_rng__table[] = {
@@ -454,8 +893,10 @@ static const its_rng_kernels its_rng__table[] = {
 #endif
 };
 
-static _Atomic int its_rng__cap_level = ITS_RNG_ISA_AVX512;
-static _Atomic int its_rng__best_level = -1; /* found on first use; every thread finds the same */
+/* ---- path selection: the CPU's best, capped once by ITS_SIMD ------------------------------ */
+
+static _Atomic int its_rng__best_level = -1;   /* found on first use; every thread finds the same */
+static _Atomic int its_rng__active_level = -1; /* idem: min(best, ITS_SIMD) */
 
 its_rng_isa its_rng_isa_best(void)
 {
@@ -475,21 +916,27 @@ its_rng_isa its_rng_isa_best(void)
     return (its_rng_isa)best;
 }
 
-its_rng_isa its_rng_isa_active(void)
+int its_rng_isa_parse(const char *name, its_rng_isa *isa)
 {
-    int cap = atomic_load_explicit(&its_rng__cap_level, memory_order_relaxed);
-    its_rng_isa best = its_rng_isa_best();
-    return (int)best < cap ? best : (its_rng_isa)cap;
+    for (int i = ITS_RNG_ISA_SCALAR; i <= ITS_RNG_ISA_AVX512; i++)
+        if (name && strcmp(name, its_rng_isa_name((its_rng_isa)i)) == 0) {
+            *isa = (its_rng_isa)i;
+            return 0;
+        }
+    return -1;
 }
 
-its_rng_isa its_rng_isa_cap(its_rng_isa cap)
+its_rng_isa its_rng_isa_active(void)
 {
-    if ((int)cap < ITS_RNG_ISA_SCALAR)
-        cap = ITS_RNG_ISA_SCALAR;
-    if ((int)cap > ITS_RNG_ISA_AVX512)
-        cap = ITS_RNG_ISA_AVX512;
-    return (its_rng_isa)atomic_exchange_explicit(&its_rng__cap_level, (int)cap,
-                                                 memory_order_relaxed);
+    int act = atomic_load_explicit(&its_rng__active_level, memory_order_relaxed);
+    if (act >= 0)
+        return (its_rng_isa)act;
+    its_rng_isa best = its_rng_isa_best(), cap;
+    act = (int)best;
+    if (its_rng_isa_parse(getenv("ITS_SIMD"), &cap) == 0 && (int)cap < act)
+        act = (int)cap;
+    atomic_store_explicit(&its_rng__active_level, act, memory_order_relaxed);
+    return (its_rng_isa)act;
 }
 
 const char *its_rng_isa_name(its_rng_isa isa)
@@ -503,42 +950,46 @@ const char *its_rng_isa_name(its_rng_isa isa)
     return NULL;
 }
 
-static const its_rng_kernels *its_rng__kernels(void)
+/* The kernels of `isa`, lowered to what the CPU runs. */
+static const its_rng_kernels *its_rng__kernels(its_rng_isa isa)
 {
-    return &its_rng__table[its_rng_isa_active()];
+    its_rng_isa best = its_rng_isa_best();
+    if ((int)isa > (int)best)
+        isa = best;
+    if ((int)isa < ITS_RNG_ISA_SCALAR)
+        isa = ITS_RNG_ISA_SCALAR;
+    return &its_rng__table[isa];
+}
+
+void its_randn_isa(its_rng_isa isa, float *out, size_t n, const its_noise_key *key,
+                   uint64_t offset)
+{
+    if (!out || !key || n == 0)
+        return;
+    const its_rng_kernels *kern = its_rng__kernels(isa);
+    its_philox_stream s = its_philox_stream_of(key);
+    uint32_t blk = (uint32_t)(offset >> 2);
+    size_t skip = (size_t)(offset & 3); /* the header asks for a multiple of 4; cope anyway */
+    if (skip) {
+        float t[4];
+        kern->fill(t, 4, s, blk);
+        size_t m = 4 - skip < n ? 4 - skip : n;
+        memcpy(out, t + skip, m * sizeof(float));
+        out += m;
+        n -= m;
+        blk++;
+    }
+    if (n > 0)
+        kern->fill(out, n, s, blk);
 }
 
 ITS_API void its_randn(float *out, size_t n, const its_noise_key *key, uint64_t offset)
 {
-    if (!out || !key || n == 0)
-        return;
-    const its_rng_kernels *kern = its_rng__kernels();
-    its_philox_stream s = its_philox_stream_of(key);
-    uint32_t blk = (uint32_t)(offset >> 2);
-    size_t skip = (size_t)(offset & 3); /* the header asks for a multiple of 4; cope anyway */
-    float zbuf[ITS_RNG_BATCH_N] ITS_RNG_ALIGN;
-    while (n > 0) {
-        if (skip == 0 && n >= ITS_RNG_BATCH_N) {
-            kern->fill(out, s, blk, ITS_RNG_BATCH);
-            out += ITS_RNG_BATCH_N;
-            n -= ITS_RNG_BATCH_N;
-            blk += ITS_RNG_BATCH;
-            continue;
-        }
-        size_t want = skip + n < ITS_RNG_BATCH_N ? skip + n : ITS_RNG_BATCH_N;
-        size_t nblk = (want + 3) / 4;
-        kern->fill(zbuf, s, blk, nblk);
-        size_t m = want - skip;
-        memcpy(out, zbuf + skip, m * sizeof(float));
-        out += m;
-        n -= m;
-        blk += (uint32_t)nblk;
-        skip = 0;
-    }
+    its_randn_isa(its_rng_isa_active(), out, n, key, offset);
 }
 
-void its_rng_lincomb_randn(float *out, size_t n, float a, const float *x, float b,
-                           const float *y, float c, const its_noise_key *key)
+void its_rng_lincomb_randn_isa(its_rng_isa isa, float *out, size_t n, float a, const float *x,
+                               float b, const float *y, float c, const its_noise_key *key)
 {
     if (!out || n == 0)
         return;
@@ -558,16 +1009,11 @@ void its_rng_lincomb_randn(float *out, size_t n, float a, const float *x, float 
         }
         return;
     }
-    const its_rng_kernels *kern = its_rng__kernels();
-    its_philox_stream s = its_philox_stream_of(key);
-    uint32_t blk = 0;
-    while (n > 0) {
-        size_t m = n < ITS_RNG_BATCH_N ? n : ITS_RNG_BATCH_N;
-        kern->lincomb(out, m, a, x, b, y, c, s, blk);
-        out += m;
-        x = x ? x + m : NULL;
-        y = y ? y + m : NULL;
-        n -= m;
-        blk += ITS_RNG_BATCH;
-    }
+    its_rng__kernels(isa)->lincomb(out, n, a, x, b, y, c, its_philox_stream_of(key), 0);
+}
+
+void its_rng_lincomb_randn(float *out, size_t n, float a, const float *x, float b,
+                           const float *y, float c, const its_noise_key *key)
+{
+    its_rng_lincomb_randn_isa(its_rng_isa_active(), out, n, a, x, b, y, c, key);
 }

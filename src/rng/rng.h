@@ -64,23 +64,31 @@ uint64_t its_lineage_child(uint64_t parent, uint64_t k);
  * children's, so roots do not line up with any child sequence. */
 uint64_t its_lineage_root(uint64_t i);
 
-/* Instruction-set paths for the normal kernels. All give the same bits; the highest one the CPU
- * supports is used unless capped. */
+/* Instruction-set paths for the normal kernels and the CPU backend's vector loops. All give the
+ * same bits. The library uses the highest one the CPU supports, capped by the environment
+ * variable ITS_SIMD (scalar, generic, avx2 or avx512), read once on first use, like
+ * OPENBLAS_CORETYPE: ITS_SIMD=avx2 runs an AVX-512 machine on the AVX2 path, for comparisons.
+ * Any other value means no cap. The choice is made once per process; nothing changes it later. */
 typedef enum its_rng_isa {
     ITS_RNG_ISA_SCALAR = 0,  /* one Philox block at a time, no vector loops (the reference) */
-    ITS_RNG_ISA_GENERIC = 1, /* the vector loops compiled for the baseline target */
-    ITS_RNG_ISA_AVX2 = 2,
-    ITS_RNG_ISA_AVX512 = 3
+    ITS_RNG_ISA_GENERIC = 1, /* the portable loops compiled for the baseline target */
+    ITS_RNG_ISA_AVX2 = 2,    /* 8 blocks per group in registers */
+    ITS_RNG_ISA_AVX512 = 3   /* 16 blocks per group in registers */
 } its_rng_isa;
 
-/* Highest path this build and CPU can run. */
+/* Highest path this build and CPU can run (ITS_SIMD ignored). */
 its_rng_isa its_rng_isa_best(void);
-/* Path in use now: min(best, cap). */
+/* Path in use: min(best, ITS_SIMD). */
 its_rng_isa its_rng_isa_active(void);
 const char *its_rng_isa_name(its_rng_isa isa);
-/* Process-wide cap on the path, for tests and benchmarks that compare paths; returns the
- * previous cap. Default: ITS_RNG_ISA_AVX512 (no cap). Not meant to be changed while another
- * thread generates noise (the bits are the same either way; only speed changes). */
-its_rng_isa its_rng_isa_cap(its_rng_isa cap);
+/* 0 and *isa set when name is one of the names above, else -1. */
+int its_rng_isa_parse(const char *name, its_rng_isa *isa);
+
+/* its_randn and its_rng_lincomb_randn on an explicit path (lowered to the best the CPU has),
+ * for tests and benchmarks that compare paths in one process. */
+void its_randn_isa(its_rng_isa isa, float *out, size_t n, const its_noise_key *key,
+                   uint64_t offset);
+void its_rng_lincomb_randn_isa(its_rng_isa isa, float *out, size_t n, float a, const float *x,
+                               float b, const float *y, float c, const its_noise_key *key);
 
 #endif /* ITS_RNG_H */

@@ -16,13 +16,16 @@
  * output); finish = step takes the final step to t = 0 from it (no noise and no NFE there: its
  * velocity is already known) and scores the sample.
  *
- * Chains run one after another, each on its own budget, so a chain's trajectory depends on its own
- * noise only. Proposal j of a step always has child index j, whatever `speculative` is: drawing k
- * proposals per model call and accepting the first improving one in draw order gives the
+ * Chains run in lockstep, each on its own budget: at every step, round after round, each chain
+ * still searching draws its next proposals, and all of them go to the model in one call (rows =
+ * chains x speculative at most); a chain that accepted or spent its quota waits for the others.
+ * A chain's trajectory depends on its own noise, scores and budget only, so it is the one it
+ * would have alone. Proposal j of a step always has child index j, whatever `speculative` is:
+ * drawing k proposals per round and accepting the first improving one in draw order gives the
  * trajectory of k = 1 bit for bit. Proposals drawn after the accepted one are charged to the run's
  * NFE and shown in the per-step record, never to the chain's rollover. Under a hard cap
- * (run.max_nfe > 0) a batch only draws proposals the cap can spare beyond the sequential
- * schedule; with no headroom left it draws one at a time. */
+ * (run.max_nfe > 0) a round only draws proposals the cap can spare beyond what every chain is
+ * still owed; with no headroom left each chain draws one at a time. */
 #include <math.h>
 
 #include "itscale/budget.h"
@@ -88,10 +91,15 @@ static its_status rbf_check(its_ctx *ctx, const void *params, const its_run_para
 
 typedef struct rbf_state {
     const its_rbf_params *p;
-    its_budget *bud;
-    its_pset init, start, chain, prop, best;
+    its_budget **bud;               /* one per chain */
+    its_pset init, start, chain, prop, best; /* chain, best: row b = chain b; prop: B x S */
     size_t *pidx;
     uint32_t *cidx;
+    /* per chain, within a step */
+    double *best_ever, *step_best;
+    uint64_t *pnum, *drawn, *n, *off;
+    long *accepted;
+    unsigned char *have_best, *active;
     int64_t *rec_quota, *rec_used; /* per searched step, summed over chains */
     uint64_t Q;                     /* per chain per step */
     uint64_t chain_total;           /* init + T Q: one chain's budget */
@@ -99,7 +107,7 @@ typedef struct rbf_state {
     int steps_run;                  /* searched steps with a record */
 } rbf_state;
 
-/* Marks a single-row set as evaluated at t (rows copied with u and x0 of that time). */
+/* Marks a set as evaluated at t (rows copied with u and x0 of that time). */
 static void rbf_set_at(its_pset *ps, double t)
 {
     ps->t = t;
@@ -123,108 +131,134 @@ static its_status rbf_initial(its_engine *e, rbf_state *st)
     return ITS_OK;
 }
 
-/* One chain from its start row to its output. `later` = NFE the chains after this one may still
- * spend (their whole budgets), for the speculation headroom under a hard cap. */
-static its_status rbf_chain(its_engine *e, rbf_state *st, size_t b, uint64_t later)
+/* One searched step k of every chain, from grid[k] to s: rounds of proposals until each chain
+ * accepted one or spent its quota. */
+static its_status rbf_step(its_engine *e, rbf_state *st, int k)
 {
-    const double *grid = its_eng_grid(e);
-    const size_t S = (size_t)st->p->speculative;
+    const size_t B = (size_t)st->p->chains, S = (size_t)st->p->speculative;
+    const double s = its_eng_grid(e)[k + 1];
+    const int last = k == st->K - 1;
     const uint64_t cap = its_eng_max_nfe(e);
-    its_budget *bud = st->bud;
-
-    ITS_TRY(its_budget_reset(bud));
-    its_eng_copy_rows(e, &st->chain, 0, &st->start, b, 1);
-    st->chain.n = 1;
-    rbf_set_at(&st->chain, grid[0]);
-    double best_ever = st->chain.score[0];
-
-    for (int k = 0; k < st->K; k++) {
-        const double s = grid[k + 1];
-        const int last = k == st->K - 1;
-        uint64_t quota = its_budget_quota(bud), drawn = 0, pnum = 0;
-        double step_best = -INFINITY;
-        int have_best = 0;
-        long accepted = -1;
-        while (its_budget_left(bud) > 0 && accepted < 0) {
-            uint64_t n = its_budget_left(bud);
+    int64_t quota = 0;
+    for (size_t b = 0; b < B; b++) {
+        quota += (int64_t)its_budget_quota(st->bud[b]);
+        st->drawn[b] = st->pnum[b] = 0;
+        st->step_best[b] = -INFINITY;
+        st->have_best[b] = 0;
+        st->accepted[b] = -1;
+        st->active[b] = its_budget_left(st->bud[b]) > 0;
+    }
+    for (;;) {
+        /* this round's proposals: chain b's rows are off[b] .. off[b] + n[b] */
+        uint64_t spare = UINT64_MAX;
+        if (cap && !last) {
+            /* waste (n - 1 per chain at most) must fit what the cap spares beyond every
+             * chain's obligations */
+            uint64_t owed = 0, used = its_eng_nfe(e);
+            for (size_t b = 0; b < B; b++)
+                owed += its_budget_remaining(st->bud[b]);
+            spare = cap > used + owed ? cap - used - owed : 0;
+        }
+        size_t rows = 0;
+        for (size_t b = 0; b < B; b++) {
+            st->n[b] = 0;
+            st->off[b] = rows;
+            if (!st->active[b])
+                continue;
+            uint64_t n = its_budget_left(st->bud[b]);
             if (n > S)
                 n = S;
-            if (cap && !last) {
-                /* waste (n - 1 at most) must fit what the cap spares beyond every obligation */
-                uint64_t owed = its_budget_remaining(bud) + later, used = its_eng_nfe(e);
-                uint64_t spare = cap > used + owed ? cap - used - owed : 0;
+            if (spare != UINT64_MAX) {
                 if (n > spare + 1)
                     n = spare + 1;
+                spare -= n - 1;
             }
             for (size_t j = 0; j < n; j++) {
-                st->pidx[j] = 0;
-                st->cidx[j] = (uint32_t)(pnum + j);
+                st->pidx[rows + j] = b;
+                st->cidx[rows + j] = (uint32_t)(st->pnum[b] + j);
             }
-            ITS_TRY(its_eng_branch(e, &st->chain, st->pidx, st->cidx, &st->prop, 0, n, s,
-                                   (uint32_t)k));
-            st->prop.n = n;
-            ITS_TRY(its_eng_eval(e, &st->prop, 0, n));
-            ITS_TRY(its_eng_score(e, &st->prop, 0, n, ITS_SCORE_LOOKAHEAD));
-            drawn += n;
-            uint64_t taken = n;
-            for (size_t j = 0; j < n; j++) {
-                double r = st->prop.score[j];
-                if (!have_best || r > step_best) {
-                    its_eng_copy_rows(e, &st->best, 0, &st->prop, j, 1);
-                    step_best = r;
-                    have_best = 1;
+            st->n[b] = n;
+            rows += n;
+        }
+        if (rows == 0)
+            break;
+        ITS_TRY(its_eng_branch(e, &st->chain, st->pidx, st->cidx, &st->prop, 0, rows, s,
+                               (uint32_t)k));
+        st->prop.n = rows;
+        ITS_TRY(its_eng_eval(e, &st->prop, 0, rows));
+        ITS_TRY(its_eng_score(e, &st->prop, 0, rows, ITS_SCORE_LOOKAHEAD));
+        for (size_t b = 0; b < B; b++) {
+            if (!st->n[b])
+                continue;
+            st->drawn[b] += st->n[b];
+            uint64_t taken = st->n[b];
+            for (size_t j = 0; j < st->n[b]; j++) {
+                size_t r = st->off[b] + j;
+                double sc = st->prop.score[r];
+                if (!st->have_best[b] || sc > st->step_best[b]) {
+                    its_eng_copy_rows(e, &st->best, b, &st->prop, r, 1);
+                    st->step_best[b] = sc;
+                    st->have_best[b] = 1;
                 }
-                if (!last && r > best_ever) {
-                    accepted = (long)j;
+                if (!last && sc > st->best_ever[b]) {
+                    /* the chain moves on now: later rounds reuse these rows, and chain b's
+                     * row is no other chain's parent */
+                    st->accepted[b] = (long)r;
+                    its_eng_copy_rows(e, &st->chain, b, &st->prop, r, 1);
+                    st->best_ever[b] = sc;
                     taken = j + 1;
                     break;
                 }
             }
             /* the chain's budget sees the sequential schedule; the rest is speculation */
-            ITS_TRY(its_budget_spend(bud, taken));
-            pnum += taken;
+            ITS_TRY(its_budget_spend(st->bud[b], taken));
+            st->pnum[b] += taken;
+            st->active[b] = st->accepted[b] < 0 && its_budget_left(st->bud[b]) > 0;
         }
-        st->rec_quota[k] += (int64_t)quota;
-        st->rec_used[k] += (int64_t)drawn;
-        if (k + 1 > st->steps_run)
-            st->steps_run = k + 1;
-        ITS_TRY(its_budget_end_step(bud));
-        st->best.n = 1;
-        rbf_set_at(&st->best, s);
-        if (last)
-            break;
-        if (accepted >= 0) {
-            its_eng_copy_rows(e, &st->chain, 0, &st->prop, (size_t)accepted, 1);
-            best_ever = st->prop.score[accepted];
-        } else {
-            its_eng_copy_rows(e, &st->chain, 0, &st->best, 0, 1);
-        }
-        rbf_set_at(&st->chain, s);
     }
-
-    if (st->p->finish == ITS_FINISH_TWEEDIE) {
-        its_eng_offer(e, &st->best, 0, 1, ITS_SCORE_FINAL_X0);
+    int64_t drawn = 0;
+    for (size_t b = 0; b < B; b++) {
+        drawn += (int64_t)st->drawn[b];
+        ITS_TRY(its_budget_end_step(st->bud[b]));
+    }
+    st->rec_quota[k] += quota;
+    st->rec_used[k] += drawn;
+    if (k + 1 > st->steps_run)
+        st->steps_run = k + 1;
+    st->best.n = B;
+    rbf_set_at(&st->best, s);
+    if (last)
         return ITS_OK;
-    }
-    /* the final step to t = 0 is the noiseless Euler step with the known velocity */
-    ITS_TRY(its_eng_step(e, &st->best, 0.0, (uint32_t)st->K));
-    return its_eng_score(e, &st->best, 0, 1, ITS_SCORE_FINAL);
+    for (size_t b = 0; b < B; b++)
+        if (st->accepted[b] < 0)
+            its_eng_copy_rows(e, &st->chain, b, &st->best, b, 1);
+    rbf_set_at(&st->chain, s);
+    return ITS_OK;
 }
 
 static its_status rbf_search(its_engine *e, rbf_state *st)
 {
     const size_t B = (size_t)st->p->chains, I = (size_t)st->p->init;
     const size_t S = (size_t)st->p->speculative;
-    if (!(st->pidx = its_eng_alloc(e, S * sizeof(size_t))) ||
-        !(st->cidx = its_eng_alloc(e, S * sizeof(uint32_t))) ||
+    if (!(st->bud = its_eng_alloc(e, B * sizeof(its_budget *))) ||
+        !(st->pidx = its_eng_alloc(e, B * S * sizeof(size_t))) ||
+        !(st->cidx = its_eng_alloc(e, B * S * sizeof(uint32_t))) ||
+        !(st->best_ever = its_eng_alloc(e, B * sizeof(double))) ||
+        !(st->step_best = its_eng_alloc(e, B * sizeof(double))) ||
+        !(st->pnum = its_eng_alloc(e, B * sizeof(uint64_t))) ||
+        !(st->drawn = its_eng_alloc(e, B * sizeof(uint64_t))) ||
+        !(st->n = its_eng_alloc(e, B * sizeof(uint64_t))) ||
+        !(st->off = its_eng_alloc(e, B * sizeof(uint64_t))) ||
+        !(st->accepted = its_eng_alloc(e, B * sizeof(long))) ||
+        !(st->have_best = its_eng_alloc(e, B)) || !(st->active = its_eng_alloc(e, B)) ||
         !(st->rec_quota = its_eng_alloc(e, (size_t)st->K * sizeof(int64_t))) ||
         !(st->rec_used = its_eng_alloc(e, (size_t)st->K * sizeof(int64_t))))
         return ITS_ERR_NOMEM;
     ITS_TRY(its_eng_pset(e, &st->init, I * B, 0));
     ITS_TRY(its_eng_pset(e, &st->start, B, 0));
-    ITS_TRY(its_eng_pset(e, &st->chain, 1, 0));
-    ITS_TRY(its_eng_pset(e, &st->prop, S, 0));
-    ITS_TRY(its_eng_pset(e, &st->best, 1, 0));
+    ITS_TRY(its_eng_pset(e, &st->chain, B, 0));
+    ITS_TRY(its_eng_pset(e, &st->prop, B * S, 0));
+    ITS_TRY(its_eng_pset(e, &st->best, B, 0));
 
     its_budget_params bp;
     its_budget_params_init(&bp);
@@ -234,12 +268,25 @@ static its_status rbf_search(its_engine *e, rbf_state *st)
     bp.steps = st->K;
     bp.per_step = st->Q;
     bp.final_rest = 1;
-    ITS_TRY(its_budget_create(its_eng_ctx(e), &bp, &st->bud));
+    for (size_t b = 0; b < B; b++)
+        ITS_TRY(its_budget_create(its_eng_ctx(e), &bp, &st->bud[b]));
 
     ITS_TRY(rbf_initial(e, st));
+    its_eng_copy_rows(e, &st->chain, 0, &st->start, 0, B);
+    rbf_set_at(&st->chain, its_eng_grid(e)[0]);
     for (size_t b = 0; b < B; b++)
-        ITS_TRY(rbf_chain(e, st, b, (uint64_t)(B - 1 - b) * (st->chain_total - I)));
-    return ITS_OK;
+        st->best_ever[b] = st->chain.score[b];
+    for (int k = 0; k < st->K; k++)
+        ITS_TRY(rbf_step(e, st, k));
+
+    /* outputs in chain order */
+    if (st->p->finish == ITS_FINISH_TWEEDIE) {
+        its_eng_offer(e, &st->best, 0, B, ITS_SCORE_FINAL_X0);
+        return ITS_OK;
+    }
+    /* the final step to t = 0 is the noiseless Euler step with the known velocity */
+    ITS_TRY(its_eng_step(e, &st->best, 0.0, (uint32_t)st->K));
+    return its_eng_score(e, &st->best, 0, B, ITS_SCORE_FINAL);
 }
 
 static its_status rbf_fit(its_ctx *ctx, const its_plan *pl, void *params)
@@ -282,7 +329,8 @@ static its_status rbf_run(its_engine *e, const void *params)
     st.chain_total = I + (uint64_t)T * st.Q;
 
     its_status status = rbf_search(e, &st);
-    its_budget_free(st.bud);
+    for (int b = 0; st.bud && b < p->chains; b++)
+        its_budget_free(st.bud[b]);
 
     /* per-step record, chains summed: step 0 the initial draws, step k + 1 the step from grid[k] */
     const double *grid = its_eng_grid(e);
