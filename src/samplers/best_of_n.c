@@ -42,11 +42,7 @@ static void bon_scale(const its_plan *pl, void *params, uint64_t nfe)
 static its_status bon_run(its_engine *e, const void *params)
 {
     const its_best_of_n_params *p = params;
-    uint64_t traj = its_eng_trajectory_nfe(e, 0);
-    ITS_TRY(its_eng_require_nfe(e, traj, "one trajectory"));
-    size_t n = (size_t)p->n;
-    if (its_eng_max_nfe(e) && n > its_eng_max_nfe(e) / traj)
-        n = (size_t)(its_eng_max_nfe(e) / traj);
+    size_t n = (size_t)p->n; /* fitted to the cap by bon_fit */
     its_pset ps;
     ITS_TRY(its_eng_pset(e, &ps, n, 0));
     its_eng_roots(e, &ps, 0, n, 0);

@@ -50,18 +50,6 @@ static int bfs_wants_grad(const void *params)
     return ((const its_bfs_params *)params)->local_search != 0;
 }
 
-/* NFE one particle costs from the start to t = 0. */
-static uint64_t bfs_particle_nfe(its_engine *e, const its_bfs_params *p,
-                                 const its_local_search_params *lp)
-{
-    if (!p->local_search)
-        return its_eng_trajectory_nfe(e, 0);
-    uint64_t n = 0;
-    for (int k = 0; k < its_eng_steps(e); k++)
-        n += its_smp_local_step_nfe(e, k, lp);
-    return n;
-}
-
 static uint64_t bfs_per(const its_plan *pl, const its_bfs_params *p)
 {
     if (!p->local_search)
@@ -108,11 +96,7 @@ static its_status bfs_run(its_engine *e, const void *params)
     const double *t = its_eng_grid(e);
     its_local_search_params lp;
     its_local_search_params_init(&lp);
-    uint64_t per = bfs_particle_nfe(e, p, &lp);
-    ITS_TRY(its_eng_require_nfe(e, per, "one trajectory"));
-    size_t N = (size_t)p->n;
-    if (its_eng_max_nfe(e) && N > its_eng_max_nfe(e) / per)
-        N = (size_t)(its_eng_max_nfe(e) / per);
+    size_t N = (size_t)p->n; /* fitted to the cap by bfs_fit */
 
     its_pset P, Q;
     int flags = p->local_search ? ITS_PSET_GRAD : 0;

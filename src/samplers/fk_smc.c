@@ -192,14 +192,7 @@ static its_status fk_run(its_engine *e, const void *params)
     const double *t = its_eng_grid(e);
     its_local_search_params lp;
     its_local_search_params_init(&lp);
-    uint64_t per = 0;
-    for (int k = 0; k < T; k++)
-        per += p->local_search ? its_smp_local_step_nfe(e, k, &lp)
-                               : (uint64_t)its_eng_nfe_per_step(e, t[k], t[k + 1]);
-    ITS_TRY(its_eng_require_nfe(e, per, "one trajectory"));
-    size_t N = (size_t)p->n;
-    if (its_eng_max_nfe(e) && N > its_eng_max_nfe(e) / per)
-        N = (size_t)(its_eng_max_nfe(e) / per);
+    size_t N = (size_t)p->n; /* fitted to the cap by fk_fit */
 
     its_pset P, Q;
     int flags = p->local_search ? ITS_PSET_GRAD : 0;

@@ -70,13 +70,7 @@ static its_status ls_run(its_engine *e, const void *params)
     const its_local_search_params *p = params;
     const int T = its_eng_steps(e);
     const double *t = its_eng_grid(e);
-    uint64_t traj = 0;
-    for (int k = 0; k < T; k++)
-        traj += its_smp_local_step_nfe(e, k, p);
-    ITS_TRY(its_eng_require_nfe(e, traj, "one guided trajectory"));
-    size_t n = (size_t)p->n;
-    if (its_eng_max_nfe(e) && n > its_eng_max_nfe(e) / traj)
-        n = (size_t)(its_eng_max_nfe(e) / traj);
+    size_t n = (size_t)p->n; /* fitted to the cap by ls_fit */
     its_pset ps;
     ITS_TRY(its_eng_pset(e, &ps, n, ITS_PSET_GRAD));
     its_eng_roots(e, &ps, 0, n, 0);
