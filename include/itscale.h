@@ -656,6 +656,12 @@ ITS_API its_status its_sampler_cost(its_sampler *s, its_cost *out);
  * fitting; the structs are written all the same. */
 ITS_API its_status its_cost_fit(its_ctx *ctx, its_method m, void *method_params,
                                 its_run_params *run, uint64_t nfe);
+/* its_cost_fit on a JSON configuration (the document its_sampler_from_json reads): *out is the
+ * effective configuration with run.budget.max_nfe = nfe and the size parameter scaled, in context
+ * memory (free with its_ctx_mem_free). ITS_ERR_CONFIG names the JSON path of a bad document;
+ * ITS_ERR_BUDGET as its_cost_fit, with *out written all the same. */
+ITS_API its_status its_cost_fit_json(its_ctx *ctx, const char *json, size_t len, uint64_t nfe,
+                                     char **out);
 
 /* ---------------------------------------------------------------------------------------------
  * Results: top-k samples (host memory, best first) and accounting
