@@ -44,7 +44,7 @@ if(ITS_BUILD_EXAMPLES)
     "rm -rf ${TMP}/clamp ${TMP}/spent && \
      ${CLI} bench --samplers best_of_n --nfe 100000000 --seeds 1 --set run.steps=1 \
        --set task.dim=2 --out ${TMP}/clamp 2> ${TMP}/clamp.err > /dev/null && \
-     grep -q 'warning: best_of_n at 1e+08 NFE: n = 100000000 clamped to 65536' ${TMP}/clamp.err && \
+     grep -q 'warning: best_of_n at 1e+08 NFE: n = 65536, the top of its range: plans 65536 of the 100000000 NFE' ${TMP}/clamp.err && \
      grep -q '\"clamped\"' ${TMP}/clamp/curves.json && \
      ${CLI} bench --samplers none --nfe 40,80 --seeds 1 --set run.steps=10 --set task.dim=2 \
        --out ${TMP}/spent > /dev/null 2>&1 && \

@@ -4,7 +4,7 @@
  *   cli_args.c      flags and their values (one table for every command)
  *   cli_io.c        messages, files, progress
  *   cli_config.c    the configuration document from --config, --sampler, --nfe and --set
- *   cli_scale.c     how a method's size follows an NFE budget
+ *   cli_scale.c     a method sized to an NFE budget (the library's cost model)
  *   cli_task.c      the task table and a task's settings, creation and metrics
  *   cmd_samplers.c  `itscale samplers` (text listing)
  *   cmd_docs.c      `itscale samplers --markdown` (the README's parameter tables)
@@ -25,6 +25,11 @@
 #include <cjson/cJSON.h>
 
 #include "task.h"
+
+/* The largest whole number a JSON number keeps exactly (2^53), and the largest file the CLI
+ * reads as a configuration (the library takes documents up to 16 MiB). */
+#define CLI_MAX_JSON_INT 9007199254740992ULL
+#define CLI_MAX_FILE ((size_t)1 << 24)
 
 /* ---- options (cli_args.c) ------------------------------------------------------------------ */
 
@@ -125,31 +130,20 @@ its_sampler *cli_sampler_quiet(its_ctx *ctx, const cJSON *doc);
 
 /* ---- scale to budget (cli_scale.c) --------------------------------------------------------- */
 
-/* For `bench`, how each method's main size parameter follows the NFE budget. */
-typedef struct cli_scale {
-    const char *method;
-    const char *param;     /* NULL: only the cap */
-    const char *per;       /* parameter that divides the budget too (NULL: none) */
-    double fraction;       /* share of the budget the formula works on */
-    const char *rule;      /* for the listing and the README */
-    int sde;               /* the method steers SDE particles: the CLI's default dynamics */
-} cli_scale;
+/* 1 for a method that steers SDE particles (the CLI's default dynamics is "sde" for it). */
+int cli_method_wants_sde(const char *method);
 
-extern const cli_scale cli_scales[];
-extern const size_t cli_n_scales;
-
-const cli_scale *cli_scale_find(const char *method);
-
-/* What cli_scale_doc did: the value it set (or that only the cap is set), and whether the rule's
- * value left the parameter's range and was clamped (clamp: "n = 1562500 clamped to 65536, ..."). */
+/* What cli_scale_doc did: the value it set (or that only the cap is set), and whether the size
+ * parameter stopped at the top of its range with part of the budget unspent (clamp says so). */
 typedef struct cli_scaled {
     char what[192];
     int clamped;
     char clamp[160];
 } cli_scaled;
 
-/* Sets run.budget.max_nfe = nfe and the method's size parameter by its rule; out (may be NULL)
- * says what it set. -1 after a message. */
+/* Sizes the document's method for nfe NFE by the library's cost model (its_cost_fit_json): the
+ * document becomes the fitted effective configuration; out (may be NULL) says what was set. A
+ * budget below the method's minimum is left for the sampler to report. -1 after a message. */
 int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe, cli_scaled *out);
 
 /* ---- tasks (cli_task.c) -------------------------------------------------------------------- */
@@ -188,12 +182,16 @@ int cli_cmd_run(its_ctx *ctx, const cli_opts *o);
 int cli_cmd_bench(its_ctx *ctx, const cli_opts *o);
 int cli_cmd_tune(its_ctx *ctx, const cli_opts *o);
 
-/* Shared by the listing and the Markdown tables (cmd_samplers.c): a parameter's range as text;
- * the run parameters' defaults as the JSON writer writes them, and one of them as text. */
-struct its_param_desc;
-void cli_range_text(const struct its_param_desc *d, char *buf, size_t cap);
-cJSON *cli_run_defaults(void);
-void cli_run_default_text(const cJSON *def, const char *path, char *buf, size_t cap);
+/* Shared by the listing and the Markdown tables (cmd_samplers.c): the library's parameter
+ * metadata as cJSON (its_params_json; NULL after a message); a parameter's default and range as
+ * text; the least NFE of method m at `steps` steps and what it spends with its defaults (0 when
+ * the cap sizes it), from the cost model; the steps of --set run.steps (NULL when bad). */
+cJSON *cli_params_doc(void);
+void cli_param_text(const cJSON *p, char *def, size_t defcap, char *range, size_t rcap);
+void cli_param_expect(const cJSON *p, char *buf, size_t cap); /* "integer in [1, 1024]" */
+int cli_method_minimum(its_method m, const char *steps, unsigned long long *minimum,
+                       unsigned long long *planned);
+const char *cli_minimum_steps(const cli_opts *o, char *buf, size_t cap);
 
 /* ---- statistics and the figure (cmd_bench.c, cli_plot.c) ----------------------------------- */
 

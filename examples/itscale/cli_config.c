@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "config/config.h"
 
 /* Sets doc[path] = value (dotted path; objects created on the way). */
 int cli_doc_set(cJSON *doc, const char *path, cJSON *value, const char *what)
@@ -97,7 +96,7 @@ cJSON *cli_build_doc(const cli_opts *o, int with_nfe, cJSON **task_set)
         goto fail;
     if (with_nfe && o->nfe) {
         uint64_t n;
-        if (cli_parse_u64(o->nfe, (uint64_t)ITS_CFG_MAX_INT, &n) != 0 || n == 0) {
+        if (cli_parse_u64(o->nfe, CLI_MAX_JSON_INT, &n) != 0 || n == 0) {
             cli_err("--nfe: expected a whole number >= 1, got \"%s\"", o->nfe);
             goto fail;
         }
@@ -143,8 +142,7 @@ fail:
 int cli_method_defaults(cJSON *doc)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, "sampler");
-    const cli_scale *sc = cJSON_IsString(m) ? cli_scale_find(m->valuestring) : NULL;
-    if (!sc || !sc->sde)
+    if (!cJSON_IsString(m) || !cli_method_wants_sde(m->valuestring))
         return 0;
     const cJSON *run = cJSON_GetObjectItemCaseSensitive(doc, "run");
     const cJSON *dyn = run ? cJSON_GetObjectItemCaseSensitive(run, "dynamics") : NULL;

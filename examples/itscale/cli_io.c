@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "config/config.h"
 
 void cli_err(const char *fmt, ...)
 {
@@ -64,8 +63,8 @@ char *cli_read_file(const char *path, size_t *len)
     char *buf = malloc(cap);
     while (buf) {
         if (n == cap) {
-            if (cap >= ITS_CFG_MAX_BYTES) {
-                cli_err("%s: larger than %zu bytes", path, (size_t)ITS_CFG_MAX_BYTES);
+            if (cap >= CLI_MAX_FILE) {
+                cli_err("%s: larger than %zu bytes", path, (size_t)CLI_MAX_FILE);
                 free(buf);
                 fclose(f);
                 return NULL;

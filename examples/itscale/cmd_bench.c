@@ -7,9 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "config/config.h"
 #include "itscale.h"
-#include "samplers/sampler.h"
 
 typedef struct cli_cell {
     double nfe_used;        /* mean over seeds: where the point stands */
@@ -93,7 +91,7 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
     }
     for (size_t i = 0; i < ns; i++) {
         its_method m;
-        if (its_method_parse(names[i], &m) != ITS_OK || !its_method_vt_get(m)) {
+        if (its_method_parse(names[i], &m) != ITS_OK || !its_method_summary(m)) {
             cli_err("--samplers: unknown or unavailable sampler \"%s\" (see itscale samplers)",
                     names[i]);
             return 2;
@@ -101,7 +99,7 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
     }
     for (size_t i = 0; i < nn; i++) {
         uint64_t v;
-        if (cli_parse_u64(nfes[i], (uint64_t)ITS_CFG_MAX_INT, &v) != 0 || v == 0 ||
+        if (cli_parse_u64(nfes[i], CLI_MAX_JSON_INT, &v) != 0 || v == 0 ||
             (i && (double)v <= xs[i - 1])) {
             cli_err("--nfe: expected increasing whole numbers >= 1, got \"%s\"", nfes[i]);
             return 2;
@@ -286,8 +284,9 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
     for (size_t si = 0; si < ns; si++) {
         cJSON *co = cJSON_CreateObject();
         cJSON_AddStringToObject(co, "sampler", names[si]);
-        const cli_scale *sc = cli_scale_find(names[si]);
-        cJSON_AddStringToObject(co, "scaling", sc ? sc->rule : "only the cap is set");
+        its_method mm = ITS_METHOD_NONE;
+        its_method_parse(names[si], &mm);
+        cJSON_AddStringToObject(co, "scaling", its_method_scale_rule(mm));
         cJSON *pa = cJSON_AddArrayToObject(co, "points");
         for (size_t ni = 0; ni < nn; ni++) {
             const cli_cell *c = &cells[si * nn + ni];

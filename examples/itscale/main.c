@@ -1,6 +1,6 @@
 /* itscale: list samplers, run one configuration on a task, or draw quality-vs-compute curves.
  *
- *   itscale samplers [--markdown]
+ *   itscale samplers [--markdown] [--set run.steps=T]
  *   itscale tasks
  *   itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S] [--set key=value]...
  *               [--config FILE] [--json] [--out FILE]
@@ -36,10 +36,11 @@ typedef struct cli_cmd {
     "  --seed S          the first seed (default 0)\n"
 
 static const cli_cmd cli_cmds[] = {
-    {"samplers", CLI_F_MARKDOWN, 0, cli_cmd_samplers, NULL,
-     "usage: itscale samplers [--markdown]\n"
+    {"samplers", CLI_F_MARKDOWN | CLI_F_SET, 0, cli_cmd_samplers, NULL,
+     "usage: itscale samplers [--markdown] [--set run.steps=T]\n"
      "Every sampler with its parameters (default, range, meaning), its rule for scaling to a\n"
-     "budget, and the run parameters every sampler shares.\n"
+     "budget, the least NFE it runs with at T steps (default 20), and the run parameters every\n"
+     "sampler shares.\n"
      "  --markdown        the same as Markdown tables (README.md's)\n"},
     {"tasks", 0, 0, cli_cmd_tasks, NULL,
      "usage: itscale tasks\n"
@@ -90,7 +91,7 @@ static const cli_cmd cli_cmds[] = {
 
 static void cli_usage(FILE *f)
 {
-    fprintf(f, "usage: itscale samplers [--markdown]\n"
+    fprintf(f, "usage: itscale samplers [--markdown] [--set run.steps=T]\n"
                "       itscale tasks\n"
                "       itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S]\n"
                "                   [--set key=value]... [--config FILE] [--json] [--out FILE]\n"
