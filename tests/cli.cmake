@@ -111,7 +111,7 @@ function(its_cli_late_tests CLI TMP)
   # summary, null with the reason under "metrics_na" in JSON. Tiny weights, trained in a second.
   if(TARGET itscale-digits-train)
     add_test(NAME cli_run_one_sample COMMAND sh -c
-      "rm -rf ${TMP}/dw && $<TARGET_FILE:itscale-digits-train> --out ${TMP}/dw --epochs 2 \
+      "rm -rf ${TMP}/dw && mkdir -p ${TMP} && $<TARGET_FILE:itscale-digits-train> --out ${TMP}/dw --epochs 2 \
          --hidden 16 --layers 1 > /dev/null 2>&1 && \
        ${CLI} run --task digits --sampler none --set run.steps=5 --set task.weights=${TMP}/dw \
          > ${TMP}/one.txt && grep -q '^  diversity    n/a (a property of a set' ${TMP}/one.txt && \
