@@ -91,8 +91,9 @@ endif()
 # whole tree has been read, so if(TARGET ...) sees every program that this build has.
 function(its_cli_late_tests CLI TMP)
   # --help and -h: the usage on stdout, exit 0, for the tool, each command and every program.
-  set(cmds "${CLI}" "${CLI} samplers" "${CLI} tasks" "${CLI} run" "${CLI} bench")
-  foreach(t itscale-digits-train itscale-digits-eval itscale-fashion-train its_embed itscale-server)
+  set(cmds "${CLI}" "${CLI} samplers" "${CLI} tasks" "${CLI} run" "${CLI} bench" "${CLI} tune")
+  foreach(t itscale-digits-train itscale-digits-eval itscale-fashion-train its_embed itscale-server
+            its-load its-cluster-load itscale-digits-forward)
     if(TARGET ${t})
       list(APPEND cmds "$<TARGET_FILE:${t}>")
     endif()

@@ -361,6 +361,13 @@ int main(int argc, char **argv)
     double scale = 1, sla = 500;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: its-load --server PATH [--scale X (0, 10]] [--sla-ms X] [--seed N]\n"
+                   "Starts the server at PATH on a loopback port and drives it through idle, ramp,\n"
+                   "overload and recovery phases with the governor fitted, with whole profiles and\n"
+                   "off; prints latency, refusals and score per phase side by side.\n");
+            return 0;
+        }
         if (!strcmp(argv[i], "--server") && i + 1 < argc)
             path = argv[++i];
         else if (!strcmp(argv[i], "--scale") && i + 1 < argc)

@@ -41,6 +41,13 @@ static int write_all(const char *path, const float *buf, size_t n)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: itscale-digits-forward flow|logp WEIGHTS IN OUT N [TARGET]\n"
+               "Runs the C digits networks on N rows of float32 read from IN and writes OUT:\n"
+               "flow = the flow model's velocity (IN holds x then t), logp = the verifier's\n"
+               "log p(TARGET | x) (the Python package's tests compare torch against it).\n");
+        return 0;
+    }
     if (argc < 6 || (strcmp(argv[1], "flow") != 0 && strcmp(argv[1], "logp") != 0))
         return fail("usage: itscale-digits-forward flow|logp WEIGHTS IN OUT N [TARGET]");
     int flow = strcmp(argv[1], "flow") == 0;

@@ -481,9 +481,9 @@ static int cmd_failover(int n, int conc, int keys, int kill_index)
     return lost == 0 && differ == 0 && !isnan(t_kill) ? 0 : 1;
 }
 
-static void usage(void)
+static void usage_to(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: its-cluster-load load --rate R --seconds S [--keys K] [--profile P]\n"
             "                             [--deadline-ms D] [--sla-ms X] [--seed N]\n"
             "       its-cluster-load failover [--requests N] [--concurrency C] [--keys K]\n"
@@ -491,9 +491,16 @@ static void usage(void)
             "(inside examples/server/cluster/run.sh, which sets ITS_CLUSTER_URL and the rest)\n");
 }
 
+static void usage(void) { usage_to(stderr); }
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage_to(stdout);
+            return 0;
+        }
     if (argc < 2) {
         usage();
         return 2;
