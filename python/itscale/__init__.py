@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ._lib import library_path, library_version
 from .adapters import BridgeStats, Model, NativeModel, NativeVerifier, Verifier
-from .core import Context, Progress, Result, Sampler, StepUsage, Usage, generate
+from .core import Context, Progress, Result, Sampler, StepUsage, Usage, fit, generate
 from .errors import (BudgetError, CallbackError, ConfigError, InvalidError, ItscaleError,
                      ItscaleIOError, NoMemoryError, NumericError, UnsupportedError)
 from .gmm import Gmm
@@ -24,7 +24,7 @@ from .meta import MethodInfo, ParamInfo, params_json, run_params, samplers
 
 __version__ = "0.1.0"
 
-__all__ = ["generate", "Sampler", "Result", "Usage", "StepUsage", "Model", "Verifier",
+__all__ = ["generate", "fit", "Sampler", "Result", "Usage", "StepUsage", "Model", "Verifier",
            "NativeModel", "NativeVerifier", "BridgeStats", "Context", "Progress", "Gmm",
            "samplers", "run_params", "params_json", "MethodInfo", "ParamInfo", "ItscaleError", "InvalidError", "NoMemoryError",
            "CallbackError", "NumericError", "BudgetError", "ConfigError", "UnsupportedError",

@@ -131,6 +131,8 @@ its_status its_generate(its_sampler *s, const its_model *m, const its_verifier *
 its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verifier *v,
                              uint64_t seed, const its_gen_options *opt, its_result **out);
 its_status its_sampler_cost(its_sampler *s, its_cost *out);
+its_status its_cost_fit_json(its_ctx *ctx, const char *json, size_t len, uint64_t nfe,
+                             char **out);
 its_status its_sampler_from_json(its_ctx *ctx, const char *json, size_t len, its_sampler **out);
 const char *its_sampler_to_json(its_sampler *s);
 

@@ -232,7 +232,9 @@ class Sampler:
     a JSON string or the path of a JSON file in the command line's schema
     (``{"sampler", "params", "run"}``; a ``"task"`` key, which only the command line reads, is
     kept in :attr:`task` and not passed on). ``max_nfe`` and ``top_k`` set
-    ``run.budget.max_nfe`` and ``run.top_k``. Methods that steer SDE particles (beam, svdd, code,
+    ``run.budget.max_nfe`` and ``run.top_k``. With ``fit=True`` the method is also sized to
+    ``max_nfe`` by the library's cost model (its main size parameter scaled, as
+    ``itscale run --nfe`` does); without it ``max_nfe`` only caps the method's own sizes. Methods that steer SDE particles (beam, svdd, code,
     fk_smc, bfs, rbf) get ``run.dynamics.kind = "sde"`` unless the configuration names the
     dynamics. Invalid configurations raise :class:`itscale.ConfigError` naming the JSON path.
 
@@ -243,7 +245,10 @@ class Sampler:
     def __init__(self, sampler: Optional[str] = None, params: Optional[Dict[str, Any]] = None,
                  run: Optional[Dict[str, Any]] = None, *,
                  config: Union[None, str, os.PathLike, Dict[str, Any]] = None,
-                 max_nfe: Optional[int] = None, top_k: Optional[int] = None, threads: int = 1):
+                 max_nfe: Optional[int] = None, top_k: Optional[int] = None, threads: int = 1,
+                 fit: bool = False):
+        if fit and max_nfe is None:
+            raise ValueError("fit=True needs max_nfe (the budget to size the method to)")
         doc: Dict[str, Any] = _load_config(config) if config is not None else {}
         if not isinstance(doc, dict):
             raise TypeError("config: expected a JSON object")
@@ -270,6 +275,8 @@ class Sampler:
         _method_defaults(doc)
         self._ctx = Context(threads)
         text = json.dumps(doc, allow_nan=False).encode()
+        if fit:
+            text = _fit_text(self._ctx, text, int(max_nfe))
         out = ffi.new("its_sampler **")
         st = lib.its_sampler_from_json(self._ctx.ptr, text, len(text), out)
         if st != ITS_OK:
@@ -411,6 +418,42 @@ class Sampler:
             err = None
 
 
+def _fit_text(ctx: Context, text: bytes, nfe: int) -> bytes:
+    out = ffi.new("char **")
+    st = lib.its_cost_fit_json(ctx.ptr, text, len(text), nfe, out)
+    fitted = b""
+    if out[0] != ffi.NULL:
+        fitted = ffi.string(out[0])
+        lib.its_ctx_mem_free(ctx.ptr, out[0])
+    if st != ITS_OK:
+        err = ctx.error(st)
+        ctx.close()
+        raise err
+    return fitted
+
+
+def fit(config: Union[str, os.PathLike, Dict[str, Any]], max_nfe: int) -> Dict[str, Any]:
+    """The configuration sized to a budget of ``max_nfe`` model rows by the library's cost
+    model: ``run.budget.max_nfe`` set and the method's main size parameter scaled (what
+    ``itscale run --nfe`` runs). Raises :class:`itscale.BudgetError` naming the minimum when
+    the budget is below it, :class:`itscale.ConfigError` for a bad configuration."""
+    doc = _load_config(config)
+    if not isinstance(doc, dict):
+        raise TypeError("config: expected a JSON object")
+    doc = copy.deepcopy(doc)
+    task = doc.pop("task", None)
+    _method_defaults(doc)
+    ctx = Context(1)
+    try:
+        out = json.loads(_fit_text(ctx, json.dumps(doc, allow_nan=False).encode(),
+                                   int(max_nfe)).decode())
+    finally:
+        ctx.close()
+    if task is not None:
+        out["task"] = task
+    return out
+
+
 def _no_grad():
     torch = sys.modules.get("torch")  # not imported: no grad mode to switch off
     if torch is None:
@@ -449,13 +492,14 @@ def generate(model: Any, verifier: Any = None, sampler: str = "none",
              params: Optional[Dict[str, Any]] = None, run: Optional[Dict[str, Any]] = None, *,
              seed: int = 0, max_nfe: Optional[int] = None, top_k: Optional[int] = None,
              progress: Union[bool, Callable[[Progress], Any]] = False,
-             deadline_ms: Optional[float] = None, threads: int = 1,
+             deadline_ms: Optional[float] = None, threads: int = 1, fit: bool = False,
              **model_kw: Any) -> Result:
     """Runs one search: ``sampler`` with ``params`` and ``run`` settings on ``model``, scored by
     ``verifier``, within ``max_nfe`` model rows; returns a :class:`Result`.
 
     ``model_kw`` (``dim``, ``shape``, ``pred``, ``interp``, ``max_batch``, ``device``, ``dtype``,
-    ``framework``) wrap a bare callable in :class:`itscale.Model`. See :class:`Sampler` for the
+    ``framework``) wrap a bare callable in :class:`itscale.Model`. ``fit=True`` sizes the
+    method to ``max_nfe`` (see :class:`Sampler`). See :class:`Sampler` for the
     configuration and :meth:`Sampler.run` for the errors.
 
     Example::
@@ -464,6 +508,7 @@ def generate(model: Any, verifier: Any = None, sampler: str = "none",
                              max_nfe=500, seed=0, dim=64)
         r.samples[0], r.scores[0], r.usage.nfe
     """
-    with Sampler(sampler, params, run, max_nfe=max_nfe, top_k=top_k, threads=threads) as s:
+    with Sampler(sampler, params, run, max_nfe=max_nfe, top_k=top_k, threads=threads,
+                 fit=fit) as s:
         return s.run(model, verifier, seed, progress=progress, deadline_ms=deadline_ms,
                      **model_kw)
