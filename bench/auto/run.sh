@@ -3,7 +3,8 @@
 # auto with the policy and auto's online mode on held-out seeds (itscale tune --eval-seeds), and
 # write the tables and the figure (bench/auto/report.py) under bench/results/auto/.
 #
-#   bench/auto/run.sh [VARIANT...]     VARIANT: gmm-dim64, gmm-dim256, digits (default: all)
+#   bench/auto/run.sh [VARIANT...]     VARIANT: gmm-dim64, gmm-dim256, digits, fashion
+#                                      (default: the first three)
 #
 # Environment:
 #   BUILD=DIR        Release build folder (default: build/rel); configured and built if needed
@@ -13,6 +14,7 @@
 #   EVAL_SEEDS=K     held-out seeds (default 32; seeds 0 .. K-1, the bench's)
 #   NICE=N           niceness (default 10)
 #   DIGITS_WEIGHTS=DIR  digits weight folder (default: the build's cache, trained on first use)
+#   FASHION_WEIGHTS=DIR fashion weight folder (default: the build's cache, trained on first use, ~20 min)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -36,6 +38,8 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --qu
 
 digits=(--task digits)
 [ -n "${DIGITS_WEIGHTS:-}" ] && digits+=(--set "task.weights=$DIGITS_WEIGHTS")
+fashion=(--task fashion)
+[ -n "${FASHION_WEIGHTS:-}" ] && fashion+=(--set "task.weights=$FASHION_WEIGHTS")
 
 machine() {
     local cpu simd
@@ -72,8 +76,9 @@ for v in "${variants[@]}"; do
     gmm-dim64) run_variant gmm-dim64 --task gmm --set task.dim=64 ;;
     gmm-dim256) run_variant gmm-dim256 --task gmm --set task.dim=256 ;;
     digits) run_variant digits "${digits[@]}" ;;
+    fashion) run_variant fashion "${fashion[@]}" ;;
     *)
-        echo "run.sh: unknown variant \"$v\" (expected gmm-dim64, gmm-dim256 or digits)" >&2
+        echo "run.sh: unknown variant \"$v\" (expected gmm-dim64, gmm-dim256, digits or fashion)" >&2
         exit 2
         ;;
     esac
