@@ -13,7 +13,13 @@
 #include "core/core.h"
 #include "dynamics/dynamics.h"
 
-#define ITS_STOP_ ((its_status)2) /* internal: wind down and return the best so far */
+/* Internal: wind down and return the best so far. Never returned to a host (the engine maps it to
+ * ITS_OK or ITS_CANCELLED), and kept well outside the public its_status range (-8..1 today) so a
+ * status added to the public enum cannot collide with it. 100 fits any enum representation. */
+#define ITS_STOP_VALUE_ 100
+#define ITS_STOP_ ((its_status)ITS_STOP_VALUE_)
+_Static_assert(ITS_STOP_VALUE_ > ITS_CANCELLED && ITS_STOP_VALUE_ <= 127,
+               "ITS_STOP_ must stay outside the public its_status range");
 
 /* Noise purposes: stream = purpose << 24 | tick (tick < 2^24). */
 enum {
