@@ -8,50 +8,17 @@
 #include <limits.h>
 #include <stdlib.h>
 
-/* A counting allocator that refuses single blocks above 64 MiB, so in-range but huge requests
- * fail the same way on every machine and never touch real memory. */
-typedef struct cap_alloc {
-    long calls, live, refused;
-} cap_alloc;
+/* The shared counting allocator, refusing single blocks above 64 MiB, so in-range but huge
+ * requests fail the same way on every machine and never touch real memory. */
+typedef its_test_alloc cap_alloc;
 
 #define CAP_BYTES ((size_t)64 << 20)
 
-static void *cap_alloc_fn(void *opaque, size_t size, size_t align)
-{
-    cap_alloc *a = opaque;
-    a->calls++;
-    if (size > CAP_BYTES) {
-        a->refused++;
-        return NULL;
-    }
-    size_t off = align < 16 ? 16 : align;
-    void *base = NULL;
-    if (posix_memalign(&base, off, size + off) != 0)
-        return NULL;
-    char *p = (char *)base + off;
-    memcpy(p - sizeof(size_t), &off, sizeof(size_t));
-    a->live++;
-    return p;
-}
-
-static void cap_free_fn(void *opaque, void *ptr)
-{
-    cap_alloc *a = opaque;
-    if (!ptr)
-        return;
-    size_t off;
-    memcpy(&off, (char *)ptr - sizeof(size_t), sizeof(size_t));
-    a->live--;
-    free((char *)ptr - off);
-}
-
 static its_ctx *cap_ctx(cap_alloc *a)
 {
+    a->max_block = CAP_BYTES;
     its_ctx_params p;
-    its_ctx_params_init(&p);
-    p.allocator.alloc = cap_alloc_fn;
-    p.allocator.free = cap_free_fn;
-    p.allocator.opaque = a;
+    its_test_ctx_params(a, &p);
     its_ctx *ctx = NULL;
     return its_ctx_create(&p, &ctx) == ITS_OK ? ctx : NULL;
 }

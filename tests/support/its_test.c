@@ -17,6 +17,10 @@ static void *its_test_alloc_fn(void *opaque, size_t size, size_t align)
         a->failures++;
         return NULL;
     }
+    if (a->max_block && size > a->max_block) {
+        a->refused++;
+        return NULL;
+    }
     /* keep the size in front of the block, at the requested alignment */
     size_t off = align < sizeof(its_test_hdr) ? sizeof(its_test_hdr) : align;
     void *base = NULL;

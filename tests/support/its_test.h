@@ -13,12 +13,15 @@
 #include "itscale.h"
 #include "itscale/gmm.h"
 
-/* An allocator that counts, tracks live bytes and can fail the k-th allocation. */
+/* An allocator that counts, tracks live bytes, can fail the k-th allocation and can refuse
+ * single blocks above a size (so huge in-range requests fail alike on every machine). */
 typedef struct its_test_alloc {
     long calls;          /* allocations so far */
     long live;           /* blocks not yet freed */
     long fail_at;        /* fail the allocation with this 1-based index; 0 = never */
-    long failures;
+    long failures;       /* allocations failed through fail_at */
+    size_t max_block;    /* refuse blocks larger than this; 0 = no limit */
+    long refused;        /* allocations refused through max_block */
     size_t peak_bytes, live_bytes;
 } its_test_alloc;
 
