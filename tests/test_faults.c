@@ -175,48 +175,10 @@ static void test_faults_json(void **state)
     assert_int_equal(a.live, 0);
 }
 
-/* ---- the scheduler: its allocator must be thread-safe, so this one takes a lock ---- */
-typedef struct lk_alloc {
-    pthread_mutex_t mu;
-    its_test_alloc inner;
-    its_allocator base; /* the counting allocator over inner */
-} lk_alloc;
-
-static void *lk_alloc_fn(void *opaque, size_t size, size_t align)
-{
-    lk_alloc *l = opaque;
-    pthread_mutex_lock(&l->mu);
-    void *p = l->base.alloc(l->base.opaque, size, align);
-    pthread_mutex_unlock(&l->mu);
-    return p;
-}
-
-static void lk_free_fn(void *opaque, void *ptr)
-{
-    lk_alloc *l = opaque;
-    pthread_mutex_lock(&l->mu);
-    l->base.free(l->base.opaque, ptr);
-    pthread_mutex_unlock(&l->mu);
-}
-
-static void lk_params(lk_alloc *l, its_ctx_params *p)
-{
-    its_ctx_params tp;
-    its_test_ctx_params(&l->inner, &tp);
-    l->base = tp.allocator;
-    its_ctx_params_init(p);
-    p->allocator.alloc = lk_alloc_fn;
-    p->allocator.free = lk_free_fn;
-    p->allocator.opaque = l;
-}
-
-static long lk_get(lk_alloc *l, long *field)
-{
-    pthread_mutex_lock(&l->mu);
-    long v = *field;
-    pthread_mutex_unlock(&l->mu);
-    return v;
-}
+/* ---- the scheduler: its allocator must be thread-safe: the shared locked allocator ---- */
+typedef its_test_alloc_mt lk_alloc;
+#define lk_params its_test_ctx_params_mt
+#define lk_get its_test_alloc_mt_get
 
 typedef struct sch_inst {
     its_gmm *g;

@@ -58,6 +58,42 @@ void its_test_ctx_params(its_test_alloc *a, its_ctx_params *p)
     }
 }
 
+static void *its_test_mt_alloc_fn(void *opaque, size_t size, size_t align)
+{
+    its_test_alloc_mt *l = opaque;
+    pthread_mutex_lock(&l->mu);
+    void *p = l->base.alloc(l->base.opaque, size, align);
+    pthread_mutex_unlock(&l->mu);
+    return p;
+}
+
+static void its_test_mt_free_fn(void *opaque, void *ptr)
+{
+    its_test_alloc_mt *l = opaque;
+    pthread_mutex_lock(&l->mu);
+    l->base.free(l->base.opaque, ptr);
+    pthread_mutex_unlock(&l->mu);
+}
+
+void its_test_ctx_params_mt(its_test_alloc_mt *l, its_ctx_params *p)
+{
+    its_ctx_params tp;
+    its_test_ctx_params(&l->inner, &tp);
+    l->base = tp.allocator;
+    its_ctx_params_init(p);
+    p->allocator.alloc = its_test_mt_alloc_fn;
+    p->allocator.free = its_test_mt_free_fn;
+    p->allocator.opaque = l;
+}
+
+long its_test_alloc_mt_get(its_test_alloc_mt *l, long *field)
+{
+    pthread_mutex_lock(&l->mu);
+    long v = *field;
+    pthread_mutex_unlock(&l->mu);
+    return v;
+}
+
 its_ctx *its_test_ctx(its_test_alloc *a)
 {
     its_ctx_params p;

@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include "itscale.h"
+#include <pthread.h>
+
 #include "itscale/gmm.h"
 
 /* An allocator that counts, tracks live bytes, can fail the k-th allocation and can refuse
@@ -24,6 +26,17 @@ typedef struct its_test_alloc {
     long refused;        /* allocations refused through max_block */
     size_t peak_bytes, live_bytes;
 } its_test_alloc;
+
+/* The same allocator behind a mutex, for contexts that allocate from several threads (the
+ * scheduler's). Zero it and init mu; read inner's counters with its_test_alloc_mt_get, or
+ * under mu. */
+typedef struct its_test_alloc_mt {
+    pthread_mutex_t mu;
+    its_test_alloc inner;
+    its_allocator base; /* the counting allocator over inner */
+} its_test_alloc_mt;
+void its_test_ctx_params_mt(its_test_alloc_mt *l, its_ctx_params *p);
+long its_test_alloc_mt_get(its_test_alloc_mt *l, long *field);
 
 its_ctx *its_test_ctx(its_test_alloc *a); /* a may be NULL: default allocator */
 /* Context parameters with the counting allocator a (for tests that call its_ctx_create). */
