@@ -1123,41 +1123,6 @@ static void test_names_and_params(void **state)
     its_ctx_free(ctx);
 }
 
-/* A thread-safe counting allocator that fails its k-th allocation (the scheduler's contexts
- * allocate from worker threads too, which the shared test allocator does not allow). */
-typedef struct {
-    pthread_mutex_t mu;
-    long calls, live, fail_at;
-} ts_alloc;
-
-static void *ts_alloc_fn(void *opaque, size_t size, size_t align)
-{
-    ts_alloc *a = opaque;
-    pthread_mutex_lock(&a->mu);
-    long n = ++a->calls;
-    int fail = a->fail_at && n == a->fail_at;
-    if (!fail)
-        a->live++;
-    pthread_mutex_unlock(&a->mu);
-    if (fail)
-        return NULL;
-    void *p = NULL;
-    return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1)
-               ? NULL
-               : p;
-}
-
-static void ts_free_fn(void *opaque, void *ptr)
-{
-    ts_alloc *a = opaque;
-    if (!ptr)
-        return;
-    pthread_mutex_lock(&a->mu);
-    a->live--;
-    pthread_mutex_unlock(&a->mu);
-    free(ptr);
-}
-
 /* Every allocation its_sched_create makes can fail: an error comes back naming the cause and
  * nothing leaks; past the last one the scheduler works and frees everything. */
 static void test_create_alloc_failures(void **state)
@@ -1167,13 +1132,14 @@ static void test_create_alloc_failures(void **state)
     its_ctx *ctx = its_test_ctx(NULL);
     int succeeded = 0;
     for (long k = 1; k < 400 && !succeeded; k++) {
-        ts_alloc a = {.fail_at = k};
+        /* the shared locked counting allocator: the scheduler's contexts allocate from worker
+         * threads too */
+        its_test_alloc_mt a;
+        memset(&a, 0, sizeof(a));
+        a.inner.fail_at = k;
         pthread_mutex_init(&a.mu, NULL);
         its_ctx_params cp;
-        its_ctx_params_init(&cp);
-        cp.allocator.alloc = ts_alloc_fn;
-        cp.allocator.free = ts_free_fn;
-        cp.allocator.opaque = &a;
+        its_test_ctx_params_mt(&a, &cp);
         its_sched_params p;
         sched_params(&p, &cfg, 2);
         p.ctx_params = &cp;
@@ -1182,16 +1148,16 @@ static void test_create_alloc_failures(void **state)
         its_status st = its_sched_create(ctx, &p, &s);
         if (st == ITS_OK) {
             succeeded = 1;
-            assert_true(a.calls < k); /* no allocation was refused */
+            assert_true(a.inner.calls < k); /* no allocation was refused */
             /* the next allocation (the job) is the one to fail: admission says so */
-            assert_int_equal(a.calls, k - 1);
+            assert_int_equal(a.inner.calls, k - 1);
             its_sched_req r;
             its_sched_req_init(&r);
             its_sched_job *none = NULL;
             assert_int_equal(its_sched_submit(s, &r, &none), ITS_ADMIT_NOMEM);
             assert_null(none);
             pthread_mutex_lock(&a.mu);
-            a.fail_at = 0;
+            a.inner.fail_at = 0;
             pthread_mutex_unlock(&a.mu);
             its_sched_job *j = submit(s, 1, 0, 0, NULL);
             assert_int_equal(its_sched_wait(j, -1), ITS_OUTCOME_DONE);
@@ -1205,8 +1171,8 @@ static void test_create_alloc_failures(void **state)
                         st == ITS_ERR_INVALID);
             assert_true(strlen(its_ctx_errmsg(ctx)) > 0);
         }
-        if (a.live != 0)
-            fail_msg("fail_at %ld: %ld blocks leaked (%s)", k, a.live, its_ctx_errmsg(ctx));
+        if (a.inner.live != 0)
+            fail_msg("fail_at %ld: %ld blocks leaked (%s)", k, a.inner.live, its_ctx_errmsg(ctx));
         pthread_mutex_destroy(&a.mu);
     }
     assert_true(succeeded);
