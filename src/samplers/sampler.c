@@ -30,23 +30,6 @@ void its_run_params_init(its_run_params *p)
     p->on_nonfinite = ITS_NONFINITE_ERROR;
 }
 
-void its_model_init(its_model *m)
-{
-    if (!m)
-        return;
-    memset(m, 0, sizeof(*m));
-    m->version = ITS_MODEL_V2;
-    its_interp_init(&m->interp, ITS_INTERP_LINEAR);
-}
-
-void its_verifier_init(its_verifier *v)
-{
-    if (!v)
-        return;
-    memset(v, 0, sizeof(*v));
-    v->version = ITS_VERIFIER_V2;
-}
-
 /* ---------------------------------------------------------------------------------------------
  * The run-parameter table: validation (its_run_check), the JSON layer and the public metadata
  * all read it. Paths are the JSON keys under "run".
