@@ -133,6 +133,34 @@ its_status its_adam_create(its_adam *a, size_t n, char *err, size_t errcap);
 void its_adam_free(its_adam *a);
 void its_adam_step(its_adam *a, float *params, const float *grad, double lr);
 
+/* A weight file format in the its_mlp layout: a task's magic, its shape rules and what its header
+ * words 3 and 4 (n_freq and a task word: digits' n_class, fashion's input pooling) mean. The
+ * layout, the checks, the CRC-32 and the file I/O are shared (weights.c). */
+typedef struct its_mlp_format {
+    const char *magic;   /* 4 characters */
+    const char *name;    /* "digits": "not a digits weight file" */
+    uint32_t word_max;   /* the task word above this reaches the shape check as -1 */
+    size_t max_bytes;    /* largest file its_mlp_format_load reads */
+    /* the shape rules on the header's values (kind 1 = flow, 2 = classifier) */
+    its_status (*check)(int kind, int n_layers, const int *dims, int n_freq, int word, char *err,
+                        size_t errcap);
+    /* the header values of a network, and the network's fields from them */
+    void (*encode)(const its_mlp *m, int *kind, int *n_freq, int *word);
+    void (*decode)(its_mlp *m, int kind, int n_freq, int word);
+} its_mlp_format;
+its_status its_mlp_format_to_buffer(const its_mlp_format *f, const its_mlp *m,
+                                    unsigned char **buf, size_t *len, char *err, size_t errcap);
+its_status its_mlp_format_from_buffer(const its_mlp_format *f, const void *buf, size_t len,
+                                      int expect_kind, its_mlp *out, char *err, size_t errcap);
+/* Written beside, then renamed: a reader never sees half a file. */
+its_status its_mlp_format_save(const its_mlp_format *f, const its_mlp *m, const char *path,
+                               char *err, size_t errcap);
+its_status its_mlp_format_load(const its_mlp_format *f, const char *path, int expect_kind,
+                               its_mlp *out, char *err, size_t errcap);
+/* An its_mlp of the given shape with zero parameters (views set); the caller checked the shape. */
+its_status its_mlp_alloc_shape(its_mlp *m, int n_layers, const int *dims, char *err,
+                               size_t errcap);
+
 /* Weight files (format above). expect_kind 0 accepts either kind. */
 its_status its_mlp_save(const its_mlp *m, const char *path, char *err, size_t errcap);
 its_status its_mlp_to_buffer(const its_mlp *m, unsigned char **buf, size_t *len, char *err,

@@ -1,27 +1,11 @@
 /* A dense MLP on OpenBLAS sgemm: SiLU hidden layers, linear output; forward, backward, Adam,
- * and the weight file (format in its_digits.h). */
+ * and the digits weight file (its format in its_digits.h; the shared layout in weights.c). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "internal.h"
-
-#define MLP_MAGIC "IDGW"
-#define MLP_VERSION 1u
-#define MLP_HEADER 24u
-
-static void mlp_views(its_mlp *m)
-{
-    float *p = m->params;
-    for (int l = 0; l < m->n_layers; l++) {
-        m->w[l] = p;
-        p += (size_t)m->dims[l + 1] * (size_t)m->dims[l];
-        m->b[l] = p;
-        p += (size_t)m->dims[l + 1];
-    }
-}
 
 /* The shape rules of the file format. */
 static its_status mlp_check_shape(int kind, int n_layers, const int *dims, int n_freq,
@@ -60,30 +44,15 @@ static its_status mlp_check_shape(int kind, int n_layers, const int *dims, int n
     return ITS_OK;
 }
 
-static size_t mlp_count(int n_layers, const int *dims)
-{
-    size_t n = 0;
-    for (int l = 0; l < n_layers; l++)
-        n += (size_t)dims[l + 1] * (size_t)dims[l] + (size_t)dims[l + 1];
-    return n;
-}
-
 static its_status mlp_alloc(its_mlp *m, int kind, int n_layers, const int *dims, int n_freq,
                             int n_class, char *err, size_t errcap)
 {
     memset(m, 0, sizeof(*m));
     ITS_TRY_DG(mlp_check_shape(kind, n_layers, dims, n_freq, n_class, err, errcap));
+    ITS_TRY_DG(its_mlp_alloc_shape(m, n_layers, dims, err, errcap));
     m->kind = kind;
-    m->n_layers = n_layers;
-    memcpy(m->dims, dims, (size_t)(n_layers + 1) * sizeof(int));
     m->n_freq = n_freq;
     m->n_class = n_class;
-    m->n_params = mlp_count(n_layers, dims);
-    m->params = calloc(m->n_params, sizeof(float));
-    if (!m->params)
-        return its_dg_fail(err, errcap, ITS_ERR_NOMEM, "mlp: out of memory for %zu parameters",
-                           m->n_params);
-    mlp_views(m);
     return ITS_OK;
 }
 
@@ -259,179 +228,49 @@ void its_adam_step(its_adam *a, float *params, const float *grad, double lr)
 
 /* ---- weight files ---- */
 
-static void put_u32(unsigned char *p, uint32_t v)
+/* The digits' weight files: magic "IDGW"; header word 4 is n_class. */
+static void digits_encode(const its_mlp *m, int *kind, int *n_freq, int *word)
 {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
+    *kind = m->kind;
+    *n_freq = m->n_freq;
+    *word = m->n_class;
 }
 
-static uint32_t get_u32(const unsigned char *p)
+static void digits_decode(its_mlp *m, int kind, int n_freq, int word)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    m->kind = kind;
+    m->n_freq = n_freq;
+    m->n_class = word;
 }
+
+static const its_mlp_format digits_format = {
+    .magic = "IDGW",
+    .name = "digits",
+    .word_max = ITS_MLP_MAX_WIDTH,
+    .max_bytes = (size_t)64 << 20,
+    .check = mlp_check_shape,
+    .encode = digits_encode,
+    .decode = digits_decode,
+};
 
 its_status its_mlp_to_buffer(const its_mlp *m, unsigned char **buf, size_t *len, char *err,
                              size_t errcap)
 {
-    if (!m || !m->params || !buf || !len)
-        return its_dg_fail(err, errcap, ITS_ERR_INVALID, "weights: NULL argument");
-    ITS_TRY_DG(mlp_check_shape(m->kind, m->n_layers, m->dims, m->n_freq, m->n_class, err,
-                               errcap));
-    size_t total = MLP_HEADER + 4u * (size_t)(m->n_layers + 1) + 4u * m->n_params + 4u;
-    unsigned char *b = malloc(total);
-    if (!b)
-        return its_dg_fail(err, errcap, ITS_ERR_NOMEM, "weights: out of memory");
-    memcpy(b, MLP_MAGIC, 4);
-    put_u32(b + 4, MLP_VERSION);
-    put_u32(b + 8, (uint32_t)m->kind);
-    put_u32(b + 12, (uint32_t)m->n_layers);
-    put_u32(b + 16, (uint32_t)m->n_freq);
-    put_u32(b + 20, (uint32_t)m->n_class);
-    unsigned char *p = b + MLP_HEADER;
-    for (int l = 0; l <= m->n_layers; l++, p += 4)
-        put_u32(p, (uint32_t)m->dims[l]);
-    for (size_t i = 0; i < m->n_params; i++, p += 4) {
-        uint32_t u;
-        memcpy(&u, &m->params[i], 4);
-        put_u32(p, u);
-    }
-    put_u32(p, (uint32_t)crc32(0L, b, (uInt)(total - 4)));
-    *buf = b;
-    *len = total;
-    return ITS_OK;
+    return its_mlp_format_to_buffer(&digits_format, m, buf, len, err, errcap);
 }
 
 its_status its_mlp_from_buffer(const void *buf, size_t len, int expect_kind, its_mlp *out,
                                char *err, size_t errcap)
 {
-    if (!out)
-        return its_dg_fail(err, errcap, ITS_ERR_INVALID, "weights: NULL argument");
-    memset(out, 0, sizeof(*out));
-    if (!buf && len)
-        return its_dg_fail(err, errcap, ITS_ERR_INVALID, "weights: NULL buffer");
-    const unsigned char *b = buf;
-    if (len < 4 || memcmp(b, MLP_MAGIC, 4) != 0)
-        return its_dg_fail(err, errcap, ITS_ERR_INVALID,
-                           "weights: not a digits weight file (magic is not \"IDGW\")");
-    if (len < MLP_HEADER)
-        return its_dg_fail(err, errcap, ITS_ERR_IO, "weights: truncated header (%zu bytes)", len);
-    uint32_t version = get_u32(b + 4);
-    if (version != MLP_VERSION)
-        return its_dg_fail(err, errcap, ITS_ERR_INVALID,
-                           "weights: version %u, this build reads version %u", version,
-                           MLP_VERSION);
-    uint32_t kind = get_u32(b + 8), nl = get_u32(b + 12), nf = get_u32(b + 16),
-             nc = get_u32(b + 20);
-    if (kind != ITS_MLP_FLOW && kind != ITS_MLP_CLASSIFIER)
-        return its_dg_fail(err, errcap, ITS_ERR_INVALID, "weights: unknown kind %u", kind);
-    if (expect_kind && (int)kind != expect_kind)
-        return its_dg_fail(err, errcap, ITS_ERR_INVALID, "weights: a %s file where a %s is needed",
-                           kind == ITS_MLP_FLOW ? "flow model" : "classifier",
-                           expect_kind == ITS_MLP_FLOW ? "flow model" : "classifier");
-    if (nl < 1 || nl > ITS_MLP_MAX_LAYERS)
-        return its_dg_fail(err, errcap, ITS_ERR_INVALID, "weights: %u layers, expected 1..%d", nl,
-                           ITS_MLP_MAX_LAYERS);
-    if (len < MLP_HEADER + 4u * (nl + 1))
-        return its_dg_fail(err, errcap, ITS_ERR_IO, "weights: truncated shape table");
-    int dims[ITS_MLP_MAX_LAYERS + 1];
-    for (uint32_t l = 0; l <= nl; l++) {
-        uint32_t d = get_u32(b + MLP_HEADER + 4 * l);
-        dims[l] = d > ITS_MLP_MAX_WIDTH ? -1 : (int)d;
-    }
-    ITS_TRY_DG(mlp_check_shape((int)kind, (int)nl, dims, nf > 16 ? -1 : (int)nf,
-                               nc > ITS_MLP_MAX_WIDTH ? -1 : (int)nc, err, errcap));
-    size_t np = mlp_count((int)nl, dims);
-    size_t total = MLP_HEADER + 4u * (nl + 1) + 4u * np + 4u;
-    if (len < total)
-        return its_dg_fail(err, errcap, ITS_ERR_IO, "weights: truncated: %zu bytes, expected %zu",
-                           len, total);
-    if (len > total)
-        return its_dg_fail(err, errcap, ITS_ERR_IO,
-                           "weights: %zu bytes, expected %zu (trailing data)", len, total);
-    uint32_t want = get_u32(b + total - 4);
-    uint32_t got = (uint32_t)crc32(0L, b, (uInt)(total - 4));
-    if (want != got)
-        return its_dg_fail(err, errcap, ITS_ERR_IO,
-                           "weights: checksum mismatch (stored %08x, computed %08x)", want, got);
-    its_mlp m;
-    ITS_TRY_DG(mlp_alloc(&m, (int)kind, (int)nl, dims, (int)nf, (int)nc, err, errcap));
-    const unsigned char *p = b + MLP_HEADER + 4u * (nl + 1);
-    for (size_t i = 0; i < np; i++, p += 4) {
-        uint32_t u = get_u32(p);
-        memcpy(&m.params[i], &u, 4);
-        if (!isfinite(m.params[i])) {
-            its_mlp_free(&m);
-            return its_dg_fail(err, errcap, ITS_ERR_INVALID, "weights: parameter %zu is not finite",
-                               i);
-        }
-    }
-    *out = m;
-    return ITS_OK;
+    return its_mlp_format_from_buffer(&digits_format, buf, len, expect_kind, out, err, errcap);
 }
 
 its_status its_mlp_save(const its_mlp *m, const char *path, char *err, size_t errcap)
 {
-    if (!path)
-        return its_dg_fail(err, errcap, ITS_ERR_INVALID, "weights: NULL path");
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    ITS_TRY_DG(its_mlp_to_buffer(m, &buf, &len, err, errcap));
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        free(buf);
-        return its_dg_fail(err, errcap, ITS_ERR_IO, "weights: cannot create %s", path);
-    }
-    size_t put = fwrite(buf, 1, len, f);
-    int closed = fclose(f);
-    free(buf);
-    if (put != len || closed != 0)
-        return its_dg_fail(err, errcap, ITS_ERR_IO, "weights: writing %s failed", path);
-    return ITS_OK;
+    return its_mlp_format_save(&digits_format, m, path, err, errcap);
 }
 
 its_status its_mlp_load(const char *path, int expect_kind, its_mlp *out, char *err, size_t errcap)
 {
-    if (!path || !out)
-        return its_dg_fail(err, errcap, ITS_ERR_INVALID, "weights: NULL argument");
-    memset(out, 0, sizeof(*out));
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return its_dg_fail(err, errcap, ITS_ERR_IO, "weights: cannot open %s", path);
-    /* the largest legal file is far below this; read one byte more to detect overlong files */
-    size_t cap = 64u << 20, len = 0, have = 1u << 16;
-    unsigned char *buf = malloc(have);
-    while (buf) {
-        if (len == have) {
-            if (have >= cap)
-                break;
-            unsigned char *nb = realloc(buf, have * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            have *= 2;
-        }
-        size_t got = fread(buf + len, 1, have - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf)
-        return its_dg_fail(err, errcap, ITS_ERR_NOMEM, "weights: out of memory reading %s", path);
-    if (bad) {
-        free(buf);
-        return its_dg_fail(err, errcap, ITS_ERR_IO, "weights: read error on %s", path);
-    }
-    char sub[200];
-    its_status s = its_mlp_from_buffer(buf, len, expect_kind, out, sub, sizeof(sub));
-    free(buf);
-    if (s != ITS_OK)
-        return its_dg_fail(err, errcap, s, "%s: %s", path, sub);
-    return ITS_OK;
+    return its_mlp_format_load(&digits_format, path, expect_kind, out, err, errcap);
 }

@@ -3,13 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "internal.h"
-
-#define NET_MAGIC "IFMW"
-#define NET_VERSION 1u
-#define NET_HEADER 24u
 
 static its_status net_check_shape(int kind, int n_layers, const int *dims, int n_freq, int pool,
                                   char *err, size_t errcap)
@@ -48,12 +43,13 @@ static its_status net_check_shape(int kind, int n_layers, const int *dims, int n
     return ITS_OK;
 }
 
-static size_t net_count(int n_layers, const int *dims)
+/* The file's kind, n_freq and pooling into the digits' its_mlp fields: its_mlp_* only read dims,
+ * w and b; n_freq holds the pooling for a classifier. */
+static void net_decode(its_mlp *m, int kind, int n_freq, int pool)
 {
-    size_t n = 0;
-    for (int l = 0; l < n_layers; l++)
-        n += (size_t)dims[l + 1] * (size_t)dims[l] + (size_t)dims[l + 1];
-    return n;
+    m->kind = kind == ITS_FASHION_FLOW ? ITS_MLP_FLOW : ITS_MLP_CLASSIFIER;
+    m->n_freq = kind == ITS_FASHION_FLOW ? n_freq : pool;
+    m->n_class = kind == ITS_FASHION_FLOW ? 0 : ITS_FASHION_CLASSES;
 }
 
 static its_status net_alloc(its_mlp *m, int kind, int n_layers, const int *dims, int n_freq,
@@ -61,24 +57,8 @@ static its_status net_alloc(its_mlp *m, int kind, int n_layers, const int *dims,
 {
     memset(m, 0, sizeof(*m));
     ITS_TRY_FM(net_check_shape(kind, n_layers, dims, n_freq, pool, err, errcap));
-    /* the digits' kinds: its_mlp_* only read dims, w and b */
-    m->kind = kind == ITS_FASHION_FLOW ? ITS_MLP_FLOW : ITS_MLP_CLASSIFIER;
-    m->n_layers = n_layers;
-    memcpy(m->dims, dims, (size_t)(n_layers + 1) * sizeof(int));
-    m->n_freq = kind == ITS_FASHION_FLOW ? n_freq : pool;
-    m->n_class = kind == ITS_FASHION_FLOW ? 0 : ITS_FASHION_CLASSES;
-    m->n_params = net_count(n_layers, dims);
-    m->params = calloc(m->n_params, sizeof(float));
-    if (!m->params)
-        return its_fm_fail(err, errcap, ITS_ERR_NOMEM, "net: out of memory for %zu parameters",
-                           m->n_params);
-    float *p = m->params;
-    for (int l = 0; l < n_layers; l++) {
-        m->w[l] = p;
-        p += (size_t)dims[l + 1] * (size_t)dims[l];
-        m->b[l] = p;
-        p += (size_t)dims[l + 1];
-    }
+    ITS_TRY_FM(its_mlp_alloc_shape(m, n_layers, dims, err, errcap));
+    net_decode(m, kind, n_freq, pool);
     return ITS_OK;
 }
 
@@ -109,173 +89,43 @@ int its_fashion_net_pool(const its_mlp *m)
     return m && m->kind == ITS_MLP_CLASSIFIER ? m->n_freq : 1;
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
+static void net_encode(const its_mlp *m, int *kind, int *n_freq, int *pool)
 {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
+    *kind = net_kind(m);
+    *n_freq = *kind == ITS_FASHION_FLOW ? m->n_freq : 0;
+    *pool = its_fashion_net_pool(m);
 }
 
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* zlib's crc32 takes a uInt length: feed large buffers in pieces */
-static uint32_t crc_of(const unsigned char *b, size_t n)
-{
-    uLong c = crc32(0L, Z_NULL, 0);
-    while (n) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        c = crc32(c, b, k);
-        b += k;
-        n -= k;
-    }
-    return (uint32_t)c;
-}
+/* The task's weight files: magic "IFMW"; header word 4 is the classifier's input pooling. */
+static const its_mlp_format fashion_format = {
+    .magic = "IFMW",
+    .name = "fashion",
+    .word_max = 2,
+    .max_bytes = (size_t)256 << 20,
+    .check = net_check_shape,
+    .encode = net_encode,
+    .decode = net_decode,
+};
 
 its_status its_fashion_net_to_buffer(const its_mlp *m, unsigned char **buf, size_t *len,
                                      char *err, size_t errcap)
 {
-    if (!m || !m->params || !buf || !len)
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID, "weights: NULL argument");
-    int kind = net_kind(m), nf = kind == ITS_FASHION_FLOW ? m->n_freq : 0;
-    int pool = its_fashion_net_pool(m);
-    ITS_TRY_FM(net_check_shape(kind, m->n_layers, m->dims, nf, pool, err, errcap));
-    size_t total = NET_HEADER + 4u * (size_t)(m->n_layers + 1) + 4u * m->n_params + 4u;
-    unsigned char *b = malloc(total);
-    if (!b)
-        return its_fm_fail(err, errcap, ITS_ERR_NOMEM, "weights: out of memory");
-    memcpy(b, NET_MAGIC, 4);
-    put_u32(b + 4, NET_VERSION);
-    put_u32(b + 8, (uint32_t)kind);
-    put_u32(b + 12, (uint32_t)m->n_layers);
-    put_u32(b + 16, (uint32_t)nf);
-    put_u32(b + 20, (uint32_t)pool);
-    unsigned char *p = b + NET_HEADER;
-    for (int l = 0; l <= m->n_layers; l++, p += 4)
-        put_u32(p, (uint32_t)m->dims[l]);
-    for (size_t i = 0; i < m->n_params; i++, p += 4) {
-        uint32_t u;
-        memcpy(&u, &m->params[i], 4);
-        put_u32(p, u);
-    }
-    put_u32(p, crc_of(b, total - 4));
-    *buf = b;
-    *len = total;
-    return ITS_OK;
+    return its_mlp_format_to_buffer(&fashion_format, m, buf, len, err, errcap);
 }
 
 its_status its_fashion_net_from_buffer(const void *buf, size_t len, int expect_kind,
                                        its_mlp *out, char *err, size_t errcap)
 {
-    if (!out)
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID, "weights: NULL argument");
-    memset(out, 0, sizeof(*out));
-    if (!buf && len)
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID, "weights: NULL buffer");
-    const unsigned char *b = buf;
-    if (len < 4 || memcmp(b, NET_MAGIC, 4) != 0)
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID,
-                           "weights: not a fashion weight file (magic is not \"IFMW\")");
-    if (len < NET_HEADER)
-        return its_fm_fail(err, errcap, ITS_ERR_IO, "weights: truncated header (%zu bytes)", len);
-    uint32_t version = get_u32(b + 4);
-    if (version != NET_VERSION)
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID,
-                           "weights: version %u, this build reads version %u", version,
-                           NET_VERSION);
-    uint32_t kind = get_u32(b + 8), nl = get_u32(b + 12), nf = get_u32(b + 16),
-             pool = get_u32(b + 20);
-    if (kind != ITS_FASHION_FLOW && kind != ITS_FASHION_CLASSIFIER)
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID, "weights: unknown kind %u", kind);
-    if (expect_kind && (int)kind != expect_kind)
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID, "weights: a %s file where a %s is needed",
-                           kind == ITS_FASHION_FLOW ? "flow model" : "classifier",
-                           expect_kind == ITS_FASHION_FLOW ? "flow model" : "classifier");
-    if (nl < 1 || nl > ITS_MLP_MAX_LAYERS)
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID, "weights: %u layers, expected 1..%d", nl,
-                           ITS_MLP_MAX_LAYERS);
-    if (len < NET_HEADER + 4u * (nl + 1))
-        return its_fm_fail(err, errcap, ITS_ERR_IO, "weights: truncated shape table");
-    int dims[ITS_MLP_MAX_LAYERS + 1];
-    for (uint32_t l = 0; l <= nl; l++) {
-        uint32_t d = get_u32(b + NET_HEADER + 4 * l);
-        dims[l] = d > ITS_MLP_MAX_WIDTH ? -1 : (int)d;
-    }
-    ITS_TRY_FM(net_check_shape((int)kind, (int)nl, dims, nf > 16 ? -1 : (int)nf,
-                               pool > 2 ? -1 : (int)pool, err, errcap));
-    size_t np = net_count((int)nl, dims);
-    size_t total = NET_HEADER + 4u * (nl + 1) + 4u * np + 4u;
-    if (len < total)
-        return its_fm_fail(err, errcap, ITS_ERR_IO, "weights: truncated: %zu bytes, expected %zu",
-                           len, total);
-    if (len > total)
-        return its_fm_fail(err, errcap, ITS_ERR_IO,
-                           "weights: %zu bytes, expected %zu (trailing data)", len, total);
-    uint32_t want = get_u32(b + total - 4), got = crc_of(b, total - 4);
-    if (want != got)
-        return its_fm_fail(err, errcap, ITS_ERR_IO,
-                           "weights: checksum mismatch (stored %08x, computed %08x)", want, got);
-    its_mlp m;
-    ITS_TRY_FM(net_alloc(&m, (int)kind, (int)nl, dims, (int)nf, (int)pool, err, errcap));
-    const unsigned char *p = b + NET_HEADER + 4u * (nl + 1);
-    for (size_t i = 0; i < np; i++, p += 4) {
-        uint32_t u = get_u32(p);
-        memcpy(&m.params[i], &u, 4);
-        if (!isfinite(m.params[i])) {
-            its_mlp_free(&m);
-            return its_fm_fail(err, errcap, ITS_ERR_INVALID,
-                               "weights: parameter %zu is not finite", i);
-        }
-    }
-    *out = m;
-    return ITS_OK;
+    return its_mlp_format_from_buffer(&fashion_format, buf, len, expect_kind, out, err, errcap);
 }
 
 its_status its_fashion_net_save(const its_mlp *m, const char *path, char *err, size_t errcap)
 {
-    if (!path)
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID, "weights: NULL path");
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    ITS_TRY_FM(its_fashion_net_to_buffer(m, &buf, &len, err, errcap));
-    /* write beside, then rename: a reader never sees half a file */
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.part", path) >= sizeof(tmp)) {
-        free(buf);
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID, "weights: path too long");
-    }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(buf);
-        return its_fm_fail(err, errcap, ITS_ERR_IO, "weights: cannot create %s", tmp);
-    }
-    size_t put = fwrite(buf, 1, len, f);
-    int closed = fclose(f);
-    free(buf);
-    if (put != len || closed != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return its_fm_fail(err, errcap, ITS_ERR_IO, "weights: writing %s failed", path);
-    }
-    return ITS_OK;
+    return its_mlp_format_save(&fashion_format, m, path, err, errcap);
 }
 
 its_status its_fashion_net_load(const char *path, int expect_kind, its_mlp *out, char *err,
                                 size_t errcap)
 {
-    if (!path || !out)
-        return its_fm_fail(err, errcap, ITS_ERR_INVALID, "weights: NULL argument");
-    memset(out, 0, sizeof(*out));
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    /* weight files are written plain; zlib reads them as they are */
-    ITS_TRY_FM(its_fashion_read_file(path, (size_t)256 << 20, &buf, &len, err, errcap));
-    char sub[200];
-    its_status s = its_fashion_net_from_buffer(buf, len, expect_kind, out, sub, sizeof(sub));
-    free(buf);
-    if (s != ITS_OK)
-        return its_fm_fail(err, errcap, s, "%s: %s", path, sub);
-    return ITS_OK;
+    return its_mlp_format_load(&fashion_format, path, expect_kind, out, err, errcap);
 }
