@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "its_test.h"
-#include "samplers/resample.h"
+#include "samplers/selection.h"
 
 #define DIM 3
 #define STEPS 8

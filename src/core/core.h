@@ -55,7 +55,7 @@ void its_latent_free(its_ctx *ctx, float *p);
 
 double its_now(void); /* monotonic seconds */
 
-/* ---- threads (pool.c) ----
+/* ---- threads (threads.c) ----
  * A context owns a pool of n_threads - 1 workers, started by its_ctx_create and joined by
  * its_ctx_free. its_parallel_for runs fn(arg, i) for every i in [0, n_tasks) exactly once, on
  * the workers and the calling thread, and returns when all are done. One call at a time per

@@ -1,4 +1,4 @@
-/* Vector work of the engine split over the context's threads (core/pool.c). Only work whose
+/* Vector work of the engine split over the context's threads (core/threads.c). Only work whose
  * bits cannot depend on the split is split: element-wise combinations (contiguous chunks) and
  * per-row noise (whole rows, each keyed by its own lineage). Work is split only on the CPU
  * backend (a host backend need not be thread-safe) and only when it is large enough to pay for

@@ -7,7 +7,8 @@
  * per-step allocator over run.max_nfe (its_smp_rounds), `children` being the most. */
 #include <math.h>
 
-#include "samplers/resample.h"
+#include "samplers/children_search.h"
+#include "samplers/selection.h"
 
 void its_beam_params_init(its_beam_params *p)
 {

@@ -7,8 +7,8 @@
  * slot each: the run is `best_of_n` with the same n, bit for bit. With local_search = 1 every step
  * is the local-search move (needs verifier.grad). Budget: under a cap that cannot pay for N
  * trajectories it runs as many particles as it can pay for (ITS_ERR_BUDGET below one). */
-#include "samplers/local.h"
-#include "samplers/resample.h"
+#include "samplers/guidance.h"
+#include "samplers/selection.h"
 
 void its_bfs_params_init(its_bfs_params *p)
 {

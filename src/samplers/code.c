@@ -6,7 +6,7 @@
  * from the per-step allocator over run.max_nfe, one budget step per block (its_smp_rounds). */
 #include <math.h>
 
-#include "samplers/resample.h"
+#include "samplers/children_search.h"
 
 void its_code_params_init(its_code_params *p)
 {

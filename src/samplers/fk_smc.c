@@ -23,8 +23,8 @@
  * pay for (ITS_ERR_BUDGET below one). */
 #include <math.h>
 
-#include "samplers/local.h"
-#include "samplers/resample.h"
+#include "samplers/guidance.h"
+#include "samplers/selection.h"
 
 void its_fk_smc_params_init(its_fk_smc_params *p)
 {

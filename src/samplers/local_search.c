@@ -1,8 +1,8 @@
 /* `local_search`: n particles, each step taken with the local-search move (gradient guidance
- * with recurrence, Zhang et al. 2025; samplers/local.h), the best final verifier score kept. It
+ * with recurrence, Zhang et al. 2025; samplers/guidance.h), the best final verifier score kept. It
  * needs verifier.grad. With rho = mu = 0 and recur = 1 it is best_of_n. When the NFE cap cannot
  * pay for n guided trajectories it runs as many as it can pay for. */
-#include "samplers/local.h"
+#include "samplers/guidance.h"
 
 void its_local_search_params_init(its_local_search_params *p)
 {

@@ -7,7 +7,7 @@
  * (its_smp_rounds), `children` being the most. */
 #include <math.h>
 
-#include "samplers/resample.h"
+#include "samplers/children_search.h"
 
 void its_svdd_params_init(its_svdd_params *p)
 {

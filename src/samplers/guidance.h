@@ -1,8 +1,8 @@
 /* The local-search move (Zhang et al. 2025): verifier-gradient guidance with recurrence, an
  * annealed Langevin step on p * f^lambda. Shared by `local_search` and, inside each step, by the
  * global searches (bfs, fk_smc with params.local_search = 1). */
-#ifndef ITS_SAMPLERS_LOCAL_H
-#define ITS_SAMPLERS_LOCAL_H
+#ifndef ITS_SAMPLERS_GUIDANCE_H
+#define ITS_SAMPLERS_GUIDANCE_H
 
 #include "samplers/common.h"
 

@@ -4,7 +4,7 @@
  * Delta_0 = mu grad_x0 log f(x0); here in continuous time with x_s = alpha(s) x0 + sigma(s) eps. */
 #include <math.h>
 
-#include "samplers/local.h"
+#include "samplers/guidance.h"
 
 /* s(t) of the schedule that scales rho and mu. */
 static its_status its_local_sched(its_engine *e, its_ls_schedule sch, double t, double *out)
