@@ -1,4 +1,5 @@
-/* Engine layout, shared by engine.c, result.c and the sampler front end. */
+/* Engine layout, shared by the engine's files (engine.c, pset.c, model_eval.c, score.c, par.c,
+ * result.c) and the sampler front end. */
 #ifndef ITS_ENGINE_INTERNAL_H
 #define ITS_ENGINE_INTERNAL_H
 
@@ -58,6 +59,10 @@ struct its_engine {
     its_arena_item arena[ITS_ARENA_CAP];
     size_t n_arena;
 };
+
+/* 1 when none of n floats of backend memory is NaN or Inf (model_eval.c: a SIMD scan on the CPU
+ * backend, a dot product on a backend with its own memory). */
+int its_eng_finite(its_engine *e, const float *x, size_t n);
 
 its_status its_engine_setup(its_engine *e, its_ctx *ctx, const its_method_vt *vt,
                             const void *params, const its_run_params *run, const its_model *m, const its_verifier *v,
