@@ -5,6 +5,11 @@
 #     above round robin's at the same offered load;
 #  2. one replica killed with SIGKILL under load: 0 requests lost, every answer (the retried ones
 #     included) bit-identical to the same request re-run directly on a surviving replica.
+# The replicas run with --no-governor: with the governor on, a replica under pressure fits a
+# request to the NFE its load allows (the answer's profile and nfe_budget say what ran), so an
+# answer is a function of (config, seed, key) and of the load it met; a re-run on an idle replica
+# (or on a slower machine, e.g. under sanitizers) need not be fitted the same way. Without it the
+# configuration is the request's alone, which is what the bit-identity check needs.
 # usage: cluster_smoke.sh ITSCALE-SERVER ITS-CLUSTER-LOAD     (exit 77: haproxy/prometheus missing)
 set -euo pipefail
 server=$1
@@ -19,7 +24,7 @@ trap 'rm -rf "$out"' EXIT
 # 12 keys over 3 replicas x 2 workers, 4 prepared keys per worker: under round robin every
 # worker sees all 12 keys (LRU hit ratio about 4/12); under consistent hashing a replica sees
 # about 4 (nearly every request after the first per worker is a hit)
-args="--workers 2 --nfe-cost-us 200 --key-cache 4 --prep-draws 20000"
+args="--workers 2 --nfe-cost-us 200 --key-cache 4 --prep-draws 20000 --no-governor"
 load_args="load --rate 40 --seconds 3 --keys 12 --profile light"
 
 "$run" --replicas 3 --balance roundrobin --server "$server" --server-args "$args" -- \

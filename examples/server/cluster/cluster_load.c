@@ -453,7 +453,9 @@ static int cmd_failover(int n, int conc, int keys, int kill_index)
             same++;
         } else {
             differ++;
-            fprintf(stderr, "request %d: the cluster's answer differs from the reference\n", i);
+            fprintf(stderr, "request %d: the cluster's answer (profile %s) differs from the "
+                            "reference (status %d, profile %s)\n",
+                    i, r->profile, code, txt ? prof : "-");
         }
         free(txt);
         free(resp);
