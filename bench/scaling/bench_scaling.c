@@ -6,15 +6,28 @@
  *     constant c (bytes per particle element) fitted by least squares.
  * With --check it runs a small sweep over every registered method and exits non-zero when the
  * allocation count of a run grows with its steps (registered with ctest; no timing asserted).
- * Usage: bench_scaling [--dim 4096] [--batch 8] [--reps 3] | bench_scaling --check */
+ * With --grid it times one method of each family (best_of_n; fk_smc, resampling; beam, look-ahead
+ * tree; rbf, budget forcing) over dim 2 .. 1,048,576 and particles 1 .. 4,096 with a null model
+ * and a one-float verifier, and splits each run's wall time into the callbacks' time (timed inside
+ * them) and the library's (the rest); grid points whose particles x dim exceed --max-elems are
+ * left out. The same run measures a single-thread STREAM triad (a = b + s c: 12 bytes per element,
+ * the traffic of an Euler step x += h u) in cache and in DRAM, the memory bound the plot draws
+ * (bench/scaling/plot_scaling.py). --csv FILE writes one row per grid point.
+ * Usage: bench_scaling [--dim 4096] [--batch 8] [--reps 3] | bench_scaling --check
+ *        bench_scaling --grid [--steps 8] [--max-elems 16777216] [--target-s 0.15] [--csv F]
+ *                             [--method NAME] [--particles P]   (one method, one particle count) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "itscale.h"
 #include "itscale/gmm.h"
+#include "rng/rng.h"
 #include "samplers/sampler.h"
 
 static double now_s(void)
@@ -126,6 +139,7 @@ typedef union method_params {
     its_best_of_n_params bon;
     its_fk_smc_params fk;
     its_rbf_params rbf;
+    its_beam_params beam;
 } method_params;
 
 /* The timed sweeps' methods: batch-sized particle sets. NFE of a run: steps * batch, except rbf
@@ -165,9 +179,9 @@ static int registered(its_method m)
     return vt && vt->run;
 }
 
-static void print_machine(void)
+static const char *cpu_model_name(void)
 {
-    char model[256] = "unknown";
+    static char model[256] = "unknown";
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (f) {
         char line[512];
@@ -182,7 +196,12 @@ static void print_machine(void)
             }
         fclose(f);
     }
-    printf("machine: %s; library %s; 1 thread\n", model, its_version());
+    return model;
+}
+
+static void print_machine(void)
+{
+    printf("machine: %s; library %s; 1 thread\n", cpu_model_name(), its_version());
 }
 
 static int sweep(its_ctx *ctx, counter *cnt, size_t dim0, size_t batch, int reps)
@@ -291,6 +310,296 @@ static int sweep(its_ctx *ctx, counter *cnt, size_t dim0, size_t batch, int reps
     return bad;
 }
 
+/* ---- cost grid: time per NFE against dim and particles ----------------------------------- */
+/* Callbacks that time themselves: the library's time of a run is its wall time less theirs. */
+typedef struct timed_cb {
+    size_t dim;
+    double t;  /* seconds inside the callbacks */
+    long calls;
+} timed_cb;
+
+static int timed_null_eval(void *user, const float *x, const float *t, size_t n, float *out)
+{
+    (void)x;
+    (void)t;
+    timed_cb *c = user;
+    double t0 = now_s();
+    memset(out, 0, n * c->dim * sizeof(float));
+    c->t += now_s() - t0;
+    c->calls++;
+    return 0;
+}
+
+static int timed_score(void *user, const float *x0, size_t n, float *scores)
+{
+    timed_cb *c = user;
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++)
+        scores[i] = x0[i * c->dim];
+    c->t += now_s() - t0;
+    return 0;
+}
+
+/* Single-thread STREAM triad over n floats per array: bytes counted 12 per element (2 reads,
+ * 1 write, as STREAM counts them); the best of reps passes, after one untimed pass. */
+static double triad_gbs(size_t n, int reps)
+{
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+    if (!a || !b || !c) {
+        free(a);
+        free(b);
+        free(c);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        a[i] = 0;
+        b[i] = (float)(i & 1023);
+        c[i] = 1.0f;
+    }
+    double best = 1e300;
+    for (int r = -1; r < reps; r++) {
+        double t0 = now_s();
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] + 0.5f * c[i];
+        double t = now_s() - t0;
+        __asm__ __volatile__("" : : "r"(a) : "memory");
+        if (r >= 0 && t < best)
+            best = t;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 12.0 * (double)n / best * 1e-9;
+}
+
+/* Rows per model call P for every method: best_of_n and fk_smc n = P; beam P/4 beams x 4
+ * children (1 x 1 at P = 1, 1 x 2 at P = 2); rbf P chains in lockstep, one initial noise, one
+ * proposal per round, a budget of 1 + 2 steps per chain (quota Q = 2). */
+static const void *grid_params(its_method m, int P, int steps, method_params *p,
+                               its_run_params *run)
+{
+    its_run_params_init(run);
+    run->steps = steps;
+    run->dynamics = ITS_DYN_SDE;
+    switch (m) {
+    case ITS_METHOD_BEST_OF_N:
+        its_best_of_n_params_init(&p->bon);
+        p->bon.n = P;
+        return &p->bon;
+    case ITS_METHOD_FK_SMC:
+        its_fk_smc_params_init(&p->fk);
+        p->fk.n = P;
+        return &p->fk;
+    case ITS_METHOD_BEAM:
+        its_beam_params_init(&p->beam);
+        p->beam.children = P >= 4 ? 4 : P;
+        p->beam.beams = P >= 4 ? P / 4 : 1;
+        return &p->beam;
+    case ITS_METHOD_RBF:
+        its_rbf_params_init(&p->rbf);
+        p->rbf.chains = P;
+        p->rbf.init = 1;
+        p->rbf.speculative = 1;
+        run->max_nfe = (uint64_t)P * (1 + 2 * (uint64_t)steps);
+        return &p->rbf;
+    default:
+        return NULL;
+    }
+}
+
+typedef struct grid_stat {
+    its_status st;
+    double total_s, lib_s, cb_s; /* of the fastest run */
+    uint64_t nfe;
+    long calls, reps;
+    size_t peak;
+} grid_stat;
+
+/* Runs until about target_s has passed (at least 3 runs after a warm-up, at most 400) and keeps
+ * the run with the least library time. */
+static grid_stat grid_measure(its_ctx *ctx, counter *cnt, its_method m, const void *params,
+                              const its_run_params *run, const its_model *model,
+                              const its_verifier *ver, timed_cb *cb, double target_s)
+{
+    grid_stat g = {ITS_OK, 0, 1e300, 0, 0, 0, 0, 0};
+    its_sampler *s = NULL;
+    if ((g.st = its_sampler_create(ctx, m, params, run, &s)) != ITS_OK)
+        return g;
+    double spent = 0;
+    for (int i = -1; i < 400; i++) {
+        size_t live0 = cnt->live;
+        cnt->peak = live0;
+        cb->t = 0;
+        cb->calls = 0;
+        its_result *res = NULL;
+        double t0 = now_s();
+        g.st = its_generate(s, model, ver, 11, &res);
+        double t = now_s() - t0;
+        if (g.st != ITS_OK) {
+            its_result_free(res);
+            break;
+        }
+        its_usage u;
+        its_result_usage(res, &u);
+        its_result_free(res);
+        spent += t;
+        if (i < 0)
+            continue; /* warm-up: first touch of the sampler's memory */
+        g.reps = i + 1;
+        if (t - cb->t < g.lib_s) {
+            g.total_s = t;
+            g.cb_s = cb->t;
+            g.lib_s = t - cb->t;
+            g.nfe = u.nfe;
+            g.calls = cb->calls;
+            g.peak = cnt->peak - live0;
+        }
+        if (i >= 2 && spent >= target_s)
+            break;
+    }
+    its_sampler_free(s);
+    return g;
+}
+
+/* "family F model M" from /proc/cpuinfo (the model name alone may not tell the generation) */
+static void cpu_family_model(char *buf, size_t len)
+{
+    int fam = -1, mod = -1;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f) && (fam < 0 || mod < 0)) {
+            char *p = strchr(line, ':');
+            if (!p)
+                continue;
+            if (strncmp(line, "cpu family", 10) == 0)
+                fam = atoi(p + 1);
+            else if (strncmp(line, "model", 5) == 0 && (line[5] == '\t' || line[5] == ' '))
+                mod = atoi(p + 1);
+        }
+        fclose(f);
+    }
+    snprintf(buf, len, "family %d model %d", fam, mod);
+}
+
+static int grid(its_ctx *ctx, counter *cnt, int steps, double max_elems, double target_s,
+                const char *csv_path, const char *only_method, int only_p)
+{
+    const its_method methods[] = {ITS_METHOD_BEST_OF_N, ITS_METHOD_FK_SMC, ITS_METHOD_BEAM,
+                                  ITS_METHOD_RBF};
+    const int parts[] = {1, 4, 16, 64, 256, 1024, 4096};
+    const size_t dims[] = {2, 8, 32, 128, 512, 2048, 8192, 32768, 131072, 524288, 1048576};
+    enum { NM = sizeof methods / sizeof methods[0], NP = sizeof parts / sizeof parts[0],
+           ND = sizeof dims / sizeof dims[0] };
+    static double lib_ns[NM][NP][ND]; /* library ns per NFE and element; 0: not measured */
+
+    /* memory bound: the triad in L1/L2 and in DRAM (3 arrays of 64 MiB) */
+    double bw_cache = triad_gbs((size_t)1 << 12, 2000), bw_l2 = triad_gbs((size_t)1 << 15, 400),
+           bw_dram = triad_gbs((size_t)1 << 24, 8);
+    char fm[64];
+    cpu_family_model(fm, sizeof fm);
+    printf("cpu %s; simd: best path %s, in use %s (ITS_SIMD caps it)\n", fm,
+           its_rng_isa_name(its_rng_isa_best()), its_rng_isa_name(its_rng_isa_active()));
+    printf("triad, 1 thread, 12 B per element: %.1f GB/s at 3 x 16 KiB (L1), %.1f GB/s at "
+           "3 x 128 KiB (L2), %.1f GB/s at 3 x 64 MiB (DRAM) -> %.3f / %.3f / %.3f ns per "
+           "element\n",
+           bw_cache, bw_l2, bw_dram, 12.0 / bw_cache, 12.0 / bw_l2, 12.0 / bw_dram);
+    printf("\ncost grid: SDE, %d steps, null model (memset of its output) and a one-float "
+           "verifier, both timed\ninside and taken out; library = wall - callbacks; the run with "
+           "the least library time of\nabout %.2f s of runs; particles x dim <= %.0f\n",
+           steps, target_s, max_elems);
+    FILE *csv = NULL;
+    if (csv_path) {
+        csv = fopen(csv_path, "w");
+        if (!csv) {
+            fprintf(stderr, "bench_scaling: cannot write %s\n", csv_path);
+            return 2;
+        }
+        fprintf(csv, "# machine: %s, %s\n", cpu_model_name(), fm);
+        fprintf(csv, "# simd_best=%s simd_used=%s triad_l1_gbs=%.3f triad_l2_gbs=%.3f "
+                     "triad_dram_gbs=%.3f steps=%d\n",
+                its_rng_isa_name(its_rng_isa_best()), its_rng_isa_name(its_rng_isa_active()),
+                bw_cache, bw_l2, bw_dram, steps);
+        fprintf(csv, "method,particles,dim,nfe,calls,reps,total_us_per_nfe,lib_us_per_nfe,"
+                     "lib_ns_per_elem,cb_ns_per_elem,peak_bytes\n");
+    }
+    printf("  %-10s %5s %8s %7s %6s %12s %12s %11s %10s %12s\n", "method", "P", "dim", "NFE",
+           "calls", "total us/NFE", "lib us/NFE", "lib ns/elem", "cb ns/elem", "peak bytes");
+    double t_all = now_s();
+    int bad = 0;
+    timed_cb cb = {0, 0, 0};
+    its_verifier v;
+    its_verifier_init(&v);
+    v.score = timed_score;
+    v.user = &cb;
+    for (int mi = 0; mi < NM; mi++) {
+        if (!registered(methods[mi])) {
+            printf("  %-10s skipped: not registered in this build\n", its_method_name(methods[mi]));
+            continue;
+        }
+        for (int pi = 0; pi < NP; pi++)
+            for (int di = 0; di < ND; di++) {
+                lib_ns[mi][pi][di] = 0;
+                if ((double)parts[pi] * (double)dims[di] > max_elems ||
+                    (only_method && strcmp(only_method, its_method_name(methods[mi]))) ||
+                    (only_p && only_p != parts[pi]))
+                    continue;
+                cb.dim = dims[di];
+                its_model m;
+                its_model_init(&m);
+                m.dim = dims[di];
+                m.eval = timed_null_eval;
+                m.user = &cb;
+                method_params p;
+                its_run_params run;
+                const void *mp = grid_params(methods[mi], parts[pi], steps, &p, &run);
+                grid_stat g = grid_measure(ctx, cnt, methods[mi], mp, &run, &m, &v, &cb,
+                                           target_s);
+                if (g.st != ITS_OK) {
+                    printf("  %-10s %5d %8zu failed: %s\n", its_method_name(methods[mi]),
+                           parts[pi], dims[di], its_ctx_errmsg(ctx));
+                    bad = 1;
+                    continue;
+                }
+                double nfe = (double)g.nfe, el = nfe * (double)dims[di];
+                lib_ns[mi][pi][di] = 1e9 * g.lib_s / el;
+                printf("  %-10s %5d %8zu %7llu %6ld %12.3f %12.3f %11.3f %10.3f %12zu\n",
+                       its_method_name(methods[mi]), parts[pi], dims[di],
+                       (unsigned long long)g.nfe, g.calls, 1e6 * g.total_s / nfe,
+                       1e6 * g.lib_s / nfe, 1e9 * g.lib_s / el, 1e9 * g.cb_s / el, g.peak);
+                if (csv)
+                    fprintf(csv, "%s,%d,%zu,%llu,%ld,%ld,%.6g,%.6g,%.6g,%.6g,%zu\n",
+                            its_method_name(methods[mi]), parts[pi], dims[di],
+                            (unsigned long long)g.nfe, g.calls, g.reps, 1e6 * g.total_s / nfe,
+                            1e6 * g.lib_s / nfe, 1e9 * g.lib_s / el, 1e9 * g.cb_s / el, g.peak);
+                fflush(stdout);
+            }
+    }
+    if (csv)
+        fclose(csv);
+    /* library ns per NFE and element, dim down, particles across */
+    for (int mi = 0; mi < NM; mi++) {
+        if (!registered(methods[mi]))
+            continue;
+        printf("\n%s: library ns per NFE per element (rows: dim; columns: particles; DRAM "
+               "triad bound %.3f)\n  %8s", its_method_name(methods[mi]), 12.0 / bw_dram, "dim");
+        for (int pi = 0; pi < NP; pi++)
+            printf(" %8d", parts[pi]);
+        printf("\n");
+        for (int di = 0; di < ND; di++) {
+            printf("  %8zu", dims[di]);
+            for (int pi = 0; pi < NP; pi++)
+                if (lib_ns[mi][pi][di] > 0)
+                    printf(" %8.3f", lib_ns[mi][pi][di]);
+                else
+                    printf(" %8s", "-");
+            printf("\n");
+        }
+    }
+    printf("\ngrid wall time %.1f s\n", now_s() - t_all);
+    return bad;
+}
+
 /* Every registered method, steps T and 4T: the allocation count must not change. */
 static int check(its_ctx *ctx, counter *cnt)
 {
@@ -348,10 +657,27 @@ static int check(its_ctx *ctx, counter *cnt)
 int main(int argc, char **argv)
 {
     size_t dim = 4096, batch = 8;
-    int reps = 3, do_check = 0;
+    int reps = 3, do_check = 0, do_grid = 0, steps = 8;
+    double max_elems = 16777216, target_s = 0.15;
+    const char *csv = NULL, *only_method = NULL;
+    int only_p = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--check"))
             do_check = 1;
+        else if (!strcmp(argv[i], "--grid"))
+            do_grid = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--steps"))
+            steps = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--max-elems"))
+            max_elems = strtod(argv[++i], NULL);
+        else if (i + 1 < argc && !strcmp(argv[i], "--target-s"))
+            target_s = strtod(argv[++i], NULL);
+        else if (i + 1 < argc && !strcmp(argv[i], "--csv"))
+            csv = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--method"))
+            only_method = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--particles"))
+            only_p = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--dim"))
             dim = (size_t)strtoull(argv[++i], NULL, 10);
         else if (i + 1 < argc && !strcmp(argv[i], "--batch"))
@@ -360,12 +686,14 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_scaling [--dim d] [--batch b >= 2] [--reps r] | "
-                            "bench_scaling --check\n");
+                            "bench_scaling --check | bench_scaling --grid [--steps s >= 2] "
+                            "[--max-elems e] [--target-s t] [--csv file] [--method m] "
+                            "[--particles p]\n");
             return 2;
         }
     }
-    if (dim == 0 || batch < 2 || reps < 1) {
-        fprintf(stderr, "bench_scaling: dim, batch >= 2 and reps must be positive\n");
+    if (dim == 0 || batch < 2 || reps < 1 || steps < 2 || max_elems < 1 || target_s < 0) {
+        fprintf(stderr, "bench_scaling: dim, reps, max-elems positive, batch and steps >= 2\n");
         return 2;
     }
     counter cnt = {0, 0, 0};
@@ -380,6 +708,16 @@ int main(int argc, char **argv)
     int rc;
     if (do_check) {
         rc = check(ctx, &cnt);
+    } else if (do_grid) {
+#ifdef __GLIBC__
+        /* steady state of a long-running host: freed blocks stay mapped and are reused, so a
+         * run's time is not its first touch of fresh pages (glibc would mmap and unmap every
+         * block above 128 KiB, and each run allocates its particle sets anew) */
+        mallopt(M_MMAP_THRESHOLD, 1 << 30);
+        mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+        print_machine();
+        rc = grid(ctx, &cnt, steps, max_elems, target_s, csv, only_method, only_p);
     } else {
         print_machine();
         rc = sweep(ctx, &cnt, dim, batch, reps);
