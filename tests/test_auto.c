@@ -361,6 +361,66 @@ static void test_tune_small(void **state)
     its_policy_free(pol);
 }
 
+/* The select rule: with select 0 the entry is the best mean; with select 1 the best mean - SE
+ * among the candidates run on every seed, and the runner-up the next by the same rule; any other
+ * value is refused naming the field. */
+static void test_tune_select(void **state)
+{
+    its_test_fixture *f = *state;
+    static const char *const cands[] = {
+        "{\"sampler\": \"none\"}", "{\"sampler\": \"best_of_n\"}",
+        "{\"sampler\": \"zero_order\"}",
+        "{\"sampler\": \"fk_smc\", \"run\": {\"dynamics\": {\"kind\": \"sde\"}}}"};
+    static const uint64_t budgets[] = {60, 200};
+    for (int sel = 0; sel < 2; sel++) {
+        its_tune_params tp;
+        its_tune_params_init(&tp);
+        assert_int_equal(tp.select, 0);
+        tp.budgets = budgets;
+        tp.n_budgets = 2;
+        tp.seeds = 6;
+        tp.seed = 700;
+        tp.candidates = cands;
+        tp.n_candidates = 4;
+        tp.halving = 0;
+        tp.select = sel;
+        its_policy *pol = NULL;
+        its_tune_report rep;
+        ITS_ASSERT_OK(its_tune(f->ctx, &tp, &f->model, &f->ver, &pol, &rep));
+        for (size_t b = 0; b < 2; b++) {
+            its_policy_entry e;
+            ITS_ASSERT_OK(its_policy_entry_get(pol, b, &e));
+            double key_best = sel ? e.mean - e.se : e.mean;
+            double key_run = sel ? e.runner_up_mean - e.runner_up_se : e.runner_up_mean;
+            assert_true(e.has_runner_up);
+            assert_true(key_best >= key_run);
+            int seen_best = 0;
+            for (size_t i = 0; i < 4; i++) {
+                size_t k = b * 4 + i;
+                if (rep.count[k] != 6)
+                    continue;
+                double key = sel ? rep.mean[k] - rep.se[k] : rep.mean[k];
+                assert_true(key <= key_best);
+                if (rep.mean[k] == e.mean && rep.se[k] == e.se)
+                    seen_best = 1;
+                else
+                    assert_true(key <= key_run);
+            }
+            assert_true(seen_best);
+        }
+        its_policy_free(pol);
+    }
+    its_tune_params tp;
+    its_tune_params_init(&tp);
+    tp.budgets = budgets;
+    tp.n_budgets = 2;
+    tp.select = 2;
+    its_policy *pol = NULL;
+    assert_int_equal(its_tune(f->ctx, &tp, &f->model, &f->ver, &pol, NULL), ITS_ERR_INVALID);
+    assert_null(pol);
+    assert_non_null(strstr(its_ctx_errmsg(f->ctx), "tune.select"));
+}
+
 /* A policy's scheduler profiles run what auto runs at each tuned budget. */
 static void test_policy_profiles(void **state)
 {
@@ -408,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auto_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_online_cap_and_determinism, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tune_small, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tune_select, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_profiles, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,6 +50,7 @@ enum {
     CLI_F_PNG = 1u << 12,
     CLI_F_EVAL_SEEDS = 1u << 13,
     CLI_F_EVAL_SEED = 1u << 14,
+    CLI_F_SELECT = 1u << 15,
 };
 
 typedef struct cli_opts {
@@ -67,6 +68,7 @@ typedef struct cli_opts {
     int cap_only;           /* --cap-only: --nfe caps the run, the method keeps its size */
     uint64_t eval_seeds;    /* tune: held-out seeds (0 = no evaluation) */
     uint64_t eval_seed;
+    int select;             /* tune: 0 best mean, 1 best mean - SE (--select lcb) */
     const char *out;
     const char *png;        /* run: the returned samples as an image grid */
 } cli_opts;

@@ -21,6 +21,7 @@ static const cli_flag cli_flags[] = {
     {"--markdown", CLI_F_MARKDOWN, 0}, {"--cap-only", CLI_F_CAP_ONLY, 0},
     {"--png", CLI_F_PNG, 1},
     {"--eval-seeds", CLI_F_EVAL_SEEDS, 1}, {"--eval-seed", CLI_F_EVAL_SEED, 1},
+    {"--select", CLI_F_SELECT, 1},
 };
 
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -94,6 +95,16 @@ int cli_parse_args(int argc, char **argv, int first, const char *cmd, unsigned a
         case CLI_F_EVAL_SEEDS:
             if (cli_parse_u64(v, 100000, &o->eval_seeds) != 0) {
                 cli_err("--eval-seeds: expected a whole number in [0, 100000], got \"%s\"", v);
+                return 2;
+            }
+            break;
+        case CLI_F_SELECT:
+            if (strcmp(v, "mean") == 0)
+                o->select = 0;
+            else if (strcmp(v, "lcb") == 0)
+                o->select = 1;
+            else {
+                cli_err("--select: expected mean or lcb, got \"%s\"", v);
                 return 2;
             }
             break;

@@ -227,6 +227,7 @@ int cli_cmd_tune(its_ctx *ctx, const cli_opts *o)
     tp.candidates = (const char *const *)cands;
     tp.n_candidates = nc;
     tp.label = label;
+    tp.select = o->select;
     tp.progress = tune_progress;
     its_tune_report rep;
     if (its_tune(ctx, &tp, &task.inst.model, &task.inst.verifier, &pol, &rep) != ITS_OK) {
@@ -244,6 +245,7 @@ int cli_cmd_tune(its_ctx *ctx, const cli_opts *o)
     cJSON *cost = cJSON_AddObjectToObject(out, "tuning");
     cJSON_AddNumberToObject(cost, "seed", (double)S);
     cJSON_AddNumberToObject(cost, "seeds", (double)K);
+    cJSON_AddStringToObject(cost, "select", o->select ? "lcb" : "mean");
     cJSON_AddNumberToObject(cost, "nfe", (double)rep.nfe);
     cJSON_AddNumberToObject(cost, "runs", (double)rep.runs);
     cJSON_AddNumberToObject(cost, "seconds", rep.seconds);

@@ -69,10 +69,11 @@ static const cli_cmd cli_cmds[] = {
      "  --nfe N1,N2,...   increasing NFE budgets\n"
      "  --seeds K         seeds per point (default 8)\n" CLI_SET_HELP
      "  --out DIR         the output directory (created when missing)\n"},
-    {"tune", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS | CLI_F_EVAL_SEEDS | CLI_F_EVAL_SEED, 1,
+    {"tune", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS | CLI_F_EVAL_SEEDS | CLI_F_EVAL_SEED | CLI_F_SELECT, 1,
      NULL, cli_cmd_tune,
      "usage: itscale tune --task T --nfe 100,500,2000 [--seeds K] [--seed S] [--samplers a,b]\n"
-     "                   [--eval-seeds K2] [--eval-seed S2] [--set key=value]... --out DIR\n"
+     "                   [--eval-seeds K2] [--eval-seed S2] [--select mean|lcb]\n"
+     "                   [--set key=value]... --out DIR\n"
      "Which configuration is best at each budget: pilot runs of every method and a small grid of\n"
      "its main parameters (each sized to the budget), K seeds each with successive halving;\n"
      "writes DIR/policy.json (the policy of sampler auto) and DIR/tuning.json.\n"
@@ -83,6 +84,8 @@ static const cli_cmd cli_cmds[] = {
      "  --eval-seeds K2   also measure every candidate, auto and its online mode on K2 held-out\n"
      "                    seeds (added to tuning.json; they must not overlap the tuning seeds)\n"
      "  --eval-seed S2    the first held-out seed (default 0)\n"
+     "  --select RULE     mean: the best mean per budget (default); lcb: the best mean - SE,\n"
+     "                    a steadier candidate when two means differ by less than their noise\n"
      "  --set KEY=VALUE   run.steps=10, task.dim=64, ... (repeatable)\n"
      "  --config FILE     a JSON configuration whose run and task apply to every candidate\n"
      "  --out DIR         the output directory (created when missing)\n"},

@@ -130,6 +130,10 @@ typedef struct its_tune_params {
     const char *label;            /* stored in the policy ("task gmm dim=256"); may be NULL */
     its_tune_progress_fn progress;
     void *progress_user;
+    /* How each budget's entry is chosen among the candidates run on every seed: 0 (default) the
+     * best mean; 1 the best lower bound mean - SE, which prefers a steadier candidate when two
+     * means differ by less than their noise. The runner-up is ranked the same way. */
+    int select;
 } its_tune_params;
 
 ITS_API void its_tune_params_init(its_tune_params *p);
@@ -155,7 +159,8 @@ typedef struct its_tune_report {
 } its_tune_report;
 
 /* Measures the candidates at each budget on the host's model and verifier and returns the
- * policy (*out, caller frees) whose entry per budget is the best mean, with the runner-up.
+ * policy (*out, caller frees) whose entry per budget is the best by p->select (mean, or mean -
+ * SE), with the runner-up.
  * report (may be NULL) receives the measurements; they live until its_policy_free(*out). */
 ITS_API its_status its_tune(its_ctx *ctx, const its_tune_params *p, const its_model *m,
                             const its_verifier *v, its_policy **out, its_tune_report *report);

@@ -179,6 +179,9 @@ static its_status tune_check(its_ctx *ctx, const its_tune_params *p)
     if (p->halving != 0 && p->halving != 1)
         return its_error(ctx, ITS_ERR_INVALID, "tune.halving: expected 0 or 1, got %d",
                          p->halving);
+    if (p->select != 0 && p->select != 1)
+        return its_error(ctx, ITS_ERR_INVALID, "tune.select: expected 0 or 1, got %d",
+                         p->select);
     return ITS_OK;
 }
 
@@ -255,8 +258,8 @@ static its_status tune_setup(tune_state *t)
     return ITS_OK;
 }
 
-/* Entry b of the policy from the measurements: the best mean among the candidates run on every
- * seed, and the runner-up. */
+/* Entry b of the policy from the measurements: among the candidates run on every seed, the best
+ * by the chosen rule (mean, or mean - SE with select 1), and the runner-up. */
 static its_status tune_entry(tune_state *t, size_t b, its_policy *pol)
 {
     const its_tune_params *p = t->p;
@@ -265,7 +268,10 @@ static its_status tune_entry(tune_state *t, size_t b, its_policy *pol)
     for (size_t i = 0; i < t->nc; i++) {
         if (t->c[i].ran[b] != t->K)
             continue;
-        double m = tune_mean_at(t, i, b, NULL);
+        double se = 0.0;
+        double m = tune_mean_at(t, i, b, &se);
+        if (p->select == 1)
+            m -= isfinite(se) ? se : 0.0;
         if (!isfinite(m))
             continue;
         if (best < 0 || m > bm) {
