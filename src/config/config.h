@@ -22,6 +22,27 @@ typedef its_param_desc its_cfg_field;
 
 const its_cfg_field *its_cfg_run_fields(size_t *n);
 
+/* The run object's leaves (the run descriptor table), shared by parsing and writing. */
+static inline size_t its_cfg_run_n(void)
+{
+    size_t n;
+    its_run_desc(&n);
+    return n;
+}
+#define its_run_fields (its_run_desc(NULL))
+#define its_run_fields_n (its_cfg_run_n())
+
+/* Interpolant parameters by kind (JSON key, field offset in its_interp). */
+typedef struct {
+    its_interp_kind kind;
+    const char *key;
+    size_t offset;
+} its_ip_key;
+
+/* Interpolant parameters by kind, in config_parse.c (read there, written by config_write.c). */
+extern const its_ip_key its_ip_keys[];
+extern const size_t its_ip_keys_n;
+
 /* "integer in [1, 65536]", "number in (0, 1]", "one of \"euler\", \"heun\"", "true or false". */
 void its_cfg_desc_expect(const its_param_desc *d, char *buf, size_t cap);
 void its_cfg_field_expect(const its_cfg_field *f, char *buf, size_t cap);
@@ -52,5 +73,8 @@ char *its_cfg_print(its_ctx *ctx, const cJSON *root);
  * most ITS_CFG_MAX_DEPTH, no number with a leading zero (01, -01: cJSON reads them, JSON does
  * not allow them). ITS_ERR_CONFIG with the byte offset otherwise. */
 its_status its_cfg_prescan(its_ctx *ctx, const char *json, size_t len);
+/* The pre-scan itself; *open: 1 when the text ends inside a string or an unclosed object or
+ * array (the parser names such a document truncated). */
+its_status its_cfg_scan(its_ctx *ctx, const char *json, size_t len, int *open);
 
 #endif

@@ -1,6 +1,6 @@
-/* JSON configuration: strict parsing of {"sampler", "params", "run"} into a sampler, and the
- * effective configuration written back. Method parameters come from each method's descriptor
- * table; run parameters from the table below. Every error names the JSON path. */
+/* JSON configuration, parsing: strict parsing of {"sampler", "params", "run"} into a sampler.
+ * Method parameters come from each method's descriptor table; run parameters from the run
+ * descriptor table. Every error names the JSON path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,35 +11,19 @@
 
 static const char *cfg_method_name(int v) { return its_method_name((its_method)v); }
 
-#define its_run_fields (its_run_desc(NULL))
-#define its_run_fields_n (cfg_run_n())
-
-static size_t cfg_run_n(void)
-{
-    size_t n;
-    its_run_desc(&n);
-    return n;
-}
-
 const its_cfg_field *its_cfg_run_fields(size_t *n)
 {
     return its_run_desc(n);
 }
 
-/* Interpolant parameters by kind (JSON key, field offset in its_interp). */
-typedef struct {
-    its_interp_kind kind;
-    const char *key;
-    size_t offset;
-} its_ip_key;
-
-static const its_ip_key its_ip_keys[] = {
+const its_ip_key its_ip_keys[] = {
     {ITS_INTERP_VP, "beta_min", offsetof(its_interp, beta_min)},
     {ITS_INTERP_VP, "beta_max", offsetof(its_interp, beta_max)},
     {ITS_INTERP_VP_COSINE, "s", offsetof(its_interp, cosine_s)},
     {ITS_INTERP_VE, "sigma_min", offsetof(its_interp, sigma_min)},
     {ITS_INTERP_VE, "sigma_max", offsetof(its_interp, sigma_max)},
 };
+const size_t its_ip_keys_n = ITS_ARRAY_LEN(its_ip_keys);
 
 /* ---------------------------------------------------------------------------------------------
  * Descriptions of what a value must be
@@ -77,119 +61,6 @@ void its_cfg_desc_value(const its_param_desc *d, const void *params, char *buf, 
         snprintf(buf, cap, "\"%s\"", d->ename(v) ? d->ename(v) : "?");
     else
         snprintf(buf, cap, "%d", v);
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Pre-scan: UTF-8, NUL bytes, nesting and leading zeros, before cJSON sees the text
- * ------------------------------------------------------------------------------------------- */
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, surrogates or > U+10FFFF),
- * 0 when invalid. */
-static size_t cfg_utf8_len(const unsigned char *p, size_t left)
-{
-    unsigned c = p[0];
-    size_t n;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (left < n)
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
-}
-
-/* A byte that can sit inside a number or literal token (digits, signs, '.', e/E, letters). */
-static int cfg_token_byte(unsigned c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '.' || c == '+' || c == '-';
-}
-
-/* 1 when a number starts at i (outside strings) with a superfluous leading zero: 00, 01, -01.
- * RFC 8259 section 6: int = zero / ( digit1-9 *DIGIT ); cJSON reads them as decimal. Exponent
- * digits (1e01) may lead with zeros and are not a number start. */
-static int cfg_leading_zero(const unsigned char *p, size_t len, size_t i)
-{
-    if (i > 0 && cfg_token_byte(p[i - 1]))
-        return 0;
-    size_t j = i;
-    if (p[j] == '-')
-        j++;
-    return j + 1 < len && p[j] == '0' && p[j + 1] >= '0' && p[j + 1] <= '9';
-}
-
-static its_status cfg_scan(its_ctx *ctx, const char *json, size_t len, int *open);
-
-its_status its_cfg_prescan(its_ctx *ctx, const char *json, size_t len)
-{
-    int open;
-    return cfg_scan(ctx, json, len, &open);
-}
-
-/* *open: 1 when the text ends inside a string or an unclosed object or array. */
-static its_status cfg_scan(its_ctx *ctx, const char *json, size_t len, int *open)
-{
-    *open = 0;
-    if (!json)
-        return its_error(ctx, ITS_ERR_CONFIG, "config: the JSON text is NULL");
-    if (len == 0)
-        return its_error(ctx, ITS_ERR_CONFIG, "config: empty document (expected a JSON object)");
-    if (len > ITS_CFG_MAX_BYTES)
-        return its_error(ctx, ITS_ERR_CONFIG, "config: %zu bytes is larger than the limit of %zu",
-                         len, ITS_CFG_MAX_BYTES);
-    const unsigned char *p = (const unsigned char *)json;
-    int depth = 0, in_str = 0;
-    for (size_t i = 0; i < len;) {
-        unsigned c = p[i];
-        if (c == 0)
-            return its_error(ctx, ITS_ERR_CONFIG, "config: NUL byte at offset %zu", i);
-        size_t n = cfg_utf8_len(p + i, len - i);
-        if (n == 0)
-            return its_error(ctx, ITS_ERR_CONFIG,
-                             "config: invalid UTF-8 at offset %zu (expected UTF-8 text)", i);
-        if (in_str) {
-            if (c == '\\' && i + 1 < len && p[i + 1] < 0x80 && p[i + 1] != 0)
-                n = 2; /* skip the escaped (ASCII) character */
-            else if (c == '"')
-                in_str = 0;
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (cfg_leading_zero(p, len, i)) {
-            return its_error(ctx, ITS_ERR_CONFIG,
-                             "config: number with a leading zero at offset %zu (JSON allows "
-                             "0 and 0.x, not 01)",
-                             i);
-        } else if (c == '{' || c == '[') {
-            if (++depth > ITS_CFG_MAX_DEPTH)
-                return its_error(ctx, ITS_ERR_CONFIG,
-                                 "config: nesting deeper than %d levels at offset %zu",
-                                 ITS_CFG_MAX_DEPTH, i);
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-        i += n;
-    }
-    *open = in_str || depth > 0;
-    return ITS_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -534,7 +405,7 @@ its_status its_cfg_parse(its_ctx *ctx, const char *json, size_t len, const its_m
     if (!root) {
         size_t off = (end && end >= json && end <= json + len) ? (size_t)(end - json) : 0;
         int open;
-        cfg_scan(ctx, json, len, &open);
+        its_cfg_scan(ctx, json, len, &open);
         if (off + 1 >= len || open)
             return its_error(ctx, ITS_ERR_CONFIG,
                              "config: truncated JSON (the document ends at offset %zu)", len);
@@ -640,292 +511,4 @@ its_status its_cfg_sampler_from_json(its_ctx *ctx, const char *json, size_t len,
         st = its_error(ctx, ITS_ERR_CONFIG, "%s", msg);
     }
     return st;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Writing
- * ------------------------------------------------------------------------------------------- */
-/* The object at the dotted group path of a field (creating it), and the leaf key. */
-static cJSON *cfg_group_obj(cJSON *run, const char *path, const char **leaf)
-{
-    cJSON *o = run;
-    const char *p = path, *dot;
-    while (o && (dot = strchr(p, '.'))) {
-        char key[64];
-        snprintf(key, sizeof(key), "%.*s", (int)(dot - p), p);
-        cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
-        if (!c)
-            c = cJSON_AddObjectToObject(o, key);
-        o = c;
-        p = dot + 1;
-    }
-    *leaf = p;
-    return o;
-}
-
-static cJSON *cfg_interp_cjson(const its_run_params *run)
-{
-    if (!run->convert)
-        return cJSON_CreateString("model");
-    cJSON *o = cJSON_CreateObject();
-    const char *name = its_interp_kind_name(run->target.kind);
-    if (!o || !cJSON_AddStringToObject(o, "kind", name ? name : "?")) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    for (size_t i = 0; i < ITS_ARRAY_LEN(its_ip_keys); i++) {
-        if (its_ip_keys[i].kind != run->target.kind)
-            continue;
-        double v;
-        memcpy(&v, (const char *)&run->target + its_ip_keys[i].offset, sizeof(v));
-        if (!cJSON_AddItemToObject(o, its_ip_keys[i].key, its_cfg_number(v))) {
-            cJSON_Delete(o);
-            return NULL;
-        }
-    }
-    return o;
-}
-
-static int cfg_add_params(cJSON *po, const its_method_vt *vt, const void *params)
-{
-    const char *base = params;
-    for (size_t i = 0; i < vt->n_desc; i++) {
-        const its_param_desc *d = &vt->desc[i];
-        cJSON *v = NULL;
-        if (d->type == ITS_PT_DOUBLE) {
-            double x;
-            memcpy(&x, base + d->offset, sizeof(x));
-            v = its_cfg_number(x);
-        } else if (d->type == ITS_PT_U64) {
-            uint64_t x;
-            memcpy(&x, base + d->offset, sizeof(x));
-            v = its_cfg_number((double)x);
-        } else {
-            int x;
-            memcpy(&x, base + d->offset, sizeof(x));
-            if (d->type == ITS_PT_INT)
-                v = its_cfg_number(x);
-            else if (d->type == ITS_PT_BOOL)
-                v = cJSON_CreateBool(x != 0);
-            else
-                v = cJSON_CreateString(d->ename(x) ? d->ename(x) : "?");
-        }
-        if (!v || !cJSON_AddItemToObject(po, d->name, v)) {
-            cJSON_Delete(v);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-cJSON *its_cfg_to_cjson(const its_method_vt *vt, const void *params, const its_run_params *run)
-{
-    cJSON *root = cJSON_CreateObject();
-    if (!root)
-        return NULL;
-    cJSON *po, *ro;
-    if (!cJSON_AddStringToObject(root, "sampler", its_method_name(vt->method)) ||
-        !(po = cJSON_AddObjectToObject(root, "params")) || cfg_add_params(po, vt, params) != 0 ||
-        !(ro = cJSON_AddObjectToObject(root, "run")))
-        goto fail;
-    for (size_t i = 0; i < its_run_fields_n; i++) {
-        const its_cfg_field *f = &its_run_fields[i];
-        const char *leaf;
-        cJSON *o = cfg_group_obj(ro, f->path, &leaf);
-        if (!o)
-            goto fail;
-        const char *src = (const char *)run + f->offset;
-        cJSON *v = NULL;
-        switch (f->type) {
-        case ITS_CF_INT: {
-            int x;
-            memcpy(&x, src, sizeof(x));
-            v = its_cfg_number(x);
-            break;
-        }
-        case ITS_CF_U64: {
-            uint64_t x;
-            memcpy(&x, src, sizeof(x));
-            v = its_cfg_number((double)x);
-            break;
-        }
-        case ITS_CF_DOUBLE: {
-            double x;
-            memcpy(&x, src, sizeof(x));
-            v = its_cfg_number(x);
-            break;
-        }
-        case ITS_CF_ENUM: {
-            int x;
-            memcpy(&x, src, sizeof(x));
-            v = cJSON_CreateString(f->ename(x) ? f->ename(x) : "?");
-            break;
-        }
-        case ITS_CF_GRID_CUSTOM:
-            if (run->grid != ITS_GRID_CUSTOM || !run->grid_custom)
-                continue;
-            v = cJSON_CreateArray();
-            for (int k = 0; v && k <= run->steps; k++) {
-                cJSON *x = its_cfg_number(run->grid_custom[k]);
-                if (!x || !cJSON_AddItemToArray(v, x)) {
-                    cJSON_Delete(x);
-                    cJSON_Delete(v);
-                    v = NULL;
-                }
-            }
-            break;
-        case ITS_CF_INTERP:
-            v = cfg_interp_cjson(run);
-            break;
-        default:
-            continue;
-        }
-        if (!v || !cJSON_AddItemToObject(o, leaf, v)) {
-            cJSON_Delete(v);
-            goto fail;
-        }
-    }
-    return root;
-fail:
-    cJSON_Delete(root);
-    return NULL;
-}
-
-cJSON *its_cfg_number(double v)
-{
-    if (!isfinite(v))
-        return cJSON_CreateNull();
-    char buf[40];
-    if (v == floor(v) && fabs(v) <= ITS_CFG_MAX_INT)
-        snprintf(buf, sizeof(buf), "%.0f", v);
-    else {
-        for (int prec = 15; prec <= 17; prec++) {
-            snprintf(buf, sizeof(buf), "%.*g", prec, v);
-            if (strtod(buf, NULL) == v)
-                break;
-        }
-    }
-    return cJSON_CreateRaw(buf);
-}
-
-char *its_cfg_print(its_ctx *ctx, const cJSON *root)
-{
-    if (!root)
-        return NULL;
-    char *txt = cJSON_PrintUnformatted(root);
-    if (!txt)
-        return NULL;
-    char *copy = its_strdup(ctx, txt);
-    cJSON_free(txt);
-    return copy;
-}
-
-const char *its_sampler_to_json(its_sampler *s)
-{
-    if (!s)
-        return NULL;
-    char *txt;
-    if (s->ops) {
-        txt = s->ops->to_json(s);
-    } else {
-        cJSON *root = its_cfg_to_cjson(s->vt, s->params, &s->run);
-        txt = its_cfg_print(s->ctx, root);
-        cJSON_Delete(root);
-    }
-    if (!txt)
-        return NULL;
-    its_mfree(s->ctx, s->json);
-    s->json = txt;
-    return s->json;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * The parameter metadata as one document (its_params_json)
- * ------------------------------------------------------------------------------------------- */
-static cJSON *cfg_info_cjson(const its_param_info *in)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    int ok = cJSON_AddStringToObject(o, "name", in->name) &&
-             cJSON_AddStringToObject(o, "type", its_param_type_name(in->type)) != NULL;
-    cJSON *def = NULL;
-    if (in->type == ITS_PARAM_ENUM)
-        def = cJSON_CreateString(its_param_choice(in, (int)in->def));
-    else if (in->type == ITS_PARAM_BOOL)
-        def = cJSON_CreateBool(in->def != 0);
-    else if (in->type == ITS_PARAM_INTERP)
-        def = cJSON_CreateString("model");
-    else
-        def = its_cfg_number(in->def); /* null for array */
-    ok = ok && def && cJSON_AddItemToObject(o, "default", def);
-    if (!ok && def && !cJSON_IsInvalid(def))
-        def = NULL;
-    int numeric = in->type == ITS_PARAM_INT || in->type == ITS_PARAM_REAL;
-    ok = ok && cJSON_AddItemToObject(o, "min", numeric ? its_cfg_number(in->min) : cJSON_CreateNull());
-    ok = ok && cJSON_AddItemToObject(o, "max", numeric && in->max < ITS_CFG_MAX_INT
-                                                   ? its_cfg_number(in->max)
-                                                   : cJSON_CreateNull());
-    ok = ok && cJSON_AddBoolToObject(o, "min_open", in->min_open != 0);
-    if (ok && in->type == ITS_PARAM_ENUM) {
-        cJSON *ch = cJSON_AddArrayToObject(o, "choices");
-        for (int j = 0; ok && ch && j < in->n_choices; j++)
-            ok = cJSON_AddItemToArray(ch, cJSON_CreateString(its_param_choice(in, j)));
-        ok = ok && ch;
-    }
-    ok = ok && cJSON_AddBoolToObject(o, "size_param", in->size_param != 0);
-    ok = ok && cJSON_AddStringToObject(o, "doc", in->doc ? in->doc : "");
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
-}
-
-its_status its_params_json(its_ctx *ctx, char **out)
-{
-    if (!ctx)
-        return ITS_ERR_INVALID;
-    its_clear_error(ctx);
-    if (!out)
-        return its_error(ctx, ITS_ERR_INVALID, "its_params_json: out is NULL");
-    *out = NULL;
-    cJSON *root = cJSON_CreateObject(), *methods = NULL, *run = NULL;
-    int ok = root && cJSON_AddStringToObject(root, "version", its_version()) &&
-             (methods = cJSON_AddObjectToObject(root, "methods")) != NULL;
-    for (int m = 0; ok && m < ITS_METHOD_COUNT_; m++) {
-        cJSON *mo = cJSON_AddObjectToObject(methods, its_method_name((its_method)m));
-        ok = mo && cJSON_AddStringToObject(mo, "summary", its_method_summary((its_method)m)) &&
-             cJSON_AddBoolToObject(mo, "needs_verifier", its_method_needs_verifier((its_method)m)) &&
-             cJSON_AddNumberToObject(mo, "needs_grad", its_method_needs_grad((its_method)m)) &&
-             cJSON_AddStringToObject(mo, "scale_rule", its_method_scale_rule((its_method)m));
-        const char *size_param = NULL;
-        cJSON *pa = ok ? cJSON_AddArrayToObject(mo, "params") : NULL;
-        ok = ok && pa;
-        for (int i = 0; ok && i < its_method_param_count((its_method)m); i++) {
-            its_param_info in;
-            its_method_param_info((its_method)m, i, &in);
-            if (in.size_param)
-                size_param = in.name;
-            cJSON *po = cfg_info_cjson(&in);
-            ok = po && cJSON_AddItemToArray(pa, po);
-        }
-        ok = ok && cJSON_AddItemToObject(mo, "size_param", size_param
-                                                               ? cJSON_CreateString(size_param)
-                                                               : cJSON_CreateNull());
-    }
-    ok = ok && (run = cJSON_AddArrayToObject(root, "run")) != NULL;
-    for (int i = 0; ok && i < its_run_param_count(); i++) {
-        its_param_info in;
-        its_run_param_info(i, &in);
-        cJSON *po = cfg_info_cjson(&in);
-        ok = po && cJSON_AddItemToArray(run, po);
-    }
-    if (!ok) {
-        cJSON_Delete(root);
-        return its_error(ctx, ITS_ERR_NOMEM, "its_params_json: out of memory");
-    }
-    *out = its_cfg_print(ctx, root);
-    cJSON_Delete(root);
-    return *out ? ITS_OK : its_error(ctx, ITS_ERR_NOMEM, "its_params_json: out of memory");
 }
