@@ -19,6 +19,13 @@ const char *its_budget_policy_name(its_budget_policy v)
     return ((unsigned)v < ITS_BUDGET_POLICY_COUNT_) ? its_budget_policy_names_[v] : NULL;
 }
 
+/* The name by int, for descriptor tables (declared in samplers/sampler.h beside the other enums' _name_i). */
+const char *its_budget_policy_name_i(int v);
+const char *its_budget_policy_name_i(int v)
+{
+    return its_budget_policy_name((its_budget_policy)v);
+}
+
 its_status its_budget_policy_parse(const char *s, its_budget_policy *out)
 {
     if (!s || !out)

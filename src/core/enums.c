@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "itscale/budget.h"
 
 static const char *its_table_name(const char *const *names, size_t count, int v)
 {
@@ -105,4 +104,3 @@ ITS_ENUM_INT(its_bfs_mode)
 ITS_ENUM_INT(its_dfs_rule)
 ITS_ENUM_INT(its_ls_schedule)
 ITS_ENUM_INT(its_finish)
-ITS_ENUM_INT(its_budget_policy)
