@@ -166,6 +166,35 @@ static void test_rank_desc(void **state)
     assert_memory_equal(o, want, sizeof(want));
 }
 
+/* The ranking against a stable insertion sort written out here, on sets with many ties, NaNs,
+ * infinities and signed zeros, of every size up to 300. */
+static void test_rank_desc_stable(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    static const double vals[] = {0.0, -0.0, 1.0, -1.0, 2.5, INFINITY, -INFINITY, NAN};
+    double s[N] = {0};
+    size_t got[N], want[N];
+    uint64_t r = 0x9e3779b97f4a7c15u;
+    for (size_t n = 0; n <= N; n += (n < 20 ? 1 : 37)) {
+        for (size_t i = 0; i < n; i++) {
+            r = r * 6364136223846793005u + 1442695040888963407u;
+            s[i] = vals[(r >> 33) % (sizeof(vals) / sizeof(vals[0]))];
+        }
+        its_rank_desc(s, n, got);
+        for (size_t i = 0; i < n; i++) {
+            size_t v = i, j = i;
+            while (j > 0 && (isnan(s[want[j - 1]]) ? !isnan(s[v]) : s[v] > s[want[j - 1]])) {
+                want[j] = want[j - 1];
+                j--;
+            }
+            want[j] = v;
+        }
+        if (n)
+            assert_memory_equal(got, want, n * sizeof(size_t));
+    }
+}
+
 /* ---------------------------------------------------------------------------------------------
  * exact reductions
  * ------------------------------------------------------------------------------------------- */
@@ -673,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_systematic_counts),
         cmocka_unit_test(test_softmax_alloc),
         cmocka_unit_test(test_rank_desc),
+        cmocka_unit_test(test_rank_desc_stable),
         cmocka_unit_test_setup_teardown(test_svdd_k1_is_sde, setup, teardown),
         cmocka_unit_test_setup_teardown(test_beam_k1_is_sde, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bfs_temp0_is_best_of_n, setup, teardown),

@@ -42,6 +42,7 @@ struct its_engine {
     size_t scratch_rows;
     float *tbuf;                    /* host: model times */
     float *sbuf;                    /* host: verifier scores */
+    uint32_t *rbuf;                 /* host: repeats per source row in a gather */
     float *in_buf;                  /* backend: scaled model input (conversion only) */
     size_t model_chunk;             /* rows per model call */
     int wave_rc[ITS_WAVE_MAX];      /* return codes of the current wave of model calls */

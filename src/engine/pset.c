@@ -18,15 +18,17 @@ static inline uint32_t its_stream(uint32_t purpose, uint32_t tick)
 /* ------------------------------------------------------------------------------------------
  * memory
  * ---------------------------------------------------------------------------------------- */
-/* Host scratch for model times and scores, and the conversion input buffer, sized for the
- * largest particle set; grown only while sets are being made, never inside a step. */
+/* Host scratch for model times, scores and a gather's repeat counts, and the conversion input
+ * buffer, sized for the largest particle set; grown only while sets are being made, never inside
+ * a step. */
 static its_status its_eng_scratch(its_engine *e, size_t rows)
 {
     if (rows <= e->scratch_rows)
         return ITS_OK;
     float *tb = its_eng_alloc(e, rows * sizeof(float));
     float *sb = its_eng_alloc(e, rows * sizeof(float));
-    if (!tb || !sb)
+    uint32_t *rb = its_eng_alloc(e, rows * sizeof(uint32_t));
+    if (!tb || !sb || !rb)
         return ITS_ERR_NOMEM;
     if (e->convert_to) {
         size_t in_rows = e->model->max_batch ? e->model->max_batch : rows;
@@ -39,6 +41,7 @@ static its_status its_eng_scratch(its_engine *e, size_t rows)
     }
     e->tbuf = tb;
     e->sbuf = sb;
+    e->rbuf = rb;
     e->scratch_rows = rows;
     return ITS_OK;
 }
@@ -212,16 +215,17 @@ its_status its_eng_gather(its_engine *e, its_pset *dst, const its_pset *src, con
     if (dst == src || n > dst->cap)
         return its_error(e->ctx, ITS_ERR_INVALID, "gather of %zu rows into a set of %zu", n,
                          dst->cap);
-    for (size_t j = 0; j < n; j++) {
+    for (size_t j = 0; j < n; j++)
         if (idx[j] >= src->n)
             return its_error(e->ctx, ITS_ERR_INVALID, "gather index %zu outside a set of %zu",
                              idx[j], src->n);
-        /* the k-th repeat of a row: count earlier repeats (n is a particle count, small). */
-        uint32_t k = 0;
-        for (size_t i = 0; i < j; i++)
-            k += idx[i] == idx[j];
+    /* The k-th repeat of a source row gets child lineage k: one counter per source row (every
+     * set's rows fit the scratch, see its_eng_scratch), so a gather is linear in its rows. */
+    uint32_t *rep = e->rbuf;
+    memset(rep, 0, src->n * sizeof(uint32_t));
+    for (size_t j = 0; j < n; j++) {
         its_eng_copy_rows(e, dst, j, src, idx[j], 1);
-        dst->lineage[j] = its_lineage_child(src->lineage[idx[j]], k);
+        dst->lineage[j] = its_lineage_child(src->lineage[idx[j]], rep[idx[j]]++);
     }
     dst->n = n;
     dst->t = src->t;
