@@ -131,18 +131,48 @@ static int its_rank_before(const double *s, size_t a, size_t b)
     return s[a] > s[b];
 }
 
+/* The ranking order made total: equal scores (and NaNs) keep their index order, so any correct
+ * sort gives the one stable order. */
+static int its_rank_first(const double *s, size_t a, size_t b)
+{
+    if (its_rank_before(s, a, b))
+        return 1;
+    if (its_rank_before(s, b, a))
+        return 0;
+    return a < b;
+}
+
+static void its_rank_sift(const double *s, size_t *h, size_t root, size_t n)
+{
+    /* max-heap on "ranks later", so the heap's top is the last in rank order */
+    for (;;) {
+        size_t c = 2 * root + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && its_rank_first(s, h[c], h[c + 1]))
+            c++;
+        if (!its_rank_first(s, h[root], h[c]))
+            return;
+        size_t v = h[root];
+        h[root] = h[c];
+        h[c] = v;
+        root = c;
+    }
+}
+
 void its_rank_desc(const double *score, size_t n, size_t *order)
 {
-    /* insertion sort: stable, no allocation; n is a particle count */
+    /* heapsort: O(n log n), no allocation (beam ranks beams x expansions, thousands of rows);
+     * the order is the stable descending one because the comparison is total */
     for (size_t i = 0; i < n; i++)
         order[i] = i;
-    for (size_t i = 1; i < n; i++) {
-        size_t v = order[i], j = i;
-        while (j > 0 && its_rank_before(score, v, order[j - 1])) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = v;
+    for (size_t i = n / 2; i-- > 0;)
+        its_rank_sift(score, order, i, n);
+    for (size_t end = n; end > 1; end--) {
+        size_t v = order[0];
+        order[0] = order[end - 1];
+        order[end - 1] = v;
+        its_rank_sift(score, order, 0, end - 1);
     }
 }
 
