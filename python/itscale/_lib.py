@@ -1,8 +1,9 @@
 """Loading libitscale.so through cffi in ABI mode (no compiler at install or import time).
 
-Only the structs a host fills in (its_ctx_params, its_model, its_interp, its_verifier) and the
-plain records the library hands back (usage, trace points, per-step records, progress) are
-declared here. Method and run parameters cross the boundary as JSON, so they are never mirrored.
+Only the structs a host fills in (its_ctx_params, its_model, its_interp, its_verifier,
+its_tune_params) and the plain records the library hands back (usage, trace points, per-step
+records, progress, the tuning report) are declared here. Method and run parameters cross the
+boundary as JSON, so they are never mirrored.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ LIB_MINOR = 1
 #: grown the struct past what this package allocates, and is refused.
 MODEL_VERSION = 2
 VERIFIER_VERSION = 2
+TUNE_PARAMS_VERSION = 1
 
 CDEF = r"""
 typedef int its_status;
@@ -177,6 +179,41 @@ its_status its_gmm_bind_quadratic(its_gmm *g, const double *center, double a, it
 its_status its_gmm_tilt_quadratic(const its_gmm *g, const double *center, double a,
                                   double lambda, its_gmm **out);
 its_status its_gmm_sample(const its_gmm *g, uint64_t seed, size_t n, float *out, size_t *comp);
+
+typedef struct its_run_params its_run_params;
+typedef struct its_policy its_policy;
+its_status its_policy_from_json(its_ctx *ctx, const char *json, size_t len, its_policy **out);
+const char *its_policy_to_json(its_policy *p);
+void its_policy_free(its_policy *p);
+size_t its_policy_count(const its_policy *p);
+typedef int (*its_tune_progress_fn)(void *user, size_t done, size_t total, const char *what);
+typedef struct its_tune_params {
+    int version;
+    const uint64_t *budgets;
+    size_t n_budgets;
+    int seeds;
+    uint64_t seed;
+    const char *const *candidates;
+    size_t n_candidates;
+    const its_run_params *run;
+    int halving;
+    const char *label;
+    its_tune_progress_fn progress;
+    void *progress_user;
+    int select;
+} its_tune_params;
+void its_tune_params_init(its_tune_params *p);
+const char *its_tune_candidate(size_t i);
+typedef struct its_tune_report {
+    size_t n_budgets, n_candidates;
+    const char *const *candidate_json;
+    const double *mean, *se;
+    const int *count;
+    uint64_t nfe, runs;
+    double seconds;
+} its_tune_report;
+its_status its_tune(its_ctx *ctx, const its_tune_params *p, const its_model *m,
+                    const its_verifier *v, its_policy **out, its_tune_report *report);
 """
 
 ffi = cffi.FFI()
@@ -245,6 +282,13 @@ def _check_structs() -> None:
     buf = ffi.new("char[]", 4096)
     lib.its_gen_options_init(ffi.cast("its_gen_options *", buf))
     gs = ffi.cast("its_gen_options *", buf).size
+    buf = ffi.new("char[]", 4096)
+    lib.its_tune_params_init(ffi.cast("its_tune_params *", buf))
+    tv = ffi.cast("its_tune_params *", buf).version
+    if tv != TUNE_PARAMS_VERSION:
+        raise ImportError(
+            f"itscale: {library_path} has its_tune_params version {tv}; this package declares "
+            f"{TUNE_PARAMS_VERSION}: update the package")
     if mv != MODEL_VERSION or vv != VERIFIER_VERSION or gs != ffi.sizeof("its_gen_options"):
         raise ImportError(
             f"itscale: {library_path} has its_model version {mv}, its_verifier version {vv}, "
