@@ -32,13 +32,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def cpu_model() -> str:
+    """The CPU's name, with its AMD core generation from the family number (a virtual machine
+    may name it only "AMD EPYC")."""
+    info = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            k, _, v = line.partition(":")
+            info.setdefault(k.strip(), v.strip())
     except OSError:
-        pass
-    return platform.processor() or "unknown"
+        return platform.processor() or "unknown"
+    name = info.get("model name", platform.processor() or "unknown")
+    gen = {23: "Zen 1/2", 25: "Zen 3/4", 26: "Zen 5"}.get(int(info.get("cpu family", "0") or 0))
+    if info.get("vendor_id") == "AuthenticAMD" and gen:
+        name += f" ({gen}, family {info['cpu family']})"
+    return name
 
 
 def simd_path() -> str:
@@ -182,7 +189,8 @@ def main() -> None:
     print(f"\n2. torch digits model ({wdir}/flow.itsw, {sum(p.numel() for p in flow.parameters()):,}"
           f" parameters), {a.nfe} NFE, {T} steps, max_batch 64, median of {a.reps} runs")
     print(f"   {'sampler':12s} {'NFE':>5s} {'calls':>5s} {'total ms':>9s} {'model ms':>9s} {'verifier ms':>11s} "
-          f"{'library %':>9s} {'bridge %':>9s} {'lib+bridge %':>12s}")
+          f"{'library %':>9s} {'bridge %':>9s} {'lib+bridge %':>12s} {'model br us':>11s} "
+          f"{'verif br us':>11s}")
     for name, params in runs:
         rows = []
         with itscale.Sampler(name.split()[0], params, {"steps": T}, max_nfe=a.nfe) as s:
@@ -191,14 +199,19 @@ def main() -> None:
                 r = s.run(itscale.Model(fm, dim=64, max_batch=64), fv, seed=rep)
                 u = r.usage
                 bridge = (u.model_s - fm.t) + (u.verifier_s - fv.t)
-                rows.append((u.total_s, fm.t, fv.t, u.library_s, bridge, u.nfe, u.model_calls))
+                rows.append((u.total_s, fm.t, fv.t, u.library_s, bridge, u.nfe, u.model_calls,
+                             (u.model_s - fm.t) / u.model_calls,
+                             (u.verifier_s - fv.t) / max(1, u.verifier_calls)))
         rows = rows[1:]  # the first run warms up
         med = lambda i: statistics.median(x[i] for x in rows)  # noqa: E731
         share = statistics.median((x[3] + x[4]) / x[0] for x in rows)
         # (columns: medians of each quantity; lib+bridge %: median of the per-run share)
         print(f"   {name:12s} {rows[-1][5]:5d} {rows[-1][6]:5d} {med(0) * 1e3:9.2f} {med(1) * 1e3:9.2f} "
               f"{med(2) * 1e3:11.2f} {100 * med(3) / med(0):9.2f} {100 * med(4) / med(0):9.2f} "
-              f"{100 * share:12.2f}")
+              f"{100 * share:12.2f} {med(7) * 1e6:11.2f} {med(8) * 1e6:11.2f}")
+    print("   bridge: the callbacks' time as the library measured it minus the time inside the "
+          "torch module and the\n   classifier; model br us, verif br us: that per model call "
+          "and per verifier call (medians)")
 
 
 if __name__ == "__main__":
