@@ -38,13 +38,13 @@ phase "tests"
 ctest --test-dir build/test -j"$jobs" --output-on-failure --timeout 900
 
 # The Python package, installed into a fresh virtual environment over Debian's python3-torch,
-# numpy and cffi (offline: built with the system's setuptools), tested against this build's
+# numpy and cffi (offline: built in pip's isolated environment by the package's own backend,
+# python/_build/itscale_build.py, which needs nothing from an index), tested against this build's
 # library and command line. pytest's exit status 5 (nothing collected) is a failure too.
 phase "Python package (pytest)"
 pyenv=build/test/pyvenv
 rm -rf "$pyenv"
 /usr/bin/python3 -m venv --system-site-packages "$pyenv"
-# build isolation on, no index: the package's own backend needs nothing from one
 "$pyenv/bin/pip" install --quiet --no-index ./python
 pyrc=0
 ITSCALE_LIBRARY="$PWD/build/test/libitscale.so.0" ITSCALE_CLI="$PWD/build/test/examples/itscale/itscale" \
