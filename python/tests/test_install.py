@@ -69,8 +69,8 @@ def venv(tmp_path_factory) -> Path:
 
 
 def _site_packages(venv: Path) -> Path:
-    r = _run([venv / "bin/python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-             venv)
+    r = _run([venv / "bin/python", "-c",
+              "import sysconfig; print(sysconfig.get_paths()['purelib'])"], venv)
     return Path(r.stdout.strip())
 
 
