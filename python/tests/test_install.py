@@ -163,7 +163,8 @@ def test_sdist_builds_the_same_wheel(tmp_path):
     name = itscale_build.build_sdist(str(tmp_path))
     import tarfile
     with tarfile.open(tmp_path / name) as t:
-        t.extractall(tmp_path / "src")
+        kw = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        t.extractall(tmp_path / "src", **kw)
     root = tmp_path / "src" / "itscale-0.1.0"
     assert (root / "PKG-INFO").read_text() == itscale_build.metadata_text()
     a = itscale_build.build_wheel(str(tmp_path / "a"))
