@@ -705,7 +705,8 @@ ITS_API its_status its_result_status(const its_result *r);
 ITS_API uint64_t its_result_max_nfe(const its_result *r);
 /* The anytime trace: points in increasing NFE; *pts owned by r. */
 ITS_API size_t its_result_trace(const its_result *r, const its_trace_point **pts);
-/* Per-step budget use; *steps owned by r. Zero where the method keeps no per-step record. */
+/* Per-step budget use; *steps owned by r. Zero where the method has no steps of its own to
+ * record (none, best_of_n). */
 ITS_API size_t its_result_steps(const its_result *r, const its_step_usage **steps);
 /* The result as JSON (keys: sampler, config, seed, usage, budget, best, topk, time, trace, steps,
  * status). Owned by r; NULL on allocation failure. */

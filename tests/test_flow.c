@@ -255,6 +255,37 @@ static void test_engine_sde_step(void **state)
     }
 }
 
+/* The engine's per-step records: a closed step records the NFE spent since its begin, a step
+ * closed again adds to its first record, a step never closed leaves none. */
+static void test_engine_step_records(void **state)
+{
+    (void)state;
+    eng_fix f;
+    eng_open(&f, ITS_INTERP_LINEAR, 0, ITS_G_SQUARE);
+    const size_t n = 3;
+    its_pset ps;
+    ITS_ASSERT_OK(its_eng_pset(f.e, &ps, n, 0));
+    its_eng_roots(f.e, &ps, 0, n, 0);
+    ITS_ASSERT_OK(its_eng_init_noise(f.e, &ps, 0, n, 1.0));
+    assert_int_equal(its_eng_step_end(f.e), 0); /* none open */
+    its_eng_step_begin(f.e, 0, 1.0, 7);
+    ITS_ASSERT_OK(its_eng_eval(f.e, &ps, 0, n));
+    assert_int_equal(its_eng_step_end(f.e), n);
+    its_eng_step_begin(f.e, 1, 0.875, -1);
+    ITS_ASSERT_OK(its_eng_eval(f.e, &ps, 0, 2));
+    assert_int_equal(its_eng_step_end(f.e), 2);
+    its_eng_step_begin(f.e, 0, 1.0, -1); /* visited again: adds to step 0 */
+    ITS_ASSERT_OK(its_eng_eval(f.e, &ps, 0, 1));
+    assert_int_equal(its_eng_step_end(f.e), 1);
+    its_eng_step_begin(f.e, 2, 0.75, -1); /* never closed */
+    ITS_ASSERT_OK(its_eng_eval(f.e, &ps, 0, n));
+    assert_int_equal(f.e->n_step_rec, 2);
+    const its_step_usage *r = f.e->step_rec;
+    assert_true(r[0].step == 0 && r[0].t == 1.0 && r[0].quota == 7 && r[0].used == (int64_t)n + 1);
+    assert_true(r[1].step == 1 && r[1].t == 0.875 && r[1].quota == -1 && r[1].used == 2);
+    eng_close(&f);
+}
+
 /* A linear-trained model sampled along vp (DESIGN.md §4.3): u_bar(x) = (c'/c) x + t' c u(x / c) at
  * t(r) equals the exact vp velocity of the mixture. In double through the evaluation map, and in
  * float through the engine. */
@@ -387,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_score_from_velocity),
         cmocka_unit_test(test_sde_drift),
         cmocka_unit_test(test_engine_sde_step),
+        cmocka_unit_test(test_engine_step_records),
         cmocka_unit_test(test_converted_velocity),
         cmocka_unit_test(test_conversion_derivatives),
         cmocka_unit_test(test_exp_grid),

@@ -163,8 +163,16 @@ double its_eng_dot(its_engine *e, const float *x, const float *y);
 /* n uniforms in (0, 1) for host decisions, keyed by (purpose, tick). */
 void its_eng_uniform(its_engine *e, double *out, size_t n, uint32_t purpose, uint32_t tick);
 
-/* ---- records ---- */
-void its_eng_record_step(its_engine *e, int step, double t, int64_t quota, int64_t used);
+/* ---- per-step records (the result's steps) ----
+ * A method brackets each step of its own schedule (a grid step, a selection round, a search
+ * iteration) with begin and end; the engine counts the NFE spent in between. quota: what an
+ * allocator granted the step, -1 when none did. A step that is opened and never closed (the run
+ * stopped inside it) leaves no record; opening a step closes none (its NFE so far are dropped). */
+void its_eng_step_begin(its_engine *e, int step, double t, int64_t quota);
+/* Closes the open step and returns the NFE spent since its begin (0 when none is open). The
+ * first close of a step number appends its record; closing it again (a search that backs up to
+ * a step it already left) adds the NFE to that record. */
+uint64_t its_eng_step_end(its_engine *e);
 its_status its_eng_check(its_engine *e); /* deadline and cancellation between phases */
 
 #endif

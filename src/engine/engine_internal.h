@@ -56,6 +56,9 @@ struct its_engine {
     size_t n_trace;
     its_step_usage *step_rec;
     size_t n_step_rec, cap_step_rec;
+    its_step_usage step_cur;        /* the open step (its_eng_step_begin), when step_open */
+    uint64_t step_nfe0;             /* NFE count when it opened */
+    int step_open;
 
     its_arena_item arena[ITS_ARENA_CAP];
     size_t n_arena;

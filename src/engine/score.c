@@ -210,13 +210,32 @@ its_status its_eng_grad(its_engine *e, its_pset *ps, size_t r0, size_t r1)
 /* ------------------------------------------------------------------------------------------
  * records
  * ---------------------------------------------------------------------------------------- */
-void its_eng_record_step(its_engine *e, int step, double t, int64_t quota, int64_t used)
+void its_eng_step_begin(its_engine *e, int step, double t, int64_t quota)
 {
-    if (e->n_step_rec == e->cap_step_rec)
-        return;
-    its_step_usage *s = &e->step_rec[e->n_step_rec++];
-    s->step = step;
-    s->t = t;
-    s->quota = quota;
-    s->used = used;
+    e->step_open = 1;
+    e->step_cur.step = step;
+    e->step_cur.t = t;
+    e->step_cur.quota = quota;
+    e->step_cur.used = 0;
+    e->step_nfe0 = e->usage.nfe;
+}
+
+uint64_t its_eng_step_end(its_engine *e)
+{
+    if (!e->step_open)
+        return 0;
+    e->step_open = 0;
+    uint64_t used = e->usage.nfe - e->step_nfe0;
+    /* a step opened again (a search that backs up) adds to its first record */
+    for (size_t i = e->n_step_rec; i-- > 0;)
+        if (e->step_rec[i].step == e->step_cur.step) {
+            e->step_rec[i].used += (int64_t)used;
+            return used;
+        }
+    if (e->n_step_rec < e->cap_step_rec) {
+        its_step_usage *s = &e->step_rec[e->n_step_rec++];
+        *s = e->step_cur;
+        s->used = (int64_t)used;
+    }
+    return used;
 }

@@ -86,11 +86,10 @@ static its_status beam_steps(its_engine *e, its_smp_rounds *rs, its_budget_polic
     its_pset P, C;
     size_t *pidx;
     uint32_t *cidx;
-    uint64_t nfe0;
     size_t *order = its_eng_alloc(e, B * rs->kmax * sizeof(size_t));
     if (!order)
         return ITS_ERR_NOMEM;
-    ITS_TRY(its_smp_search_start(e, rs, policy, &P, &C, &pidx, &cidx, &nfe0));
+    ITS_TRY(its_smp_search_start(e, rs, policy, &P, &C, &pidx, &cidx));
     size_t kprev = rs->kmax;
     for (int k = 0; k < rs->T; k++) {
         const size_t K = its_smp_rounds_k(e, rs, k), BK = B * K;
@@ -101,21 +100,14 @@ static its_status beam_steps(its_engine *e, its_smp_rounds *rs, its_budget_polic
         ITS_TRY(its_eng_branch(e, &P, pidx, cidx, &C, 0, BK, t[k + 1], (uint32_t)k));
         C.n = BK;
         if (k + 1 == rs->T) {
-            if (rs->budget)
-                ITS_TRY(its_smp_rounds_end(e, rs, k, its_eng_nfe(e) - nfe0));
-            else
-                its_eng_record_step(e, k, t[k], -1, (int64_t)(its_eng_nfe(e) - nfe0));
+            ITS_TRY(its_smp_rounds_end(e, rs, k));
             return its_eng_score(e, &C, 0, BK, ITS_SCORE_FINAL);
         }
         ITS_TRY(its_eng_eval(e, &C, 0, BK));
         ITS_TRY(its_eng_score(e, &C, 0, BK, ITS_SCORE_LOOKAHEAD));
         its_rank_desc(C.score, BK, order);
         ITS_TRY(its_eng_gather(e, &P, &C, order, B));
-        if (rs->budget)
-            ITS_TRY(its_smp_rounds_end(e, rs, k, its_eng_nfe(e) - nfe0));
-        else
-            its_eng_record_step(e, k, t[k], -1, (int64_t)(its_eng_nfe(e) - nfe0));
-        nfe0 = its_eng_nfe(e);
+        ITS_TRY(its_smp_rounds_end(e, rs, k));
     }
     return ITS_OK;
 }

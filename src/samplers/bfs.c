@@ -111,7 +111,7 @@ static its_status bfs_run(its_engine *e, const void *params)
     its_eng_roots(e, &P, 0, N, 0);
     ITS_TRY(its_eng_init_noise(e, &P, 0, N, t[0]));
     for (int k = 0; k < T; k++) {
-        uint64_t nfe0 = its_eng_nfe(e);
+        its_eng_step_begin(e, k, t[k], -1);
         ITS_TRY(its_eng_eval(e, &P, 0, P.n));
         if (k >= p->start && (k - p->start) % p->every == 0) {
             ITS_TRY(its_eng_score(e, &P, 0, P.n, ITS_SCORE_LOOKAHEAD));
@@ -134,7 +134,7 @@ static its_status bfs_run(its_engine *e, const void *params)
             ITS_TRY(its_smp_local_step(e, &P, k, &lp));
         else
             ITS_TRY(its_eng_step(e, &P, t[k + 1], (uint32_t)k));
-        its_eng_record_step(e, k, t[k], -1, (int64_t)(its_eng_nfe(e) - nfe0));
+        its_eng_step_end(e);
     }
     return its_eng_score(e, &P, 0, P.n, ITS_SCORE_FINAL);
 }

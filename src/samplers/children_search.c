@@ -162,15 +162,26 @@ static uint64_t its_rounds_decrement(uint64_t avail, uint64_t S, uint64_t m)
     return d;
 }
 
-its_status its_smp_rounds_begin(its_engine *e, its_smp_rounds *rs, its_budget_policy policy)
+/* Opens the record of round r (see its_smp_rounds_end). The allocator's quota of a paying round
+ * is fixed when the step before it closes, so it reads the same here as at the round's end. */
+static void its_rounds_open(its_engine *e, const its_smp_rounds *rs, int r)
 {
-    if (!rs->budget)
-        return ITS_OK;
-    /* step 0: the first evaluation, paid before the allocator starts */
-    uint64_t init = its_eng_nfe(e);
-    its_eng_record_step(e, 0, its_eng_grid(e)[0], (int64_t)init, (int64_t)init);
-    if (rs->S == 0)
-        return ITS_OK;
+    int k0 = its_smp_round_k0(rs, r);
+    double t = its_eng_grid(e)[k0];
+    if (!rs->budget) {
+        its_eng_step_begin(e, k0, t, -1);
+        return;
+    }
+    int64_t quota = -1;
+    if (rs->b && its_smp_round_cost(rs, r) > 0)
+        quota = (int64_t)its_budget_quota(rs->b);
+    its_eng_step_begin(e, k0 + 1, t, quota);
+}
+
+/* The allocator of budget mode: total = the cap, init = the first evaluation's NFE. */
+static its_status its_rounds_create(its_engine *e, its_smp_rounds *rs, its_budget_policy policy,
+                                    uint64_t init)
+{
     const its_run_params *run = its_eng_run(e);
     uint64_t cmax = 0;
     for (int r = 0; r < rs->R; r++) {
@@ -190,6 +201,18 @@ its_status its_smp_rounds_begin(its_engine *e, its_smp_rounds *rs, its_budget_po
         bp.d = its_rounds_decrement(bp.total - bp.init, (uint64_t)rs->S,
                                     (uint64_t)rs->n * cmax);
     return its_budget_create(its_eng_ctx(e), &bp, &rs->b);
+}
+
+its_status its_smp_rounds_begin(its_engine *e, its_smp_rounds *rs, its_budget_policy policy)
+{
+    if (!rs->budget)
+        return ITS_OK;
+    /* step 0: the first evaluation, paid before the allocator starts */
+    uint64_t init = its_eng_step_end(e);
+    if (rs->S > 0)
+        ITS_TRY(its_rounds_create(e, rs, policy, init));
+    its_rounds_open(e, rs, 0);
+    return ITS_OK;
 }
 
 void its_smp_rounds_free(its_smp_rounds *rs)
@@ -218,37 +241,34 @@ size_t its_smp_rounds_k(its_engine *e, its_smp_rounds *rs, int r)
     return rs->klast;
 }
 
-its_status its_smp_rounds_end(its_engine *e, its_smp_rounds *rs, int r, uint64_t used)
+its_status its_smp_rounds_end(its_engine *e, its_smp_rounds *rs, int r)
 {
-    if (!rs->budget)
-        return ITS_OK;
-    int k0 = its_smp_round_k0(rs, r);
-    int64_t quota = -1;
+    uint64_t used = its_eng_step_end(e);
     if (rs->b && its_smp_round_cost(rs, r) > 0) {
-        quota = (int64_t)its_budget_quota(rs->b);
         /* a deadline quota below one child per particle still runs one: charge what fits */
         uint64_t left = its_budget_left(rs->b);
         ITS_TRY(its_budget_spend(rs->b, used < left ? used : left));
         ITS_TRY(its_budget_end_step(rs->b));
     }
-    its_eng_record_step(e, k0 + 1, its_eng_grid(e)[k0], quota, (int64_t)used);
+    if (r + 1 < rs->R)
+        its_rounds_open(e, rs, r + 1);
     return ITS_OK;
 }
 
 its_status its_smp_search_start(its_engine *e, its_smp_rounds *rs, its_budget_policy policy,
-                                its_pset *parent, its_pset *child, size_t **pidx, uint32_t **cidx,
-                                uint64_t *nfe0)
+                                its_pset *parent, its_pset *child, size_t **pidx, uint32_t **cidx)
 {
     ITS_TRY(its_smp_fanout(e, parent, child, rs->n, rs->kmax, pidx, cidx));
     its_eng_roots(e, parent, 0, rs->n, 0);
-    *nfe0 = its_eng_nfe(e);
+    /* fixed mode: round 0's record includes the first evaluation; with an allocator the first
+     * evaluation is its init, step 0 of its own, its quota the n rows it evaluates */
+    if (rs->budget)
+        its_eng_step_begin(e, 0, its_eng_grid(e)[0], (int64_t)rs->n);
+    else
+        its_rounds_open(e, rs, 0);
     ITS_TRY(its_eng_init_noise(e, parent, 0, rs->n, its_eng_grid(e)[0]));
     ITS_TRY(its_eng_eval(e, parent, 0, rs->n));
-    ITS_TRY(its_smp_rounds_begin(e, rs, policy));
-    /* with an allocator the first evaluation is its init, recorded on its own */
-    if (rs->budget)
-        *nfe0 = its_eng_nfe(e);
-    return ITS_OK;
+    return its_smp_rounds_begin(e, rs, policy);
 }
 
 static its_status its_children_rounds(its_engine *e, its_smp_rounds *rs, its_budget_policy policy)
@@ -258,11 +278,10 @@ static its_status its_children_rounds(its_engine *e, its_smp_rounds *rs, its_bud
     its_pset P, C;
     size_t *pidx;
     uint32_t *cidx;
-    uint64_t nfe0;
     size_t *sel = its_eng_alloc(e, n * sizeof(size_t));
     if (!sel)
         return ITS_ERR_NOMEM;
-    ITS_TRY(its_smp_search_start(e, rs, policy, &P, &C, &pidx, &cidx, &nfe0));
+    ITS_TRY(its_smp_search_start(e, rs, policy, &P, &C, &pidx, &cidx));
     size_t kprev = rs->kmax;
     for (int r = 0; r < rs->R; r++) {
         const int k0 = its_smp_round_k0(rs, r), k1 = its_smp_round_k1(rs, r);
@@ -278,10 +297,7 @@ static its_status its_children_rounds(its_engine *e, its_smp_rounds *rs, its_bud
             ITS_TRY(its_eng_step(e, &C, t[s + 1], (uint32_t)s));
         }
         if (k1 == rs->T) {
-            if (rs->budget)
-                ITS_TRY(its_smp_rounds_end(e, rs, r, its_eng_nfe(e) - nfe0));
-            else
-                its_eng_record_step(e, k0, t[k0], -1, (int64_t)(its_eng_nfe(e) - nfe0));
+            ITS_TRY(its_smp_rounds_end(e, rs, r));
             return its_eng_score(e, &C, 0, nk, ITS_SCORE_FINAL);
         }
         ITS_TRY(its_eng_eval(e, &C, 0, nk));
@@ -289,11 +305,7 @@ static its_status its_children_rounds(its_engine *e, its_smp_rounds *rs, its_bud
         for (size_t i = 0; i < n; i++)
             sel[i] = its_smp_argmax(C.score, i * k, i * k + k);
         ITS_TRY(its_eng_gather(e, &P, &C, sel, n));
-        if (rs->budget)
-            ITS_TRY(its_smp_rounds_end(e, rs, r, its_eng_nfe(e) - nfe0));
-        else
-            its_eng_record_step(e, k0, t[k0], -1, (int64_t)(its_eng_nfe(e) - nfe0));
-        nfe0 = its_eng_nfe(e);
+        ITS_TRY(its_smp_rounds_end(e, rs, r));
     }
     return ITS_OK;
 }

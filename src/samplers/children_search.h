@@ -46,15 +46,16 @@ its_status its_smp_rounds_shrink(its_ctx *ctx, const its_plan *pl, its_method m,
                                  int block, size_t *n, size_t *kmax);
 uint64_t its_smp_rounds_plan(const its_plan *pl, int budget, int block, size_t n, size_t kmax);
 uint64_t its_smp_rounds_minimum(const its_plan *pl, int budget, int block);
-/* Budget mode: creates the budget after the first evaluation (no-op in fixed mode). Free with
- * its_smp_rounds_free on every path. */
+/* Budget mode: closes the record of the first evaluation (step 0), creates the budget after it
+ * and opens round 0's record (no-op in fixed mode). Free with its_smp_rounds_free on every
+ * path. */
 its_status its_smp_rounds_begin(its_engine *e, its_smp_rounds *rs, its_budget_policy policy);
 /* The start shared by beam, svdd and code: parent and child sets for rs->n particles with up to
  * rs->kmax children each, the parents drawn at t_max and evaluated, and the round planner begun.
- * *nfe0 is the NFE count the first round's record starts from. */
+ * The first evaluation is recorded in round 0 (fixed mode) or as step 0 of its own (budget
+ * mode); round 0's record is open on return. */
 its_status its_smp_search_start(its_engine *e, its_smp_rounds *rs, its_budget_policy policy,
-                                its_pset *parent, its_pset *child, size_t **pidx, uint32_t **cidx,
-                                uint64_t *nfe0);
+                                its_pset *parent, its_pset *child, size_t **pidx, uint32_t **cidx);
 void its_smp_rounds_free(its_smp_rounds *rs);
 /* First grid step of round r, one past its last, and c_r. */
 int its_smp_round_k0(const its_smp_rounds *rs, int r);
@@ -62,9 +63,11 @@ int its_smp_round_k1(const its_smp_rounds *rs, int r);
 uint64_t its_smp_round_cost(const its_smp_rounds *rs, int r);
 /* Children per particle for round r (kmax in fixed mode). */
 size_t its_smp_rounds_k(its_engine *e, its_smp_rounds *rs, int r);
-/* Budget mode: charges `used` NFE of round r to the allocator, closes its step and records
- * {quota, used} as engine step k0 + 1 (step 0 is the first evaluation). */
-its_status its_smp_rounds_end(its_engine *e, its_smp_rounds *rs, int r, uint64_t used);
+/* Closes round r's record and opens round r + 1's. The record is engine step k0 (the round's
+ * first grid index) in fixed mode; in budget mode it is step k0 + 1 (step 0 is the first
+ * evaluation) with the allocator's quota, and the NFE the round used are charged to the
+ * allocator. */
+its_status its_smp_rounds_end(its_engine *e, its_smp_rounds *rs, int r);
 
 /* Children search (`svdd`: block = 1; `code`: block = L). n particles; at each block start every
  * particle spawns k SDE children (child 0 keeps the parent's lineage) that run `block` steps;

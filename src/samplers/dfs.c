@@ -76,9 +76,8 @@ static its_status dfs_run(its_engine *e, const void *params)
     /* keep row k: the best evaluated state seen at step k (x, u, x0, lineage, score) */
     ITS_TRY(its_eng_pset(e, &keep, (size_t)T, 0));
     unsigned char *seen = its_eng_alloc(e, (size_t)T);
-    int64_t *used = its_eng_alloc(e, (size_t)T * sizeof(int64_t));
     double *prev = its_eng_alloc(e, (size_t)T * sizeof(double)); /* the path's r at each step */
-    if (!seen || !used || !prev)
+    if (!seen || !prev)
         return ITS_ERR_NOMEM;
     its_eng_roots(e, &ps, 0, 1, 0);
     ITS_TRY(its_eng_init_noise(e, &ps, 0, 1, t[0]));
@@ -87,7 +86,8 @@ static its_status dfs_run(its_engine *e, const void *params)
     int k = 0;
     its_status st = ITS_OK;
     while (k < T) {
-        uint64_t before = its_eng_nfe(e);
+        /* a step's record sums its visits: after a backtrack the steps from j on are visited again */
+        its_eng_step_begin(e, k, t[k], -1);
         if ((st = its_eng_eval(e, &ps, 0, 1)) != ITS_OK ||
             (st = its_eng_score(e, &ps, 0, 1, ITS_SCORE_LOOKAHEAD)) != ITS_OK)
             break;
@@ -117,7 +117,7 @@ static its_status dfs_run(its_engine *e, const void *params)
                             : its_eng_renoise(e, &ps, t[j], attempt);
                 if (st != ITS_OK)
                     break;
-                used[k] += (int64_t)(its_eng_nfe(e) - before);
+                its_eng_step_end(e);
                 k = j;
                 continue;
             }
@@ -126,13 +126,17 @@ static its_status dfs_run(its_engine *e, const void *params)
         }
         prev[k] = ps.score[0]; /* the score of the state this path continues from */
         st = its_eng_step(e, &ps, t[k + 1], (uint32_t)k);
-        used[k] += (int64_t)(its_eng_nfe(e) - before);
+        its_eng_step_end(e); /* also when the step stopped: what it spent counts */
         if (st != ITS_OK)
             break;
         k++;
     }
-    for (int i = 0; i < T; i++)
-        its_eng_record_step(e, i, t[i], -1, used[i]);
+    /* every grid step has a record, in grid order: 0 NFE for the steps the run never reached
+     * (the visited ones form a prefix, so appending the rest keeps the order) */
+    for (int i = 0; i < T; i++) {
+        its_eng_step_begin(e, i, t[i], -1);
+        its_eng_step_end(e);
+    }
     ITS_TRY(st);
     return its_eng_score(e, &ps, 0, 1, ITS_SCORE_FINAL);
 }

@@ -76,10 +76,10 @@ static its_status ls_run(its_engine *e, const void *params)
     its_eng_roots(e, &ps, 0, n, 0);
     ITS_TRY(its_eng_init_noise(e, &ps, 0, n, t[0]));
     for (int k = 0; k < T; k++) {
-        uint64_t before = its_eng_nfe(e);
+        its_eng_step_begin(e, k, t[k], -1);
         ITS_TRY(its_eng_eval(e, &ps, 0, n));
         ITS_TRY(its_smp_local_step(e, &ps, k, p));
-        its_eng_record_step(e, k, t[k], -1, (int64_t)(its_eng_nfe(e) - before));
+        its_eng_step_end(e);
     }
     return its_eng_score(e, &ps, 0, n, ITS_SCORE_FINAL);
 }

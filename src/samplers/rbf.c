@@ -97,14 +97,12 @@ typedef struct rbf_state {
     uint32_t *cidx;
     /* per chain, within a step */
     double *best_ever, *step_best;
-    uint64_t *pnum, *drawn, *n, *off;
+    uint64_t *pnum, *n, *off;
     long *accepted;
     unsigned char *have_best, *active;
-    int64_t *rec_quota, *rec_used; /* per searched step, summed over chains */
     uint64_t Q;                     /* per chain per step */
     uint64_t chain_total;           /* init + T Q: one chain's budget */
     int K;                          /* searched steps: T - 1 */
-    int steps_run;                  /* searched steps with a record */
 } rbf_state;
 
 /* Marks a set as evaluated at t (rows copied with u and x0 of that time). */
@@ -139,10 +137,13 @@ static its_status rbf_step(its_engine *e, rbf_state *st, int k)
     const double s = its_eng_grid(e)[k + 1];
     const int last = k == st->K - 1;
     const uint64_t cap = its_eng_max_nfe(e);
+    /* the record of step k + 1: chains summed, the quotas their budgets granted */
     int64_t quota = 0;
-    for (size_t b = 0; b < B; b++) {
+    for (size_t b = 0; b < B; b++)
         quota += (int64_t)its_budget_quota(st->bud[b]);
-        st->drawn[b] = st->pnum[b] = 0;
+    its_eng_step_begin(e, k + 1, its_eng_grid(e)[k], quota);
+    for (size_t b = 0; b < B; b++) {
+        st->pnum[b] = 0;
         st->step_best[b] = -INFINITY;
         st->have_best[b] = 0;
         st->accepted[b] = -1;
@@ -190,7 +191,6 @@ static its_status rbf_step(its_engine *e, rbf_state *st, int k)
         for (size_t b = 0; b < B; b++) {
             if (!st->n[b])
                 continue;
-            st->drawn[b] += st->n[b];
             uint64_t taken = st->n[b];
             for (size_t j = 0; j < st->n[b]; j++) {
                 size_t r = st->off[b] + j;
@@ -216,15 +216,9 @@ static its_status rbf_step(its_engine *e, rbf_state *st, int k)
             st->active[b] = st->accepted[b] < 0 && its_budget_left(st->bud[b]) > 0;
         }
     }
-    int64_t drawn = 0;
-    for (size_t b = 0; b < B; b++) {
-        drawn += (int64_t)st->drawn[b];
+    for (size_t b = 0; b < B; b++)
         ITS_TRY(its_budget_end_step(st->bud[b]));
-    }
-    st->rec_quota[k] += quota;
-    st->rec_used[k] += drawn;
-    if (k + 1 > st->steps_run)
-        st->steps_run = k + 1;
+    its_eng_step_end(e); /* every proposal drawn, the speculative ones too */
     st->best.n = B;
     rbf_set_at(&st->best, s);
     if (last)
@@ -246,13 +240,10 @@ static its_status rbf_search(its_engine *e, rbf_state *st)
         !(st->best_ever = its_eng_alloc(e, B * sizeof(double))) ||
         !(st->step_best = its_eng_alloc(e, B * sizeof(double))) ||
         !(st->pnum = its_eng_alloc(e, B * sizeof(uint64_t))) ||
-        !(st->drawn = its_eng_alloc(e, B * sizeof(uint64_t))) ||
         !(st->n = its_eng_alloc(e, B * sizeof(uint64_t))) ||
         !(st->off = its_eng_alloc(e, B * sizeof(uint64_t))) ||
         !(st->accepted = its_eng_alloc(e, B * sizeof(long))) ||
-        !(st->have_best = its_eng_alloc(e, B)) || !(st->active = its_eng_alloc(e, B)) ||
-        !(st->rec_quota = its_eng_alloc(e, (size_t)st->K * sizeof(int64_t))) ||
-        !(st->rec_used = its_eng_alloc(e, (size_t)st->K * sizeof(int64_t))))
+        !(st->have_best = its_eng_alloc(e, B)) || !(st->active = its_eng_alloc(e, B)))
         return ITS_ERR_NOMEM;
     ITS_TRY(its_eng_pset(e, &st->init, I * B, 0));
     ITS_TRY(its_eng_pset(e, &st->start, B, 0));
@@ -271,7 +262,11 @@ static its_status rbf_search(its_engine *e, rbf_state *st)
     for (size_t b = 0; b < B; b++)
         ITS_TRY(its_budget_create(its_eng_ctx(e), &bp, &st->bud[b]));
 
-    ITS_TRY(rbf_initial(e, st));
+    /* step 0: the initial draws, init x chains; recorded also when the run stops in them */
+    its_eng_step_begin(e, 0, its_eng_grid(e)[0], (int64_t)(I * B));
+    its_status s0 = rbf_initial(e, st);
+    its_eng_step_end(e);
+    ITS_TRY(s0);
     its_eng_copy_rows(e, &st->chain, 0, &st->start, 0, B);
     rbf_set_at(&st->chain, its_eng_grid(e)[0]);
     for (size_t b = 0; b < B; b++)
@@ -331,14 +326,6 @@ static its_status rbf_run(its_engine *e, const void *params)
     its_status status = rbf_search(e, &st);
     for (int b = 0; st.bud && b < p->chains; b++)
         its_budget_free(st.bud[b]);
-
-    /* per-step record, chains summed: step 0 the initial draws, step k + 1 the step from grid[k] */
-    const double *grid = its_eng_grid(e);
-    if (status != ITS_ERR_NOMEM && st.rec_quota) {
-        its_eng_record_step(e, 0, grid[0], (int64_t)(I * B), (int64_t)(I * B));
-        for (int k = 0; k < st.steps_run; k++)
-            its_eng_record_step(e, k + 1, grid[k], st.rec_quota[k], st.rec_used[k]);
-    }
     return status;
 }
 

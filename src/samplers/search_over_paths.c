@@ -204,7 +204,7 @@ static its_status sop_run(its_engine *e, const void *params)
         return ITS_ERR_NOMEM;
 
     /* N paths from noise down to t_start along the run's grid */
-    uint64_t before = its_eng_nfe(e);
+    its_eng_step_begin(e, 0, g[0], -1);
     its_eng_roots(e, &P, 0, N, 0);
     ITS_TRY(its_eng_init_noise(e, &P, 0, N, g[0]));
     int k0 = sop_initial_k(its_eng_plan(e), p->t_start);
@@ -214,7 +214,7 @@ static its_status sop_run(its_engine *e, const void *params)
     }
     ITS_TRY(its_eng_eval(e, &P, 0, N));
     ITS_TRY(its_eng_step(e, &P, p->t_start, (uint32_t)k0));
-    its_eng_record_step(e, 0, g[0], -1, (int64_t)(its_eng_nfe(e) - before));
+    its_eng_step_end(e);
     if (p->t_start == 0.0)
         return its_eng_score(e, &P, 0, N, ITS_SCORE_FINAL);
 
@@ -222,7 +222,7 @@ static its_status sop_run(its_engine *e, const void *params)
     uint32_t tick = (uint32_t)T;
     double t = p->t_start;
     for (int it = 1; t > 0; it++) {
-        before = its_eng_nfe(e);
+        its_eng_step_begin(e, it, t, -1);
         double tf, s;
         sop_next(p, tmax, t, &tf, &s);
         for (size_t j = 0; j < NM; j++)
@@ -235,14 +235,14 @@ static its_status sop_run(its_engine *e, const void *params)
             ITS_TRY(its_eng_step(e, &C, sop_sub_t(tf, s, i + 1, ns), tick++));
         }
         if (s == 0.0) {
-            its_eng_record_step(e, it, t, -1, (int64_t)(its_eng_nfe(e) - before));
+            its_eng_step_end(e);
             return its_eng_score(e, &C, 0, NM, ITS_SCORE_FINAL);
         }
         ITS_TRY(its_eng_eval(e, &C, 0, NM));
         ITS_TRY(its_eng_score(e, &C, 0, NM, ITS_SCORE_LOOKAHEAD));
         sop_order(C.score, idx, tmp, NM);
         ITS_TRY(its_eng_gather(e, &P, &C, idx, N));
-        its_eng_record_step(e, it, t, -1, (int64_t)(its_eng_nfe(e) - before));
+        its_eng_step_end(e);
         t = s;
     }
     return ITS_OK;

@@ -118,7 +118,7 @@ static its_status zo_run(its_engine *e, const void *params)
         return ITS_ERR_NOMEM;
 
     /* round 0: the pivot's own trajectory */
-    uint64_t before = its_eng_nfe(e);
+    its_eng_step_begin(e, 0, t[0], -1);
     its_eng_roots(e, &cand, 0, 1, 0);
     ITS_TRY(its_eng_init_noise(e, &cand, 0, 1, t[0]));
     its_eng_lincomb(e, piv, 1.0f, cand.x, 0.0f, NULL, 0.0f, NULL);
@@ -127,11 +127,11 @@ static its_status zo_run(its_engine *e, const void *params)
     ITS_TRY(its_smp_rollout(e, &cand, 0));
     ITS_TRY(its_eng_score(e, &cand, 0, 1, ITS_SCORE_FINAL));
     double piv_score = cand.score[0];
-    its_eng_record_step(e, 0, t[0], -1, (int64_t)(its_eng_nfe(e) - before));
+    its_eng_step_end(e);
 
     const double c_perp = sqrt(1.0 - p->tau * p->tau);
     for (uint64_t r = 1; r <= R; r++) {
-        before = its_eng_nfe(e);
+        its_eng_step_begin(e, (int)r, t[0], -1);
         ITS_TRY(its_eng_check(e));
         double nn = its_eng_dot(e, piv, piv);
         double norm = sqrt(nn);
@@ -166,7 +166,7 @@ static its_status zo_run(its_engine *e, const void *params)
             its_eng_noise(e, piv, 0.0f, NULL, (float)v0[1], piv_lin, ITS_NOISE_INIT, 0);
             piv_score = -INFINITY;
         }
-        its_eng_record_step(e, (int)r, t[0], -1, (int64_t)(its_eng_nfe(e) - before));
+        its_eng_step_end(e);
     }
     return ITS_OK;
 }
