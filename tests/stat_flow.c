@@ -21,6 +21,7 @@
 
 #include "dynamics/dynamics.h"
 #include "engine/engine_internal.h"
+#include "samplers/sampler.h"
 
 #define DIM 2
 #define K 2

@@ -10,6 +10,7 @@
 
 #include "dynamics/dynamics.h"
 #include "engine/engine_internal.h"
+#include "samplers/sampler.h"
 
 #define DIM 3
 #define K 2

@@ -160,3 +160,28 @@ void its_engine_release(its_engine *e)
     }
     e->n_arena = 0;
 }
+
+its_status its_engine_create(its_ctx *ctx, const its_method_vt *vt, const void *params,
+                             const its_run_params *run, const its_model *m,
+                             const its_verifier *v, uint64_t seed, its_engine **out)
+{
+    *out = NULL;
+    its_engine *e = its_malloc(ctx, sizeof(*e));
+    if (!e)
+        return ITS_ERR_NOMEM;
+    its_status st = its_engine_setup(e, ctx, vt, params, run, m, v, seed);
+    if (st != ITS_OK) {
+        its_engine_free(e);
+        return st;
+    }
+    *out = e;
+    return ITS_OK;
+}
+
+void its_engine_free(its_engine *e)
+{
+    if (!e)
+        return;
+    its_engine_release(e);
+    its_mfree(e->ctx, e);
+}

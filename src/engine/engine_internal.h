@@ -1,10 +1,10 @@
 /* Engine layout, shared by the engine's files (engine.c, pset.c, model_eval.c, score.c, par.c,
- * result.c) and the sampler front end. */
+ * result.c). */
 #ifndef ITS_ENGINE_INTERNAL_H
 #define ITS_ENGINE_INTERNAL_H
 
 #include "engine/engine.h"
-#include "samplers/sampler.h"
+#include "engine/method.h"
 
 #define ITS_ARENA_CAP 512
 #define ITS_TRACE_CAP 1024
@@ -72,7 +72,5 @@ its_status its_engine_setup(its_engine *e, its_ctx *ctx, const its_method_vt *vt
                             const void *params, const its_run_params *run, const its_model *m, const its_verifier *v,
                             uint64_t seed);
 void its_engine_release(its_engine *e);
-/* Builds the result after the method returned st (ITS_OK, ITS_STOP_ or ITS_CANCELLED). */
-its_status its_engine_result(its_engine *e, its_status st, its_result **out);
 
 #endif

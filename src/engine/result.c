@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine_internal.h"
 #include "engine/result.h"
 
 static void its_pool_sort(its_pool *p, size_t *order)

@@ -2,7 +2,7 @@
 #ifndef ITS_RESULT_H
 #define ITS_RESULT_H
 
-#include "engine/engine_internal.h"
+#include "engine/method.h"
 
 struct its_result {
     its_ctx *ctx;

@@ -3,8 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/engine_internal.h"
-#include "engine/result.h"
+#include "samplers/sampler.h"
 
 #define ITS_MAX_STEPS 100000
 #define ITS_MAX_TOPK 1024
@@ -435,12 +434,11 @@ its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verif
     } fitted;
     memcpy(fitted.bytes, s->params, s->vt->params_size);
 
-    its_engine *e = its_malloc(ctx, sizeof(*e));
-    if (!e)
-        return ITS_ERR_NOMEM;
-    its_status st = its_engine_setup(e, ctx, s->vt, s->params, &run, m, v, seed);
-    if (st == ITS_OK)
-        st = its_method_fit(ctx, s->vt, its_eng_plan(e), fitted.bytes);
+    its_engine *e;
+    its_status st = its_engine_create(ctx, s->vt, s->params, &run, m, v, seed, &e);
+    if (st != ITS_OK)
+        return st;
+    st = its_method_fit(ctx, s->vt, its_eng_plan(e), fitted.bytes);
     if (st == ITS_OK) {
         st = s->vt->run(e, fitted.bytes);
         if (st == ITS_OK || st == ITS_STOP_) {
@@ -449,10 +447,9 @@ its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verif
                 its_clear_error(ctx);
             else if (st == ITS_CANCELLED)
                 its_error(ctx, ITS_CANCELLED, "cancelled by the progress callback after %llu NFE",
-                          (unsigned long long)e->usage.nfe);
+                          (unsigned long long)its_eng_nfe(e));
         }
     }
-    its_engine_release(e);
-    its_mfree(ctx, e);
+    its_engine_free(e);
     return st;
 }
