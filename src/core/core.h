@@ -26,6 +26,13 @@ struct its_ctx {
     its_tpool *pool;         /* n_threads - 1 workers; NULL with 1 thread or a host backend */
 };
 
+/* Creates a context on backend be, which its_ctx_create (src/backend/, the layer that knows the
+ * default) resolved from p->backend; p->backend itself is not read. cpu: be is the CPU backend,
+ * whose vector work the n_threads - 1 workers split (a host backend need not be thread-safe, so
+ * with it no worker starts). Validates p and be as its_ctx_create documents. */
+its_status its_ctx_init(const its_ctx_params *p, const its_backend_i *be, int cpu,
+                        its_ctx **out);
+
 /* Records status and a formatted message on ctx (if non-NULL) and returns status. */
 its_status its_error(its_ctx *ctx, its_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -30,7 +30,8 @@ void its_ctx_params_init(its_ctx_params *p)
     p->n_threads = 1;
 }
 
-its_status its_ctx_create(const its_ctx_params *p, its_ctx **out)
+its_status its_ctx_init(const its_ctx_params *p, const its_backend_i *be, int cpu,
+                        its_ctx **out)
 {
     its_ctx_params def;
     if (!out)
@@ -46,8 +47,7 @@ its_status its_ctx_create(const its_ctx_params *p, its_ctx **out)
         return ITS_ERR_INVALID;
     if (p->n_threads < 0 || p->n_threads > 1024 || (unsigned)p->log_level >= ITS_LOG_COUNT_)
         return ITS_ERR_INVALID;
-    const its_backend_i *be = p->backend ? p->backend : its_backend_cpu();
-    if (be->version != ITS_BACKEND_V1 || !be->copy || !be->lincomb || !be->lincomb_randn ||
+    if (!be || be->version != ITS_BACKEND_V1 || !be->copy || !be->lincomb || !be->lincomb_randn ||
         !be->dot || ((be->alloc == NULL) != (be->free == NULL)))
         return ITS_ERR_INVALID;
 
@@ -69,7 +69,7 @@ its_status its_ctx_create(const its_ctx_params *p, its_ctx **out)
     ctx->backend = be;
     ctx->backend_state = p->backend_state;
     /* Workers only split CPU-backend work (a host backend need not be thread-safe). */
-    if (ctx->n_threads > 1 && be == its_backend_cpu()) {
+    if (ctx->n_threads > 1 && cpu) {
         its_status st = its_tpool_create(ctx, ctx->n_threads - 1, -1, &ctx->pool);
         if (st != ITS_OK) {
             a.free(a.opaque, ctx);
