@@ -381,10 +381,13 @@ static void its_rng__lincomb_scalar(float *out, size_t m, float a, const float *
 /* ---- avx2 / avx512: a group of blocks in registers ---------------------------------------- */
 
 #if ITS_RNG_X86
+/* The avx2 path also uses FMA, which every AVX2 CPU has, where a product is exact (see
+ * ITS_RNG_DEFINE_BM): rounding once or twice then gives the same bits. */
+#define ITS_RNG_AVX2 "avx2,fma"
 #define ITS_RNG_AVX512 "avx512f,avx512vl,avx512bw,avx512dq"
 
 /* Low halves of the 64-bit lanes of a, b per 128-bit half: a0 a1 b0 b1 | a2 a3 b2 b3. */
-__attribute__((target("avx2"))) static inline __m256i its_rng__pack_lo_avx2(__m256i a, __m256i b)
+__attribute__((target(ITS_RNG_AVX2))) static inline __m256i its_rng__pack_lo_avx2(__m256i a, __m256i b)
 {
     return _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b),
                                                  _MM_SHUFFLE(2, 0, 2, 0)));
@@ -490,9 +493,10 @@ static its_philox_pre its_philox_pre_of(its_philox_stream s)
 #define ITS_RNG_DEFINE_BM(sfx, attr, F, U)                                                     \
     attr ITS_RNG_INLINE void its_rng__bm_##sfx(U wa, U wb, F *zc, F *zs)                       \
     {                                                                                          \
-        /* radius: r = sqrt(-2 ln u_a), u_a = ((wa >> 1) | 1) 2^-31 */                         \
-        F ua = O_MUL(O_CVT(O_OR(O_SRL(wa, 1), O_IC(1))), O_FC(0x1p-31f));                      \
-        U ix = O_IADD(O_F2U(ua), O_IC(0x3f800000 - 0x3f3504f3));                               \
+        /* radius: r = sqrt(-2 ln u_a), u_a = ((wa >> 1) | 1) 2^-31; the scaling by 2^-31 is  \
+         * exact and only the bits of u_a are read, so it goes into the exponent's offset */    \
+        F fa = O_CVT(O_OR(O_SRL(wa, 1), O_IC(1)));                                             \
+        U ix = O_IADD(O_F2U(fa), O_IC(0x3f800000 - 0x3f3504f3 - (31 << 23)));                  \
         F m = O_U2F(O_IADD(O_AND(ix, O_IC(0x007fffff)), O_IC(0x3f3504f3)));                    \
         F f = O_SUB(m, O_FC(1.0f));                                                            \
         F s = O_DIV(f, O_ADD(O_FC(2.0f), f));                                                  \
@@ -501,14 +505,21 @@ static its_philox_pre its_philox_pre_of(its_philox_stream s)
                              O_MUL(z, O_ADD(O_FC(ITS_ATANH_5),                                 \
                                             O_MUL(z, O_ADD(O_FC(ITS_ATANH_7),                  \
                                                            O_MUL(z, O_FC(ITS_ATANH_9))))))));  \
-        F s2 = O_ADD(s, s);                                                                    \
-        F ln_m = O_ADD(s2, O_MUL(s2, p));                                                      \
+        /* 2 nl directly: with s4 = 4 s and the ln 2 halves doubled every operand and every   \
+         * rounding is the scalar one times 2 (powers of 2, no underflow), so the scalar's     \
+         * nl + nl needs no operation; ne (2 ln2_hi) is exact (Cody-Waite), so the FMA rounds   \
+         * the sum as the scalar's add does. */                                                 \
+        F s4 = O_MUL(s, O_FC(4.0f));                                                           \
+        F ln_m2 = O_ADD(s4, O_MUL(s4, p));                                                     \
         F ne = O_CVT(O_ISUB(O_IC(127), O_SRL(ix, 23))); /* -e */                               \
-        F nl = O_ADD(O_MUL(ne, O_FC(ITS_LN2_HI)), O_SUB(O_MUL(ne, O_FC(ITS_LN2_LO)), ln_m));   \
-        F r = O_SQRT(O_ADD(nl, nl));                                                           \
-        /* angle: an odd octant (bit 29 of wb) complements g; 2 gi + 1 from wb >> 7 directly */ \
-        U odd = O_SRA(O_SLL(wb, 2), 31);                                                       \
-        U gi2 = O_OR(O_AND(O_XOR(O_SRL(wb, 7), odd), O_IC(0x3fffff)), O_IC(1));                \
+        F nl2 = O_FMA(ne, O_FC(2.0f * ITS_LN2_HI),                                             \
+                      O_SUB(O_MUL(ne, O_FC(2.0f * ITS_LN2_LO)), ln_m2));                      \
+        F r = O_SQRT(nl2);                                                                     \
+        /* angle: an odd octant (bit 29 of wb) complements g. In t2 = wb << 2 the octant bit   \
+         * is the sign and g's 21 bits sit at 10..30: t2 ^ (t2 >> 31, arithmetic) complements \
+         * them and clears the sign, and >> 9 puts them at 1..21, so 2 gi + 1 needs no mask */  \
+        U t2 = O_SLL(wb, 2);                                                                   \
+        U gi2 = O_OR(O_SRL(O_XOR(t2, O_SRA(t2, 31)), 9), O_IC(1));                             \
         F g = O_MUL(O_CVT(gi2), O_FC(0x1p-22f));                                               \
         F g2 = O_MUL(g, g);                                                                    \
         F sp = O_MUL(g, O_ADD(O_FC(ITS_SIN_1), O_MUL(g2, O_ADD(O_FC(ITS_SIN_3), O_MUL(g2,        \
@@ -517,9 +528,10 @@ static its_philox_pre its_philox_pre_of(its_philox_stream s)
         F cp = O_ADD(O_FC(1.0f), O_MUL(g2, O_ADD(O_FC(ITS_COS_2), O_MUL(g2,                    \
                      O_ADD(O_FC(ITS_COS_4), O_MUL(g2, O_ADD(O_FC(ITS_COS_6), O_MUL(g2,         \
                      O_ADD(O_FC(ITS_COS_8), O_MUL(g2, O_FC(ITS_COS_10)))))))))));              \
-        /* bit 30 of t: octant ^ quadrant parity (swap); bit 31: the cosine's sign (q = 1, 2) */ \
-        U t = O_XOR(wb, O_SLL(wb, 1));                                                         \
-        U sw = O_SLL(t, 1);                                                                    \
+        /* sign of sw: octant ^ quadrant parity (swap); sign of t: the cosine's (q = 1, 2) */  \
+        U w1 = O_SLL(wb, 1);                                                                   \
+        U t = O_XOR(wb, w1);                                                                   \
+        U sw = O_XOR(w1, t2);                                                                  \
         F sn = O_BLENDV(sp, cp, sw), cs = O_BLENDV(cp, sp, sw);                                \
         sn = O_U2F(O_XOR(O_F2U(sn), O_AND(wb, O_IC((int)0x80000000u))));                      \
         cs = O_U2F(O_XOR(O_F2U(cs), O_AND(t, O_IC((int)0x80000000u))));                       \
@@ -539,12 +551,12 @@ typedef struct its_m256i2 {
 } its_m256i2;
 
 #define ITS_X2_BIN(name, T, op)                                                                \
-    __attribute__((target("avx2"))) ITS_RNG_INLINE T name(T x, T y)                            \
+    __attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE T name(T x, T y)                            \
     {                                                                                          \
         return (T){op(x.a, y.a), op(x.b, y.b)};                                                \
     }
 #define ITS_X2_SHIFT(name, op)                                                                 \
-    __attribute__((target("avx2"))) ITS_RNG_INLINE its_m256i2 name(its_m256i2 x, int n)        \
+    __attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256i2 name(its_m256i2 x, int n)        \
     {                                                                                          \
         return (its_m256i2){op(x.a, n), op(x.b, n)};                                           \
     }
@@ -552,6 +564,12 @@ ITS_X2_BIN(its_x2_add, its_m256x2, _mm256_add_ps)
 ITS_X2_BIN(its_x2_sub, its_m256x2, _mm256_sub_ps)
 ITS_X2_BIN(its_x2_mul, its_m256x2, _mm256_mul_ps)
 ITS_X2_BIN(its_x2_div, its_m256x2, _mm256_div_ps)
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256x2 its_x2_fma(its_m256x2 x,
+                                                                         its_m256x2 y,
+                                                                         its_m256x2 z)
+{
+    return (its_m256x2){_mm256_fmadd_ps(x.a, y.a, z.a), _mm256_fmadd_ps(x.b, y.b, z.b)};
+}
 ITS_X2_BIN(its_x2_iadd, its_m256i2, _mm256_add_epi32)
 ITS_X2_BIN(its_x2_isub, its_m256i2, _mm256_sub_epi32)
 ITS_X2_BIN(its_x2_and, its_m256i2, _mm256_and_si256)
@@ -563,32 +581,32 @@ ITS_X2_SHIFT(its_x2_sll, _mm256_slli_epi32)
 ITS_X2_SHIFT(its_x2_sra, _mm256_srai_epi32)
 ITS_X2_SHIFT(its_x2_srl64, _mm256_srli_epi64)
 
-__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_fc(float c)
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256x2 its_x2_fc(float c)
 {
     return (its_m256x2){_mm256_set1_ps(c), _mm256_set1_ps(c)};
 }
-__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256i2 its_x2_ic(int c)
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256i2 its_x2_ic(int c)
 {
     return (its_m256i2){_mm256_set1_epi32(c), _mm256_set1_epi32(c)};
 }
-__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_cvt(its_m256i2 x)
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256x2 its_x2_cvt(its_m256i2 x)
 {
     return (its_m256x2){_mm256_cvtepi32_ps(x.a), _mm256_cvtepi32_ps(x.b)};
 }
-__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256i2 its_x2_f2u(its_m256x2 x)
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256i2 its_x2_f2u(its_m256x2 x)
 {
     return (its_m256i2){_mm256_castps_si256(x.a), _mm256_castps_si256(x.b)};
 }
-__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_u2f(its_m256i2 x)
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256x2 its_x2_u2f(its_m256i2 x)
 {
     return (its_m256x2){_mm256_castsi256_ps(x.a), _mm256_castsi256_ps(x.b)};
 }
-__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_sqrt(its_m256x2 x)
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256x2 its_x2_sqrt(its_m256x2 x)
 {
     return (its_m256x2){_mm256_sqrt_ps(x.a), _mm256_sqrt_ps(x.b)};
 }
 /* b where the sign bit of m is set, else a */
-__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_blendv(its_m256x2 a,
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256x2 its_x2_blendv(its_m256x2 a,
                                                                        its_m256x2 b,
                                                                        its_m256i2 m)
 {
@@ -600,6 +618,7 @@ __attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_blendv(its_m256
 #define O_SUB its_x2_sub
 #define O_MUL its_x2_mul
 #define O_DIV its_x2_div
+#define O_FMA its_x2_fma
 #define O_IADD its_x2_iadd
 #define O_ISUB its_x2_isub
 #define O_AND its_x2_and
@@ -615,11 +634,12 @@ __attribute__((target("avx2"))) ITS_RNG_INLINE its_m256x2 its_x2_blendv(its_m256
 #define O_U2F its_x2_u2f
 #define O_SQRT its_x2_sqrt
 #define O_BLENDV its_x2_blendv
-ITS_RNG_DEFINE_BM(avx2, __attribute__((target("avx2"))), its_m256x2, its_m256i2)
+ITS_RNG_DEFINE_BM(avx2, __attribute__((target(ITS_RNG_AVX2))), its_m256x2, its_m256i2)
 #undef O_ADD
 #undef O_SUB
 #undef O_MUL
 #undef O_DIV
+#undef O_FMA
 #undef O_IADD
 #undef O_ISUB
 #undef O_AND
@@ -640,6 +660,7 @@ ITS_RNG_DEFINE_BM(avx2, __attribute__((target("avx2"))), its_m256x2, its_m256i2)
 #define O_SUB _mm512_sub_ps
 #define O_MUL _mm512_mul_ps
 #define O_DIV _mm512_div_ps
+#define O_FMA _mm512_fmadd_ps
 #define O_IADD _mm512_add_epi32
 #define O_ISUB _mm512_sub_epi32
 #define O_AND _mm512_and_si512
@@ -660,6 +681,7 @@ ITS_RNG_DEFINE_BM(avx512, __attribute__((target(ITS_RNG_AVX512))), __m512, __m51
 #undef O_SUB
 #undef O_MUL
 #undef O_DIV
+#undef O_FMA
 #undef O_IADD
 #undef O_ISUB
 #undef O_AND
@@ -690,7 +712,7 @@ ITS_RNG_DEFINE_BM(avx512, __attribute__((target(ITS_RNG_AVX512))), __m512, __m51
         o[3] = cps(unhi_pd(cpd(t1_), cpd(t3_)));                                               \
     } while (0)
 
-__attribute__((target("avx2"))) ITS_RNG_INLINE its_m256i2 its_rng__set1_avx2(int v)
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256i2 its_rng__set1_avx2(int v)
 {
     return its_x2_ic(v);
 }
@@ -698,7 +720,7 @@ __attribute__((target("avx2"))) ITS_RNG_INLINE its_m256i2 its_rng__set1_avx2(int
 /* Words of 16 blocks from block b, as two sets of 8 (the low and high halves of w[k]). In a
  * set, 64-bit lanes of P hold blocks (0, 2, 1, 3), of Q (4, 6, 5, 7); packing their low halves
  * gives the lane order 0 2 4 6 | 1 3 5 7 that the transpose needs (W = 8, L = 2). */
-__attribute__((target("avx2"))) ITS_RNG_INLINE void
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE void
 its_rng__words_avx2(const its_m256i2 *kv, uint32_t b, its_m256i2 w[4])
 {
     const __m256i vb = _mm256_set1_epi64x((long long)b);
@@ -719,7 +741,7 @@ its_rng__words_avx2(const its_m256i2 *kv, uint32_t b, its_m256i2 w[4])
 }
 
 /* The 64 normals of a group's words into o[0..7], in memory order. */
-__attribute__((target("avx2"))) ITS_RNG_INLINE void its_rng__normals_avx2(const its_m256i2 w[4],
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE void its_rng__normals_avx2(const its_m256i2 w[4],
                                                                           __m256 o[8])
 {
     its_m256x2 A, B, C, D;
@@ -773,7 +795,7 @@ its_rng__normals_avx512(const __m512i w[4], __m512 o[4])
 
 /* Per-ISA loads and stores of vector k of a group: whole, or the first `cnt` lanes (masked lanes
  * are neither read nor written, so a row's end needs no scalar tail). */
-__attribute__((target("avx2"))) static inline __m256i its_rng__mask_avx2(size_t cnt)
+__attribute__((target(ITS_RNG_AVX2))) static inline __m256i its_rng__mask_avx2(size_t cnt)
 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
@@ -871,7 +893,7 @@ __attribute__((target("avx2"))) static inline __m256i its_rng__mask_avx2(size_t 
             its_rng__run_##sfx(out, m, a, x, b, y, c, s, b0, 0);                               \
     }
 
-ITS_RNG_DEFINE_REG_KERNELS(avx2, __attribute__((target("avx2"))), 8, 8, __m256, its_m256i2,
+ITS_RNG_DEFINE_REG_KERNELS(avx2, __attribute__((target(ITS_RNG_AVX2))), 8, 8, __m256, its_m256i2,
                            its_m256i2, _mm256_set1_ps, its_rng__set1_avx2, _mm256_add_ps,
                            _mm256_mul_ps, ITS_RNG_LOAD_AVX2, ITS_RNG_STORE_AVX2)
 ITS_RNG_DEFINE_REG_KERNELS(avx512, __attribute__((target(ITS_RNG_AVX512))), 16, 4, __m512,
@@ -909,7 +931,7 @@ its_rng_isa its_rng_isa_best(void)
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
         best = ITS_RNG_ISA_AVX512;
-    else if (__builtin_cpu_supports("avx2"))
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         best = ITS_RNG_ISA_AVX2;
 #endif
     atomic_store_explicit(&its_rng__best_level, best, memory_order_relaxed);
