@@ -425,6 +425,20 @@ static its_philox_pre its_philox_pre_of(its_philox_stream s)
     return p;
 }
 
+/* M1 (i ^ (r1 & 15)) for the block i (0 .. 15) of a 16-block run that each 64-bit lane of
+ * the four counter vectors of a group holds (ITS_PHILOX_ROUNDS_FROM_P1). */
+static void its_philox_d1(uint64_t d[16], const its_philox_pre *pre, const unsigned lane_blk[16])
+{
+    for (int l = 0; l < 16; l++)
+        d[l] = (uint64_t)ITS_PHILOX_M1 * (uint64_t)(lane_blk[l] ^ (pre->r1 & 15u));
+}
+
+/* M1 ((b ^ r1) & ~15) of the run from block b, b a multiple of 16. */
+static inline uint64_t its_philox_p1_base(const its_philox_pre *pre, uint32_t b)
+{
+    return (uint64_t)ITS_PHILOX_M1 * (uint64_t)((b ^ pre->r1) & ~15u);
+}
+
 /* The constants of its_philox_pre broadcast to vectors once per kernel call. */
 #define ITS_PHILOX_KV_R1 0
 #define ITS_PHILOX_KV_R2 1
@@ -453,10 +467,20 @@ static its_philox_pre its_philox_pre_of(its_philox_stream s)
  * nothing reads a high half. */
 #define ITS_PHILOX_PRE_ROUNDS(V, set1, mul, srl, xor, kv, ctr, x0, x1, x2, x3)                 \
     do {                                                                                       \
+        const V m1c_ = set1((int)ITS_PHILOX_M1);                                               \
+        V p1in_ = mul(xor(ctr, kv[ITS_PHILOX_KV_R1]), m1c_);                                   \
+        ITS_PHILOX_ROUNDS_FROM_P1(V, set1, mul, srl, xor, kv, p1in_, x0, x1, x2, x3);          \
+    } while (0)
+
+/* The same from round 2's product p1 = M1 (ctr ^ r1), 64-bit lanes. For a run of 16 blocks
+ * from a multiple of 16, ctr ^ r1 = ((b ^ r1) & ~15) + (i ^ (r1 & 15)), i = ctr - b, and as
+ * both products fit 64 bits, p1 = M1 ((b ^ r1) & ~15) + M1 (i ^ (r1 & 15)): one broadcast and
+ * one 64-bit add per vector (the second terms are constants of the call, its_philox_d1)
+ * instead of the counter add, the xor and the multiply. */
+#define ITS_PHILOX_ROUNDS_FROM_P1(V, set1, mul, srl, xor, kv, p1in, x0, x1, x2, x3)            \
+    do {                                                                                       \
         const V m0_ = set1((int)ITS_PHILOX_M0), m1_ = set1((int)ITS_PHILOX_M1);                \
-        V p0_, p1_;                                                                            \
-        x2 = xor(ctr, kv[ITS_PHILOX_KV_R1]);                                                   \
-        p1_ = mul(x2, m1_);                                                                    \
+        V p0_, p1_ = (p1in);                                                                   \
         x0 = xor(srl(p1_, 32), kv[ITS_PHILOX_KV_R2]);                                          \
         x1 = p1_;                                                                              \
         p0_ = mul(x0, m0_);                                                                    \
@@ -719,21 +743,48 @@ __attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE its_m256i2 its_rng__set1_av
 
 /* Words of 16 blocks from block b, as two sets of 8 (the low and high halves of w[k]). In a
  * set, 64-bit lanes of P hold blocks (0, 2, 1, 3), of Q (4, 6, 5, 7); packing their low halves
- * gives the lane order 0 2 4 6 | 1 3 5 7 that the transpose needs (W = 8, L = 2). */
+ * gives the lane order 0 2 4 6 | 1 3 5 7 that the transpose needs (W = 8, L = 2). With d1 (b a
+ * multiple of 16) round 2 starts from M1 ((b ^ r1) & ~15) + d1 (ITS_PHILOX_ROUNDS_FROM_P1). */
+typedef struct its_rng_d1_avx2 {
+    __m256i v[4]; /* lanes of P low, P high, Q low, Q high */
+} its_rng_d1_avx2;
+static const unsigned its_rng__lane_blk_avx2[16] = {0, 2, 1, 3, 8, 10, 9, 11,
+                                                   4, 6, 5, 7, 12, 14, 13, 15};
+
 __attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE void
-its_rng__words_avx2(const its_m256i2 *kv, uint32_t b, its_m256i2 w[4])
+its_rng__d1_avx2(const its_philox_pre *pre, its_rng_d1_avx2 *d)
 {
-    const __m256i vb = _mm256_set1_epi64x((long long)b);
-    const __m256i vb8 = _mm256_set1_epi64x((long long)(uint32_t)(b + 8u));
-    const __m256i ip = _mm256_setr_epi32(0, 0, 2, 0, 1, 0, 3, 0);
-    const __m256i iq = _mm256_setr_epi32(4, 0, 6, 0, 5, 0, 7, 0);
-    its_m256i2 ctr_p = {_mm256_add_epi32(vb, ip), _mm256_add_epi32(vb8, ip)};
-    its_m256i2 ctr_q = {_mm256_add_epi32(vb, iq), _mm256_add_epi32(vb8, iq)};
+    uint64_t t[16];
+    its_philox_d1(t, pre, its_rng__lane_blk_avx2);
+    for (int k = 0; k < 4; k++)
+        d->v[k] = _mm256_loadu_si256((const __m256i *)(const void *)(t + 4 * k));
+}
+
+__attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE void
+its_rng__words_avx2(const its_m256i2 *kv, const its_philox_pre *pre, const its_rng_d1_avx2 *d1,
+                    uint32_t b, its_m256i2 w[4])
+{
     its_m256i2 p[4], q[4];
-    ITS_PHILOX_PRE_ROUNDS(its_m256i2, its_x2_ic, its_x2_mulu, its_x2_srl64, its_x2_xor, kv,
-                          ctr_p, p[0], p[1], p[2], p[3]);
-    ITS_PHILOX_PRE_ROUNDS(its_m256i2, its_x2_ic, its_x2_mulu, its_x2_srl64, its_x2_xor, kv,
-                          ctr_q, q[0], q[1], q[2], q[3]);
+    if (d1) {
+        const __m256i vp = _mm256_set1_epi64x((long long)its_philox_p1_base(pre, b));
+        its_m256i2 p1p = {_mm256_add_epi64(vp, d1->v[0]), _mm256_add_epi64(vp, d1->v[1])};
+        its_m256i2 p1q = {_mm256_add_epi64(vp, d1->v[2]), _mm256_add_epi64(vp, d1->v[3])};
+        ITS_PHILOX_ROUNDS_FROM_P1(its_m256i2, its_x2_ic, its_x2_mulu, its_x2_srl64, its_x2_xor,
+                                  kv, p1p, p[0], p[1], p[2], p[3]);
+        ITS_PHILOX_ROUNDS_FROM_P1(its_m256i2, its_x2_ic, its_x2_mulu, its_x2_srl64, its_x2_xor,
+                                  kv, p1q, q[0], q[1], q[2], q[3]);
+    } else {
+        const __m256i vb = _mm256_set1_epi64x((long long)b);
+        const __m256i vb8 = _mm256_set1_epi64x((long long)(uint32_t)(b + 8u));
+        const __m256i ip = _mm256_setr_epi32(0, 0, 2, 0, 1, 0, 3, 0);
+        const __m256i iq = _mm256_setr_epi32(4, 0, 6, 0, 5, 0, 7, 0);
+        its_m256i2 ctr_p = {_mm256_add_epi32(vb, ip), _mm256_add_epi32(vb8, ip)};
+        its_m256i2 ctr_q = {_mm256_add_epi32(vb, iq), _mm256_add_epi32(vb8, iq)};
+        ITS_PHILOX_PRE_ROUNDS(its_m256i2, its_x2_ic, its_x2_mulu, its_x2_srl64, its_x2_xor, kv,
+                              ctr_p, p[0], p[1], p[2], p[3]);
+        ITS_PHILOX_PRE_ROUNDS(its_m256i2, its_x2_ic, its_x2_mulu, its_x2_srl64, its_x2_xor, kv,
+                              ctr_q, q[0], q[1], q[2], q[3]);
+    }
     for (int k = 0; k < 4; k++) {
         w[k].a = its_rng__pack_lo_avx2(p[k].a, q[k].a);
         w[k].b = its_rng__pack_lo_avx2(p[k].b, q[k].b);
@@ -761,20 +812,47 @@ __attribute__((target(ITS_RNG_AVX512))) static inline __m512i its_rng__xor_avx51
     return _mm512_xor_si512(a, b);
 }
 
-/* Words of 16 blocks from block b: lane l = 4j + i holds block 4i + j. */
+/* Words of 16 blocks from block b: lane l = 4j + i holds block 4i + j. d1 as for avx2. */
+typedef struct its_rng_d1_avx512 {
+    __m512i v[2]; /* lanes of P, Q */
+} its_rng_d1_avx512;
+static const unsigned its_rng__lane_blk_avx512[16] = {0, 4, 8, 12, 1, 5, 9, 13,
+                                                     2, 6, 10, 14, 3, 7, 11, 15};
+
 __attribute__((target(ITS_RNG_AVX512))) ITS_RNG_INLINE void
-its_rng__words_avx512(const __m512i *kv, uint32_t b, __m512i w[4])
+its_rng__d1_avx512(const its_philox_pre *pre, its_rng_d1_avx512 *d)
 {
-    const __m512i vb = _mm512_set1_epi64((long long)b);
-    __m512i ctr_p = _mm512_add_epi32(vb, _mm512_setr_epi32(0, 0, 4, 0, 8, 0, 12, 0, 1, 0, 5, 0,
-                                                           9, 0, 13, 0));
-    __m512i ctr_q = _mm512_add_epi32(vb, _mm512_setr_epi32(2, 0, 6, 0, 10, 0, 14, 0, 3, 0, 7, 0,
-                                                           11, 0, 15, 0));
+    uint64_t t[16];
+    its_philox_d1(t, pre, its_rng__lane_blk_avx512);
+    d->v[0] = _mm512_loadu_si512((const void *)t);
+    d->v[1] = _mm512_loadu_si512((const void *)(t + 8));
+}
+
+__attribute__((target(ITS_RNG_AVX512))) ITS_RNG_INLINE void
+its_rng__words_avx512(const __m512i *kv, const its_philox_pre *pre, const its_rng_d1_avx512 *d1,
+                      uint32_t b, __m512i w[4])
+{
     __m512i p0, p1, p2, p3, q0, q1, q2, q3;
-    ITS_PHILOX_PRE_ROUNDS(__m512i, _mm512_set1_epi32, _mm512_mul_epu32, _mm512_srli_epi64,
-                          its_rng__xor_avx512, kv, ctr_p, p0, p1, p2, p3);
-    ITS_PHILOX_PRE_ROUNDS(__m512i, _mm512_set1_epi32, _mm512_mul_epu32, _mm512_srli_epi64,
-                          its_rng__xor_avx512, kv, ctr_q, q0, q1, q2, q3);
+    if (d1) {
+        const __m512i vp = _mm512_set1_epi64((long long)its_philox_p1_base(pre, b));
+        __m512i p1p = _mm512_add_epi64(vp, d1->v[0]), p1q = _mm512_add_epi64(vp, d1->v[1]);
+        ITS_PHILOX_ROUNDS_FROM_P1(__m512i, _mm512_set1_epi32, _mm512_mul_epu32,
+                                  _mm512_srli_epi64, its_rng__xor_avx512, kv, p1p, p0, p1, p2,
+                                  p3);
+        ITS_PHILOX_ROUNDS_FROM_P1(__m512i, _mm512_set1_epi32, _mm512_mul_epu32,
+                                  _mm512_srli_epi64, its_rng__xor_avx512, kv, p1q, q0, q1, q2,
+                                  q3);
+    } else {
+        const __m512i vb = _mm512_set1_epi64((long long)b);
+        __m512i ctr_p = _mm512_add_epi32(
+            vb, _mm512_setr_epi32(0, 0, 4, 0, 8, 0, 12, 0, 1, 0, 5, 0, 9, 0, 13, 0));
+        __m512i ctr_q = _mm512_add_epi32(
+            vb, _mm512_setr_epi32(2, 0, 6, 0, 10, 0, 14, 0, 3, 0, 7, 0, 11, 0, 15, 0));
+        ITS_PHILOX_PRE_ROUNDS(__m512i, _mm512_set1_epi32, _mm512_mul_epu32, _mm512_srli_epi64,
+                              its_rng__xor_avx512, kv, ctr_p, p0, p1, p2, p3);
+        ITS_PHILOX_PRE_ROUNDS(__m512i, _mm512_set1_epi32, _mm512_mul_epu32, _mm512_srli_epi64,
+                              its_rng__xor_avx512, kv, ctr_q, q0, q1, q2, q3);
+    }
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     w[0] = _mm512_permutex2var_epi32(p0, even, q0);
     w[1] = _mm512_permutex2var_epi32(p1, even, q1);
@@ -837,6 +915,12 @@ __attribute__((target(ITS_RNG_AVX2))) static inline __m256i its_rng__mask_avx2(s
         const its_philox_pre pre = its_philox_pre_of(s);                                       \
         PI kv[ITS_PHILOX_KV_N];                                                                \
         ITS_PHILOX_KV_FILL(kv, set1i, pre);                                                    \
+        its_rng_d1_##sfx d1v;                                                                  \
+        const its_rng_d1_##sfx *d1 = NULL; /* groups start at b0 + 16 j */                     \
+        if ((b0 & 15u) == 0) {                                                                 \
+            its_rng__d1_##sfx(&pre, &d1v);                                                     \
+            d1 = &d1v;                                                                         \
+        }                                                                                      \
         const PS va = set1(a), vb = set1(b), vc = set1(c);                                     \
         for (size_t k0 = 0; k0 < m; k0 += ITS_RNG_G * (NV) * (W)) {                            \
             size_t ng = (m - k0 + (NV) * (W)-1) / ((NV) * (W));                                \
@@ -844,7 +928,8 @@ __attribute__((target(ITS_RNG_AVX2))) static inline __m256i its_rng__mask_avx2(s
                 ng = ITS_RNG_G;                                                                \
             PW w[ITS_RNG_G][4];                                                                \
             for (size_t g = 0; g < ng; g++)                                                    \
-                its_rng__words_##sfx(kv, b0 + (uint32_t)((k0 + g * (NV) * (W)) / 4), w[g]);    \
+                its_rng__words_##sfx(kv, &pre, d1, b0 + (uint32_t)((k0 + g * (NV) * (W)) / 4),  \
+                                     w[g]);                                            \
             for (size_t g = 0; g < ng; g++) {                                                  \
                 PS o[NV];                                                                      \
                 its_rng__normals_##sfx(w[g], o);                                               \
