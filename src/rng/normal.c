@@ -393,6 +393,13 @@ __attribute__((target(ITS_RNG_AVX2))) static inline __m256i its_rng__pack_lo_avx
                                                  _MM_SHUFFLE(2, 0, 2, 0)));
 }
 
+/* High halves of the 64-bit lanes of a, b per 128-bit half, in the same order. */
+__attribute__((target(ITS_RNG_AVX2))) static inline __m256i its_rng__pack_hi_avx2(__m256i a, __m256i b)
+{
+    return _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b),
+                                                 _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
 /* Only word 3 of the counter varies along a stream, so the first rounds are partly constant:
  * round 1 leaves x0, x1, x3 fixed (x2 = ctr ^ r1); round 2 multiplies only x2 and leaves x2, x3
  * fixed; round 3 multiplies only x0 and leaves x1 fixed. Those words are computed once per call
@@ -472,7 +479,11 @@ static inline uint64_t its_philox_p1_base(const its_philox_pre *pre, uint32_t b)
         ITS_PHILOX_ROUNDS_FROM_P1(V, set1, mul, srl, xor, kv, p1in_, x0, x1, x2, x3);          \
     } while (0)
 
-/* The same from round 2's product p1 = M1 (ctr ^ r1), 64-bit lanes. For a run of 16 blocks
+/* The same from round 2's product p1 = M1 (ctr ^ r1), 64-bit lanes. Both stop before the last
+ * round's xors, with x0 = M0 x0 and x2 = M1 x2 (the full products) and x1, x3 the round's
+ * inputs: the words are then hi(x2) ^ x1 ^ k0[9], lo(x2), hi(x0) ^ x3 ^ k1[9], lo(x0), and
+ * packing the halves of two vectors first (the high halves for hi) leaves the two xors to
+ * full-width vectors instead of a shift and two xors per 64-bit lane vector. For a run of 16 blocks
  * from a multiple of 16, ctr ^ r1 = ((b ^ r1) & ~15) + (i ^ (r1 & 15)), i = ctr - b, and as
  * both products fit 64 bits, p1 = M1 ((b ^ r1) & ~15) + M1 (i ^ (r1 & 15)): one broadcast and
  * one 64-bit add per vector (the second terms are constants of the call, its_philox_d1)
@@ -498,7 +509,8 @@ static inline uint64_t its_philox_p1_base(const its_philox_pre *pre, uint32_t b)
         ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, 6, x0, x1, x2, x3);                        \
         ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, 7, x0, x1, x2, x3);                        \
         ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, 8, x0, x1, x2, x3);                        \
-        ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, 9, x0, x1, x2, x3);                        \
+        x0 = mul(x0, m0_);                                                                     \
+        x2 = mul(x2, m1_);                                                                     \
     } while (0)
 
 #define ITS_PHILOX_FULL_ROUND(V, mul, srl, xor, kv, r, x0, x1, x2, x3)                         \
@@ -785,10 +797,21 @@ its_rng__words_avx2(const its_m256i2 *kv, const its_philox_pre *pre, const its_r
         ITS_PHILOX_PRE_ROUNDS(its_m256i2, its_x2_ic, its_x2_mulu, its_x2_srl64, its_x2_xor, kv,
                               ctr_q, q[0], q[1], q[2], q[3]);
     }
-    for (int k = 0; k < 4; k++) {
-        w[k].a = its_rng__pack_lo_avx2(p[k].a, q[k].a);
-        w[k].b = its_rng__pack_lo_avx2(p[k].b, q[k].b);
-    }
+    const its_m256i2 k0 = kv[ITS_PHILOX_KV_K0 + 9 - 4], k1 = kv[ITS_PHILOX_KV_K1 + 9 - 3];
+#define ITS_RNG_PACK_AVX2(h)                                                                   \
+    do {                                                                                       \
+        w[0].h = _mm256_xor_si256(_mm256_xor_si256(its_rng__pack_hi_avx2(p[2].h, q[2].h),       \
+                                                   its_rng__pack_lo_avx2(p[1].h, q[1].h)),      \
+                                  k0.h);                                                       \
+        w[1].h = its_rng__pack_lo_avx2(p[2].h, q[2].h);                                        \
+        w[2].h = _mm256_xor_si256(_mm256_xor_si256(its_rng__pack_hi_avx2(p[0].h, q[0].h),       \
+                                                   its_rng__pack_lo_avx2(p[3].h, q[3].h)),      \
+                                  k1.h);                                                       \
+        w[3].h = its_rng__pack_lo_avx2(p[0].h, q[0].h);                                        \
+    } while (0)
+    ITS_RNG_PACK_AVX2(a);
+    ITS_RNG_PACK_AVX2(b);
+#undef ITS_RNG_PACK_AVX2
 }
 
 /* The 64 normals of a group's words into o[0..7], in memory order. */
@@ -854,10 +877,15 @@ its_rng__words_avx512(const __m512i *kv, const its_philox_pre *pre, const its_rn
                               its_rng__xor_avx512, kv, ctr_q, q0, q1, q2, q3);
     }
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    w[0] = _mm512_permutex2var_epi32(p0, even, q0);
-    w[1] = _mm512_permutex2var_epi32(p1, even, q1);
-    w[2] = _mm512_permutex2var_epi32(p2, even, q2);
-    w[3] = _mm512_permutex2var_epi32(p3, even, q3);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    w[0] = _mm512_xor_si512(_mm512_xor_si512(_mm512_permutex2var_epi32(p2, odd, q2),
+                                             _mm512_permutex2var_epi32(p1, even, q1)),
+                            kv[ITS_PHILOX_KV_K0 + 9 - 4]);
+    w[1] = _mm512_permutex2var_epi32(p2, even, q2);
+    w[2] = _mm512_xor_si512(_mm512_xor_si512(_mm512_permutex2var_epi32(p0, odd, q0),
+                                             _mm512_permutex2var_epi32(p3, even, q3)),
+                            kv[ITS_PHILOX_KV_K1 + 9 - 3]);
+    w[3] = _mm512_permutex2var_epi32(p0, even, q0);
 }
 
 __attribute__((target(ITS_RNG_AVX512))) ITS_RNG_INLINE void
