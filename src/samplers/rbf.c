@@ -25,7 +25,10 @@
  * trajectory of k = 1 bit for bit. Proposals drawn after the accepted one are charged to the run's
  * NFE and shown in the per-step record, never to the chain's rollover. Under a hard cap
  * (run.max_nfe > 0) a round only draws proposals the cap can spare beyond what every chain is
- * still owed; with no headroom left each chain draws one at a time. */
+ * still owed; with no headroom left each chain draws one at a time. At the last searched level
+ * nothing is accepted, so a chain's remaining proposals are independent and all of them are
+ * spent: a round there draws up to max(init, speculative) per chain, with no speculation
+ * (rows in the initial draws' set, which is free by then). */
 #include <math.h>
 
 #include "itscale/budget.h"
@@ -134,8 +137,12 @@ static its_status rbf_initial(its_engine *e, rbf_state *st)
 static its_status rbf_step(its_engine *e, rbf_state *st, int k)
 {
     const size_t B = (size_t)st->p->chains, S = (size_t)st->p->speculative;
+    const size_t I = (size_t)st->p->init;
     const double s = its_eng_grid(e)[k + 1];
     const int last = k == st->K - 1;
+    /* proposals per chain and round, and where they go (the last level: see the top) */
+    const size_t per = last && I > S ? I : S;
+    its_pset *prop = per > S ? &st->init : &st->prop;
     const uint64_t cap = its_eng_max_nfe(e);
     /* the record of step k + 1: chains summed, the quotas their budgets granted */
     int64_t quota = 0;
@@ -167,8 +174,8 @@ static its_status rbf_step(its_engine *e, rbf_state *st, int k)
             if (!st->active[b])
                 continue;
             uint64_t n = its_budget_left(st->bud[b]);
-            if (n > S)
-                n = S;
+            if (n > per)
+                n = per;
             if (spare != UINT64_MAX) {
                 if (n > spare + 1)
                     n = spare + 1;
@@ -183,20 +190,20 @@ static its_status rbf_step(its_engine *e, rbf_state *st, int k)
         }
         if (rows == 0)
             break;
-        ITS_TRY(its_eng_branch(e, &st->chain, st->pidx, st->cidx, &st->prop, 0, rows, s,
+        ITS_TRY(its_eng_branch(e, &st->chain, st->pidx, st->cidx, prop, 0, rows, s,
                                (uint32_t)k));
-        st->prop.n = rows;
-        ITS_TRY(its_eng_eval(e, &st->prop, 0, rows));
-        ITS_TRY(its_eng_score(e, &st->prop, 0, rows, ITS_SCORE_LOOKAHEAD));
+        prop->n = rows;
+        ITS_TRY(its_eng_eval(e, prop, 0, rows));
+        ITS_TRY(its_eng_score(e, prop, 0, rows, ITS_SCORE_LOOKAHEAD));
         for (size_t b = 0; b < B; b++) {
             if (!st->n[b])
                 continue;
             uint64_t taken = st->n[b];
             for (size_t j = 0; j < st->n[b]; j++) {
                 size_t r = st->off[b] + j;
-                double sc = st->prop.score[r];
+                double sc = prop->score[r];
                 if (!st->have_best[b] || sc > st->step_best[b]) {
-                    its_eng_copy_rows(e, &st->best, b, &st->prop, r, 1);
+                    its_eng_copy_rows(e, &st->best, b, prop, r, 1);
                     st->step_best[b] = sc;
                     st->have_best[b] = 1;
                 }
@@ -204,7 +211,7 @@ static its_status rbf_step(its_engine *e, rbf_state *st, int k)
                     /* the chain moves on now: later rounds reuse these rows, and chain b's
                      * row is no other chain's parent */
                     st->accepted[b] = (long)r;
-                    its_eng_copy_rows(e, &st->chain, b, &st->prop, r, 1);
+                    its_eng_copy_rows(e, &st->chain, b, prop, r, 1);
                     st->best_ever[b] = sc;
                     taken = j + 1;
                     break;
@@ -233,10 +240,10 @@ static its_status rbf_step(its_engine *e, rbf_state *st, int k)
 static its_status rbf_search(its_engine *e, rbf_state *st)
 {
     const size_t B = (size_t)st->p->chains, I = (size_t)st->p->init;
-    const size_t S = (size_t)st->p->speculative;
+    const size_t S = (size_t)st->p->speculative, R = B * (I > S ? I : S); /* rows per round */
     if (!(st->bud = its_eng_alloc(e, B * sizeof(its_budget *))) ||
-        !(st->pidx = its_eng_alloc(e, B * S * sizeof(size_t))) ||
-        !(st->cidx = its_eng_alloc(e, B * S * sizeof(uint32_t))) ||
+        !(st->pidx = its_eng_alloc(e, R * sizeof(size_t))) ||
+        !(st->cidx = its_eng_alloc(e, R * sizeof(uint32_t))) ||
         !(st->best_ever = its_eng_alloc(e, B * sizeof(double))) ||
         !(st->step_best = its_eng_alloc(e, B * sizeof(double))) ||
         !(st->pnum = its_eng_alloc(e, B * sizeof(uint64_t))) ||
