@@ -591,6 +591,49 @@ static void test_rbf_speculative(void **state)
     fix_free(&f);
 }
 
+/* At the last searched level nothing is accepted: each chain's remaining proposals are drawn
+ * max(init, k) per round. With 2 steps that level is the only one searched: 2 chains, init 5,
+ * params.nfe 50 give Q = 10 and 20 proposals per chain there, so k = 1 takes 1 + 4 model calls
+ * and k = 16 1 + 2, with the same outputs and NFE. */
+static void test_rbf_last_level(void **state)
+{
+    (void)state;
+    fix f;
+    fix_init(&f, NULL);
+    for (uint64_t seed = 0; seed < 4; seed++) {
+        float ref[2 * DIM];
+        const int ks[] = {1, 16};
+        const uint64_t calls[] = {1 + 4, 1 + 2};
+        for (size_t ki = 0; ki < 2; ki++) {
+            its_rbf_params p;
+            its_rbf_params_init(&p);
+            p.chains = 2;
+            p.init = 5;
+            p.nfe = 50;
+            p.speculative = ks[ki];
+            its_run_params run;
+            rbf_run_params(&run, 0);
+            run.steps = 2;
+            run.top_k = 2;
+            its_result *r = rbf_gen(&f, &p, &run, seed);
+            its_usage u;
+            its_result_usage(r, &u);
+            assert_int_equal(u.nfe, 50);
+            assert_int_equal(u.model_calls, calls[ki]);
+            assert_int_equal(its_result_count(r), 2);
+            for (size_t c = 0; c < 2; c++) {
+                if (ki == 0)
+                    memcpy(ref + c * DIM, its_result_sample(r, c), DIM * sizeof(float));
+                else
+                    assert_memory_equal(ref + c * DIM, its_result_sample(r, c),
+                                        DIM * sizeof(float));
+            }
+            its_result_free(r);
+        }
+    }
+    fix_free(&f);
+}
+
 typedef struct fail_model {
     its_model inner;
     long calls, fail_at;
@@ -740,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_rbf_cap),
         cmocka_unit_test(test_rbf_rollover_record),
         cmocka_unit_test(test_rbf_speculative),
+        cmocka_unit_test(test_rbf_last_level),
         cmocka_unit_test(test_rbf_failures),
         cmocka_unit_test(test_rbf_batch_invariance),
     };
