@@ -118,6 +118,8 @@ void its_eng_roots(its_engine *e, its_pset *ps, size_t r0, size_t r1, uint64_t f
 its_status its_eng_init_noise(its_engine *e, its_pset *ps, size_t r0, size_t r1, double t);
 /* Model evaluation of rows [r0, r1) at ps->t: u and x0 of those rows. Charges NFE. */
 its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1);
+/* The same with row r at time row_t[r] instead of ps->t (rows of different times in one call). */
+its_status its_eng_eval_at(its_engine *e, its_pset *ps, size_t r0, size_t r1, const double *row_t);
 /* Advances every row from ps->t to s with the run's solver and dynamics; needs has_u. Heun
  * evaluates the model again (charged). The SDE noise of row r is keyed by (lineage[r], tick). */
 its_status its_eng_step(its_engine *e, its_pset *ps, double s, uint32_t tick);
@@ -173,6 +175,11 @@ void its_eng_step_begin(its_engine *e, int step, double t, int64_t quota);
  * first close of a step number appends its record; closing it again (a search that backs up to
  * a step it already left) adds the NFE to that record. */
 uint64_t its_eng_step_end(its_engine *e);
+/* Adds quota and used NFE to the record of step (appended when it has none yet), for a method
+ * whose model calls mix rows of several steps, so that no begin/end pair can separate them
+ * (rbf's chains out of step count each chain's rows per step). Every other method uses the
+ * pair. */
+void its_eng_step_add(its_engine *e, int step, double t, int64_t quota, int64_t used);
 its_status its_eng_check(its_engine *e); /* deadline and cancellation between phases */
 
 #endif

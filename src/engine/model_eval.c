@@ -223,3 +223,96 @@ its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1)
     ps->has_u = 1;
     return ITS_OK;
 }
+
+/* Rows r0 .. r1 of ps, row r at time row_t[r] (runs of equal times share one map): one model
+ * call per max_batch rows whatever their times, as its_eng_eval makes for one time, with the
+ * same checks, charges and conversions per row. Calls are made one at a time. */
+its_status its_eng_eval_at(its_engine *e, its_pset *ps, size_t r0, size_t r1, const double *row_t)
+{
+    if (r1 > ps->n || r0 > r1)
+        return its_error(e->ctx, ITS_ERR_INVALID, "eval rows %zu..%zu outside a set of %zu", r0,
+                         r1, ps->n);
+    const size_t dim = e->dim;
+    const size_t chunk = e->model->max_batch ? e->model->max_batch : r1 - r0;
+    for (size_t a = r0; a < r1; a += chunk) {
+        size_t rows = r1 - a < chunk ? r1 - a : chunk;
+        float *out = ps->u + a * dim;
+        const float *in = ps->x + a * dim;
+        its_evalmap m;
+        int scaled = 0;
+        for (size_t i = a; i < a + rows;) {
+            size_t j = i + 1;
+            while (j < a + rows && row_t[j] == row_t[i])
+                j++;
+            if (its_evalmap_at(&e->model->interp, e->model->pred, e->convert_to, row_t[i], &m) !=
+                ITS_OK)
+                return its_error(e->ctx, ITS_ERR_NUMERIC,
+                                 "the model cannot be evaluated at t=%g: the conversion from %s "
+                                 "predictions is singular there",
+                                 row_t[i], its_pred_name(e->model->pred));
+            for (size_t q = i; q < j; q++)
+                e->tbuf[q - a] = (float)m.t_model;
+            scaled |= m.in_scale != 1.0;
+            i = j;
+        }
+        ITS_TRY(its_eng_before_model(e, rows));
+        if (scaled) {
+            for (size_t i = a; i < a + rows;) {
+                size_t j = i + 1;
+                while (j < a + rows && row_t[j] == row_t[i])
+                    j++;
+                ITS_TRY(its_evalmap_at(&e->model->interp, e->model->pred, e->convert_to,
+                                       row_t[i], &m));
+                its_par_lincomb(e, e->in_buf + (i - a) * dim, (j - i) * dim, (float)m.in_scale,
+                                ps->x + i * dim, 0.0f, NULL, 0.0f, NULL);
+                i = j;
+            }
+            in = e->in_buf;
+        }
+        double t0 = its_now();
+        int rc = its_model_call(e, in, e->tbuf, rows, out);
+        e->usage.model_s += its_now() - t0;
+        e->usage.nfe += rows;
+        e->usage.model_calls++;
+        uint64_t call = ++e->model_call_idx; /* counted from 1 */
+        if (rc != 0)
+            return its_error(e->ctx, ITS_ERR_CALLBACK,
+                             "model eval callback returned %d on call %llu (rows %zu..%zu of %zu, "
+                             "t=%g)",
+                             rc, (unsigned long long)call, a, a + rows, ps->n, row_t[a]);
+        if (!its_eng_finite(e, out, rows * dim)) {
+            size_t bad = its_first_bad_row(e, out, rows);
+            if (e->run->on_nonfinite == ITS_NONFINITE_ERROR)
+                return its_error(e->ctx, ITS_ERR_NUMERIC,
+                                 "model eval callback returned a non-finite value on call %llu, "
+                                 "row %zu (t=%g)",
+                                 (unsigned long long)call, a + bad, row_t[a + bad]);
+            for (size_t i = bad; i < rows; i++) {
+                float *ri = out + i * dim;
+                if (!its_eng_finite(e, ri, dim)) {
+                    e->be->lincomb(e->bs, ri, dim, 0.0f, NULL, 0.0f, NULL, 0.0f, NULL);
+                    ps->alive[a + i] = 0;
+                    ps->score[a + i] = -INFINITY;
+                }
+            }
+        }
+        for (size_t i = a; i < a + rows;) {
+            size_t j = i + 1;
+            while (j < a + rows && row_t[j] == row_t[i])
+                j++;
+            ITS_TRY(its_evalmap_at(&e->model->interp, e->model->pred, e->convert_to, row_t[i],
+                                   &m));
+            const float *x = ps->x + i * dim;
+            float *o = ps->u + i * dim;
+            if (m.ux != 0.0 || m.up != 1.0)
+                its_par_lincomb(e, o, (j - i) * dim, (float)m.ux, x, (float)m.up, o, 0.0f, NULL);
+            if (!e->vt->no_lookahead)
+                its_par_lincomb(e, ps->x0 + i * dim, (j - i) * dim, (float)m.x0x, x,
+                                (float)m.x0u, o, 0.0f, NULL);
+            i = j;
+        }
+        its_eng_progress(e);
+    }
+    ps->has_u = 1;
+    return ITS_OK;
+}

@@ -239,3 +239,20 @@ uint64_t its_eng_step_end(its_engine *e)
     }
     return used;
 }
+
+void its_eng_step_add(its_engine *e, int step, double t, int64_t quota, int64_t used)
+{
+    for (size_t i = e->n_step_rec; i-- > 0;)
+        if (e->step_rec[i].step == step) {
+            e->step_rec[i].quota += quota;
+            e->step_rec[i].used += used;
+            return;
+        }
+    if (e->n_step_rec < e->cap_step_rec) {
+        its_step_usage *s = &e->step_rec[e->n_step_rec++];
+        s->step = step;
+        s->t = t;
+        s->quota = quota;
+        s->used = used;
+    }
+}

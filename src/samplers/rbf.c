@@ -16,11 +16,14 @@
  * output); finish = step takes the final step to t = 0 from it (no noise and no NFE there: its
  * velocity is already known) and scores the sample.
  *
- * Chains run in lockstep, each on its own budget: at every step, round after round, each chain
- * still searching draws its next proposals, and all of them go to the model in one call (rows =
- * chains x speculative at most); a chain that accepted or spent its quota waits for the others.
- * A chain's trajectory depends on its own noise, scores and budget only, so it is the one it
- * would have alone. Proposal j of a step always has child index j, whatever `speculative` is:
+ * Chains run side by side, each on its own budget: round after round each unfinished chain draws
+ * its next proposals, whatever step it is at, and all of them go to the model in one call (rows
+ * at their own times, its_eng_eval_at; rows = chains x speculative at most, init at the last
+ * level). A chain's trajectory depends on its own noise, scores and budget only, so it is the one
+ * it would have alone; the calls are the longest chain's rounds, not each step's slowest. With a
+ * hard cap and speculation the chains keep in lockstep per step (rbf_step: a chain that accepted
+ * or spent its quota waits for the others), as the waste a round may draw depends on every
+ * chain's remaining budget at that point. Proposal j of a step always has child index j, whatever `speculative` is:
  * drawing k proposals per round and accepting the first improving one in draw order gives the
  * trajectory of k = 1 bit for bit. Proposals drawn after the accepted one are charged to the run's
  * NFE and shown in the per-step record, never to the chain's rollover. Under a hard cap
@@ -100,9 +103,17 @@ typedef struct rbf_state {
     uint32_t *cidx;
     /* per chain, within a step */
     double *best_ever, *step_best;
-    uint64_t *pnum, *n, *off;
+    uint64_t *pnum, *n, *off, *drawn;
     long *accepted;
     unsigned char *have_best, *active;
+    /* chains out of step (rbf_run_async); a round's model call mixes rows of several steps, so
+     * the per-step records are summed here per chain and handed to the engine at the end */
+    int64_t *rec_quota, *rec_used;  /* per searched step, summed over chains */
+    int steps_run;                  /* searched steps with a record */
+    int *k_at;                      /* the chain's searched step; K once done */
+    double *t_at;                   /* its chain row's time, grid[k_at] */
+    double *row_t;                  /* a round's rows' times */
+    int64_t *q_at;                  /* the quota of the chain's step */
     uint64_t Q;                     /* per chain per step */
     uint64_t chain_total;           /* init + T Q: one chain's budget */
     int K;                          /* searched steps: T - 1 */
@@ -237,6 +248,125 @@ static its_status rbf_step(its_engine *e, rbf_state *st, int k)
     return ITS_OK;
 }
 
+/* Chain b starts its step k_at[b] (state as rbf_step sets it). */
+static void rbf_chain_begin(rbf_state *st, size_t b)
+{
+    st->q_at[b] = (int64_t)its_budget_quota(st->bud[b]);
+    st->drawn[b] = st->pnum[b] = 0;
+    st->step_best[b] = -INFINITY;
+    st->have_best[b] = 0;
+    st->accepted[b] = -1;
+    st->active[b] = its_budget_left(st->bud[b]) > 0;
+}
+
+/* Chain b ends its step (as rbf_step ends one for every chain) and begins the next while it
+ * has one; one that has no budget left at a step's start ends that step at once, as before. */
+static its_status rbf_chain_end(its_engine *e, rbf_state *st, size_t b)
+{
+    const double *grid = its_eng_grid(e);
+    do {
+        int k = st->k_at[b];
+        ITS_TRY(its_budget_end_step(st->bud[b]));
+        st->rec_quota[k] += st->q_at[b];
+        st->rec_used[k] += (int64_t)st->drawn[b];
+        if (k + 1 > st->steps_run)
+            st->steps_run = k + 1;
+        st->k_at[b] = k + 1;
+        if (k == st->K - 1)
+            return ITS_OK; /* done: its output is row b of best */
+        if (st->accepted[b] < 0)
+            its_eng_copy_rows(e, &st->chain, b, &st->best, b, 1);
+        st->t_at[b] = grid[k + 1];
+        rbf_chain_begin(st, b);
+    } while (!st->active[b]);
+    return ITS_OK;
+}
+
+/* The searched steps with every chain on its own: a round takes each unfinished chain's next
+ * proposals, whatever step it is at, and all of them go to the model in one call (rows at
+ * their own times). A chain's proposals, acceptance, budget and records are those of rbf_step,
+ * so its trajectory is the one it has in lockstep or alone; it no longer waits at each step for
+ * the slowest chain. Used except with a hard cap and speculation, where the proposals a round
+ * may waste depend on the other chains' progress (rbf_step keeps that rule). */
+static its_status rbf_run_async(its_engine *e, rbf_state *st)
+{
+    const size_t B = (size_t)st->p->chains, S = (size_t)st->p->speculative;
+    const size_t I = (size_t)st->p->init;
+    const double *grid = its_eng_grid(e);
+    its_pset *buf = I > S ? &st->init : &st->prop;
+    for (size_t b = 0; b < B; b++) {
+        st->k_at[b] = 0;
+        st->t_at[b] = grid[0];
+        rbf_chain_begin(st, b);
+        if (!st->active[b])
+            ITS_TRY(rbf_chain_end(e, st, b));
+    }
+    for (;;) {
+        size_t rows = 0;
+        for (size_t b = 0; b < B; b++) {
+            st->n[b] = 0;
+            st->off[b] = rows;
+            if (st->k_at[b] >= st->K)
+                continue;
+            const int last = st->k_at[b] == st->K - 1;
+            uint64_t n = its_budget_left(st->bud[b]), per = last && I > S ? I : S;
+            if (n > per)
+                n = per;
+            for (size_t j = 0; j < n; j++) {
+                st->pidx[rows + j] = b;
+                st->cidx[rows + j] = (uint32_t)(st->pnum[b] + j);
+                st->row_t[rows + j] = grid[st->k_at[b] + 1];
+            }
+            st->n[b] = n;
+            rows += n;
+        }
+        if (rows == 0)
+            break;
+        for (size_t b = 0; b < B; b++) {
+            if (!st->n[b])
+                continue;
+            st->chain.t = st->t_at[b]; /* the parent's time for this chain's step */
+            ITS_TRY(its_eng_branch(e, &st->chain, st->pidx + st->off[b], st->cidx + st->off[b],
+                                   buf, st->off[b], st->n[b], grid[st->k_at[b] + 1],
+                                   (uint32_t)st->k_at[b]));
+        }
+        buf->n = rows;
+        ITS_TRY(its_eng_eval_at(e, buf, 0, rows, st->row_t));
+        ITS_TRY(its_eng_score(e, buf, 0, rows, ITS_SCORE_LOOKAHEAD));
+        for (size_t b = 0; b < B; b++) {
+            if (!st->n[b])
+                continue;
+            const int last = st->k_at[b] == st->K - 1;
+            st->drawn[b] += st->n[b];
+            uint64_t taken = st->n[b];
+            for (size_t j = 0; j < st->n[b]; j++) {
+                size_t r = st->off[b] + j;
+                double sc = buf->score[r];
+                if (!st->have_best[b] || sc > st->step_best[b]) {
+                    its_eng_copy_rows(e, &st->best, b, buf, r, 1);
+                    st->step_best[b] = sc;
+                    st->have_best[b] = 1;
+                }
+                if (!last && sc > st->best_ever[b]) {
+                    st->accepted[b] = (long)r;
+                    its_eng_copy_rows(e, &st->chain, b, buf, r, 1);
+                    st->best_ever[b] = sc;
+                    taken = j + 1;
+                    break;
+                }
+            }
+            ITS_TRY(its_budget_spend(st->bud[b], taken));
+            st->pnum[b] += taken;
+            st->active[b] = st->accepted[b] < 0 && its_budget_left(st->bud[b]) > 0;
+            if (!st->active[b])
+                ITS_TRY(rbf_chain_end(e, st, b));
+        }
+    }
+    st->best.n = B;
+    rbf_set_at(&st->best, grid[st->K]);
+    return ITS_OK;
+}
+
 static its_status rbf_search(its_engine *e, rbf_state *st)
 {
     const size_t B = (size_t)st->p->chains, I = (size_t)st->p->init;
@@ -247,10 +377,17 @@ static its_status rbf_search(its_engine *e, rbf_state *st)
         !(st->best_ever = its_eng_alloc(e, B * sizeof(double))) ||
         !(st->step_best = its_eng_alloc(e, B * sizeof(double))) ||
         !(st->pnum = its_eng_alloc(e, B * sizeof(uint64_t))) ||
+        !(st->drawn = its_eng_alloc(e, B * sizeof(uint64_t))) ||
         !(st->n = its_eng_alloc(e, B * sizeof(uint64_t))) ||
         !(st->off = its_eng_alloc(e, B * sizeof(uint64_t))) ||
         !(st->accepted = its_eng_alloc(e, B * sizeof(long))) ||
-        !(st->have_best = its_eng_alloc(e, B)) || !(st->active = its_eng_alloc(e, B)))
+        !(st->have_best = its_eng_alloc(e, B)) || !(st->active = its_eng_alloc(e, B)) ||
+        !(st->rec_quota = its_eng_alloc(e, (size_t)st->K * sizeof(int64_t))) ||
+        !(st->rec_used = its_eng_alloc(e, (size_t)st->K * sizeof(int64_t))) ||
+        !(st->k_at = its_eng_alloc(e, B * sizeof(int))) ||
+        !(st->t_at = its_eng_alloc(e, B * sizeof(double))) ||
+        !(st->q_at = its_eng_alloc(e, B * sizeof(int64_t))) ||
+        !(st->row_t = its_eng_alloc(e, R * sizeof(double))))
         return ITS_ERR_NOMEM;
     ITS_TRY(its_eng_pset(e, &st->init, I * B, 0));
     ITS_TRY(its_eng_pset(e, &st->start, B, 0));
@@ -278,8 +415,16 @@ static its_status rbf_search(its_engine *e, rbf_state *st)
     rbf_set_at(&st->chain, its_eng_grid(e)[0]);
     for (size_t b = 0; b < B; b++)
         st->best_ever[b] = st->chain.score[b];
-    for (int k = 0; k < st->K; k++)
-        ITS_TRY(rbf_step(e, st, k));
+    if (its_eng_max_nfe(e) && S > 1) {
+        for (int k = 0; k < st->K; k++)
+            ITS_TRY(rbf_step(e, st, k));
+    } else {
+        its_status sa = rbf_run_async(e, st);
+        /* the searched steps' records, also when the run stopped inside one */
+        for (int k = 0; k < st->steps_run; k++)
+            its_eng_step_add(e, k + 1, its_eng_grid(e)[k], st->rec_quota[k], st->rec_used[k]);
+        ITS_TRY(sa);
+    }
 
     /* outputs in chain order */
     if (st->p->finish == ITS_FINISH_TWEEDIE) {
