@@ -536,8 +536,8 @@ static void test_rbf_rollover_record(void **state)
 }
 
 /* k = 1, 4, 16 proposals per round give every chain's output bit for bit (top_k = chains keeps
- * them all), with fewer model calls and the unused proposals' NFE charged. Chains run in
- * lockstep: with k = 1 a round's model call carries one row per searching chain. */
+ * them all), with fewer model calls and the unused proposals' NFE charged. Chains run
+ * side by side: with k = 1 a round's model call carries one row per searching chain. */
 static void test_rbf_speculative(void **state)
 {
     (void)state;
@@ -570,7 +570,7 @@ static void test_rbf_speculative(void **state)
                     }
                     calls1 = u.model_calls;
                     nfe1 = u.nfe;
-                    /* lockstep: fewer calls than NFE past the initial batch */
+                    /* side by side: fewer calls than NFE past the initial batch */
                     assert_true(u.model_calls < u.nfe - 2 * 5);
                 } else {
                     for (size_t c = 0; c < 2; c++) {
@@ -629,6 +629,44 @@ static void test_rbf_last_level(void **state)
                                         DIM * sizeof(float));
             }
             its_result_free(r);
+        }
+    }
+    fix_free(&f);
+}
+
+/* Chains run on their own (a round carries each chain's next proposals, whatever step it is at):
+ * chain 0 of a 2-chain run is the 1-chain run with the same per-chain budget, and the 2-chain
+ * run takes fewer model calls than the two chains' calls added. */
+static void test_rbf_chains_alone(void **state)
+{
+    (void)state;
+    fix f;
+    fix_init(&f, NULL);
+    for (uint64_t seed = 0; seed < 4; seed++) {
+        for (int spec = 1; spec <= 4; spec += 3) {
+            its_result *r[2];
+            its_usage u[2];
+            for (int c = 1; c <= 2; c++) {
+                its_rbf_params p;
+                its_rbf_params_init(&p);
+                p.chains = c;
+                p.init = 4;
+                p.nfe = (uint64_t)c * 60; /* Q = (60 - 4) / 10 = 5 per chain either way */
+                p.speculative = spec;
+                its_run_params run;
+                rbf_run_params(&run, 0);
+                run.top_k = 2;
+                r[c - 1] = rbf_gen(&f, &p, &run, seed);
+                its_result_usage(r[c - 1], &u[c - 1]);
+            }
+            int found = 0;
+            for (size_t k = 0; k < its_result_count(r[1]); k++)
+                found |= memcmp(its_result_sample(r[0], 0), its_result_sample(r[1], k),
+                                DIM * sizeof(float)) == 0;
+            assert_true(found);
+            assert_true(u[1].model_calls < 2 * u[0].model_calls);
+            its_result_free(r[0]);
+            its_result_free(r[1]);
         }
     }
     fix_free(&f);
@@ -784,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_rbf_rollover_record),
         cmocka_unit_test(test_rbf_speculative),
         cmocka_unit_test(test_rbf_last_level),
+        cmocka_unit_test(test_rbf_chains_alone),
         cmocka_unit_test(test_rbf_failures),
         cmocka_unit_test(test_rbf_batch_invariance),
     };
