@@ -38,6 +38,17 @@ if(ITS_BUILD_EXAMPLES)
      ${CLI} run --sampler best_of_n --nfe 500 --cap-only --json > ${TMP}/cap.json && \
      grep -Eq '\"spent\":[[:space:]]*80,' ${TMP}/cap.json && \
      ${CLI} run --sampler best_of_n --nfe 500 | grep -q 'spent of a budget of 500'")
+  # run --nfe with sampler auto: the policy (tuned here, inlined in the configuration) picks the
+  # entry for the budget and sizes it itself, so --nfe is only the cap.
+  add_test(NAME cli_run_auto_nfe COMMAND sh -c
+    "rm -rf ${TMP}/auto && ${CLI} tune --task gmm --set task.dim=8 --set run.steps=5 \
+       --samplers best_of_n,fk_smc --nfe 40,200 --seeds 2 --out ${TMP}/auto > /dev/null 2>&1 && \
+     { printf '{\"sampler\":\"auto\",\"params\":{\"policy\":'; cat ${TMP}/auto/policy.json; \
+       printf '}}'; } > ${TMP}/auto/auto.json && \
+     ${CLI} run --task gmm --set task.dim=8 --nfe 150 --config ${TMP}/auto/auto.json --json \
+       > ${TMP}/auto/run.json && \
+     grep -Eq '\"mode\":[[:space:]]*\"policy\"' ${TMP}/auto/run.json && \
+     grep -Eq '\"max_nfe\":[[:space:]]*150,' ${TMP}/auto/run.json")
   # A clamp is announced (stderr and the point's "clamped"); each point of the figure stands at
   # the NFE spent: `none` spends 10 at both budgets, so its two points share one x per panel.
   add_test(NAME cli_bench_clamp_and_spent COMMAND sh -c
@@ -75,7 +86,7 @@ if(ITS_BUILD_EXAMPLES)
       "mkdir -p ${TMP}; if ${CLI} ${args} > /dev/null 2> ${TMP}/${name}.err; then echo 'exit 0 for: ${args}'; exit 1; fi; \
        test $(wc -l < ${TMP}/${name}.err) -eq 1 || { cat ${TMP}/${name}.err; exit 1; }")
   endforeach()
-  set_tests_properties(cli_run_nfe_scales cli_bench_clamp_and_spent cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
+  set_tests_properties(cli_run_nfe_scales cli_run_auto_nfe cli_bench_clamp_and_spent cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
 endif()
 
 # The README's parameter tables are the CLI's own output, so they cannot drift from the

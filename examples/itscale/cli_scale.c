@@ -36,6 +36,13 @@ int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe, cl
     if (!out)
         out = &dummy;
     memset(out, 0, sizeof(*out));
+    /* auto picks its policy's entry for run.budget.max_nfe (already set to the budget) and
+     * sizes it with its_cost_fit itself: fitting here would have no method to fit */
+    if (strcmp(method, "auto") == 0) {
+        snprintf(out->what, sizeof(out->what),
+                 "only the cap is set (auto sizes its policy's entry to the budget)");
+        return 0;
+    }
     its_method m;
     if (its_method_parse(method, &m) != ITS_OK) {
         cli_err("unknown sampler \"%s\" (see itscale samplers)", method);
