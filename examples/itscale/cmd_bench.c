@@ -171,7 +171,8 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
             }
             size_t pooled_rows = 0, dim = 0;
             for (size_t k = 0; k < K; k++) {
-                snprintf(what, sizeof(what), "%s nfe=%g seed %zu", names[si], xs[ni], k);
+                snprintf(what, sizeof(what), "%s nfe=%g seed %llu", names[si], xs[ni],
+                         (unsigned long long)(o->seed + k));
                 cli_progress(done_runs, total, what);
                 its_result *r = NULL;
                 its_status st = its_generate(s, &task.inst.model, &task.inst.verifier,

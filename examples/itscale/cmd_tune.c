@@ -84,8 +84,8 @@ static int tune_eval_sampler(its_ctx *ctx, its_sampler *s, cli_task *task, const
     size_t n_used = 0;
     for (size_t k = 0; k < K; k++) {
         char what[128];
-        snprintf(what, sizeof(what), "eval %s nfe=%llu seed %zu", name, (unsigned long long)nfe,
-                 k);
+        snprintf(what, sizeof(what), "eval %s nfe=%llu seed %llu", name, (unsigned long long)nfe,
+                 (unsigned long long)(eval_seed + k));
         cli_progress(*done, total, what);
         its_result *r = NULL;
         its_status st = its_generate(s, &task->inst.model, &task->inst.verifier, eval_seed + k,

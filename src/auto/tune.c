@@ -133,8 +133,9 @@ static its_status tune_run(tune_state *t, size_t ci, size_t bi, int from, int to
         t->done++;
         if (t->p->progress) {
             char what[160];
-            snprintf(what, sizeof(what), "%s #%zu nfe=%llu seed %d", its_method_name(vt->method),
-                     ci, (unsigned long long)t->p->budgets[bi], k);
+            snprintf(what, sizeof(what), "%s #%zu nfe=%llu seed %llu", its_method_name(vt->method),
+                     ci, (unsigned long long)t->p->budgets[bi],
+                     (unsigned long long)(t->p->seed + (uint64_t)k));
             if (t->p->progress(t->p->progress_user, t->done, t->total, what)) {
                 its_sampler_free(s);
                 return its_error(t->ctx, ITS_CANCELLED, "tune: cancelled by the progress callback");
