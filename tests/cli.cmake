@@ -104,7 +104,8 @@ function(its_cli_late_tests CLI TMP)
   # --help and -h: the usage on stdout, exit 0, for the tool, each command and every program.
   set(cmds "${CLI}" "${CLI} samplers" "${CLI} tasks" "${CLI} run" "${CLI} bench" "${CLI} tune")
   foreach(t itscale-digits-train itscale-digits-eval itscale-fashion-train its_embed itscale-server
-            its-load its-cluster-load itscale-digits-forward)
+            its-load its-cluster-load itscale-digits-forward bench_overhead bench_randn
+            bench_rbf_order bench_scaling bench_search_c)
     if(TARGET ${t})
       list(APPEND cmds "$<TARGET_FILE:${t}>")
     endif()

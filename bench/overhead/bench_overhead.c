@@ -405,6 +405,14 @@ static size_t parse_dims(const char *s, size_t *dims, size_t cap)
 
 int main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench_overhead [--dims 16384,65536] [--steps 100] [--reps 5] [--threads 1 | 1,2,...]\n");
+            printf("                      [--rounds 5] [--batch 8] [--hidden 256]\n");
+            printf("Library time per NFE on a null model against the memory bound of the step\n");
+            printf("(bench/overhead/run_overhead.sh adds the PyTorch comparison).\n");
+            return 0;
+        }
     size_t dims[8] = {16384, 65536};
     size_t n_dims = 2, batch = 8, hidden = 256;
     int steps = 100, reps = 5, threads = 1, rounds = 5;

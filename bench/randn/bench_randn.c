@@ -101,6 +101,12 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench_randn [n > 0] [repeats >= 1] [rounds 1..64]\n");
+            printf("its_randn against a scalar Box-Muller reference and the fused noise step: ns per value\n");
+            return 0;
+        }
     size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : (size_t)16384 * 8;
     int reps = argc > 2 ? atoi(argv[2]) : 20;
     int rounds = argc > 3 ? atoi(argv[3]) : 5;

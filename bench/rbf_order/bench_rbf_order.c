@@ -118,6 +118,12 @@ static int measure(task *t, its_method m, const void *params, const its_run_para
 
 int main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench_rbf_order [seeds>=2] [nfe>=100] [dim 2..4096]\n");
+            printf("rbf along the linear and the VP path against best_of_n on a rare-target mixture\n");
+            return 0;
+        }
     int seeds = argc > 1 ? atoi(argv[1]) : 32;
     uint64_t nfe = argc > 2 ? (uint64_t)atoll(argv[2]) : 500;
     size_t dim = argc > 3 ? (size_t)atol(argv[3]) : 16;

@@ -656,6 +656,13 @@ static int check(its_ctx *ctx, counter *cnt)
 
 int main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench_scaling [--dim d] [--batch b >= 2] [--reps r] | bench_scaling --check |\n");
+            printf("       bench_scaling --grid [--steps s >= 2] [--max-elems e] [--target-s t] [--csv file]\n");
+            printf("                            [--method m] [--particles p]\n");
+            return 0;
+        }
     size_t dim = 4096, batch = 8;
     int reps = 3, do_check = 0, do_grid = 0, steps = 8;
     double max_elems = 16777216, target_s = 0.15;

@@ -27,6 +27,12 @@ static void mean_se(const double *v, int n, double *m, double *se)
 
 int main(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: bench_search_c [seeds 2..256] [dim >= 1] [w_rare] [logprob|quad]\n");
+            printf("beam, svdd, code, bfs and fk_smc beside none and best_of_n at NFE 100, 500, 2000\n");
+            return 0;
+        }
     int seeds = argc > 1 ? atoi(argv[1]) : 16;
     size_t dim = argc > 2 ? (size_t)atoi(argv[2]) : 8;
     double w_rare = argc > 3 ? atof(argv[3]) : 0.005;

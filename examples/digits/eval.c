@@ -27,8 +27,20 @@ static void mean_se(const double *v, int n, double *m, double *se)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: itscale-digits-eval [--dir DIR] [--data PATH] [--target D] "
-               "[--seeds N] [--nfe N] [--steps N] [--pgm PREFIX]\n");
+    fprintf(f,
+            "usage: itscale-digits-eval [--dir DIR] [--data PATH] [--target D] [--seeds N]\n"
+            "       [--nfe N] [--steps N] [--pgm PREFIX]\n"
+            "none against best_of_n on the digits task at one NFE budget: verifier score,\n"
+            "held-out accuracy and log p (mean +- standard error over seeds), diversity and\n"
+            "Frechet distance to the real digits of the target.\n"
+            "  --dir DIR      weight files (default %s); missing ones are trained first\n"
+            "  --data PATH    digits CSV, gzip or plain (default %s)\n"
+            "  --target D     the digit the verifier rewards (default 3)\n"
+            "  --seeds N      seeds 0 .. N-1 (default 16, at least 2)\n"
+            "  --nfe N        best_of_n's budget: n = N / steps (default 500)\n"
+            "  --steps N      Euler steps per trajectory (default 20)\n"
+            "  --pgm PREFIX   also write each method's samples as PREFIX-METHOD.pgm\n",
+            its_digits_default_cache_dir(), its_digits_default_data_path());
 }
 
 int main(int argc, char **argv)

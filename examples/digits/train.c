@@ -25,10 +25,25 @@ static double now_s(void)
 
 static int usage_to(FILE *f, int rc)
 {
+    its_flow_train_params d;
+    its_flow_train_params_init(&d);
     fprintf(f,
             "usage: itscale-digits-train [--out DIR] [--data PATH] [--epochs N] [--hidden N]\n"
             "       [--layers N] [--batch N] [--lr X] [--seed N] [--conditional] [--check]\n"
-            "       [--samples FILE.pgm]\n");
+            "       [--samples FILE.pgm]\n"
+            "Trains the digits task's flow model, verifier and evaluator (deterministic from the\n"
+            "seed) and writes flow.itsw, verifier.itsw and evaluator.itsw.\n"
+            "  --out DIR         the folder (default %s)\n"
+            "  --data PATH       digits CSV, gzip or plain (default %s)\n"
+            "  --epochs N        flow model epochs (default %d)\n"
+            "  --hidden N        flow model width (default %d); --layers N dense layers (default %d)\n"
+            "  --batch N         rows per step (default %d); --lr X peak learning rate (default %g)\n"
+            "  --seed N          (default %llu)\n"
+            "  --conditional     a class-conditional flow model\n"
+            "  --check           train the flow model twice and compare the weights bit for bit\n"
+            "  --samples FILE    64 unguided samples of the flow model as a PGM grid\n",
+            its_digits_default_cache_dir(), its_digits_default_data_path(), d.epochs, d.hidden,
+            d.layers, d.batch, d.lr, (unsigned long long)d.seed);
     return rc;
 }
 

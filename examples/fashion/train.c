@@ -27,10 +27,27 @@ static double now_s(void)
 
 static int usage(FILE *f)
 {
+    its_fashion_flow_params d;
+    its_fashion_flow_params_init(&d);
     fprintf(f,
             "usage: itscale-fashion-train [--what all|flow|classifiers] [--out DIR] [--data DIR]\n"
             "       [--epochs N] [--hidden N] [--layers N] [--batch N] [--lr X] [--seed N]\n"
-            "       [--limit N] [--samples FILE.png] [--steps N] [--sample-only]\n");
+            "       [--limit N] [--samples FILE.png] [--steps N] [--sample-only]\n"
+            "Trains the fashion task's flow model and classifiers (deterministic from the seed)\n"
+            "and writes flow.ifmw, verifier.ifmw and evaluator.ifmw; about 20 minutes on one core.\n"
+            "  --what W          all (default), flow or classifiers\n"
+            "  --out DIR         the folder (default %s)\n"
+            "  --data DIR        the Fashion-MNIST IDX files (default %s)\n"
+            "  --epochs N        flow model epochs (default %d)\n"
+            "  --hidden N        flow model width (default %d); --layers N dense layers (default %d)\n"
+            "  --batch N         rows per step (default %d); --lr X peak learning rate (default %g)\n"
+            "  --seed N          (default %llu)\n"
+            "  --limit N         train on the first N training images only (a quick look)\n"
+            "  --samples FILE    64 unguided samples of the flow model as a PNG grid\n"
+            "  --steps N         Euler steps of those samples (default 20)\n"
+            "  --sample-only     no training: draw --samples from DIR/flow.ifmw\n",
+            its_fashion_default_cache_dir(), its_fashion_default_data_dir(), d.epochs, d.hidden,
+            d.layers, d.batch, d.lr, (unsigned long long)d.seed);
     return 2;
 }
 

@@ -3,9 +3,10 @@
  *   itscale samplers [--markdown] [--set run.steps=T]
  *   itscale tasks
  *   itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S] [--set key=value]...
- *               [--config FILE] [--json] [--out FILE]
+ *               [--config FILE] [--json] [--out FILE] [--png FILE]
  *   itscale bench --task T --samplers a,b,c --nfe 50,100,200 [--seeds K] [--seed S]
  *                 [--set key=value]... [--config FILE] --out DIR
+ *   itscale tune --task T --nfe 100,500,2000 [--seeds K] [--eval-seeds K2] ... --out DIR
  *
  * Every bad flag, file or configuration ends with one line on stderr and exit status 2
  * (usage and configuration) or 1 (a run or a file failed). The commands live in cmd_*.c; this
@@ -41,7 +42,8 @@ static const cli_cmd cli_cmds[] = {
      "Every sampler with its parameters (default, range, meaning), its rule for scaling to a\n"
      "budget, the least NFE it runs with at T steps (default 20), and the run parameters every\n"
      "sampler shares.\n"
-     "  --markdown        the same as Markdown tables (README.md's)\n"},
+     "  --markdown        the same as Markdown tables (README.md's)\n"
+     "  --set run.steps=T the least and planned NFE at T steps\n"},
     {"tasks", 0, 0, cli_cmd_tasks, NULL,
      "usage: itscale tasks\n"
      "Every task with its settings (task.KEY, default, meaning) and metrics.\n"},
@@ -53,7 +55,8 @@ static const cli_cmd cli_cmds[] = {
      "One run of one sampler on a task; a summary, or the result as JSON.\n"
      "  --sampler NAME    the method (see itscale samplers)\n"
      "  --nfe N           the NFE budget: the method's size is scaled to it as in bench\n"
-     "                    (see itscale samplers), and run.budget.max_nfe = N caps it\n"
+     "                    (see itscale samplers), and run.budget.max_nfe = N caps it;\n"
+     "                    sampler auto fits its policy's entry to N itself\n"
      "  --cap-only        with --nfe: only the cap; the method keeps its configured size\n"
      CLI_SET_HELP
      "  --json            the result as JSON, with the task's metrics\n"
@@ -73,7 +76,7 @@ static const cli_cmd cli_cmds[] = {
      NULL, cli_cmd_tune,
      "usage: itscale tune --task T --nfe 100,500,2000 [--seeds K] [--seed S] [--samplers a,b]\n"
      "                   [--eval-seeds K2] [--eval-seed S2] [--select mean|lcb]\n"
-     "                   [--set key=value]... --out DIR\n"
+     "                   [--set key=value]... [--config FILE] --out DIR\n"
      "Which configuration is best at each budget: pilot runs of every method and a small grid of\n"
      "its main parameters (each sized to the budget), K seeds each with successive halving;\n"
      "writes DIR/policy.json (the policy of sampler auto) and DIR/tuning.json.\n"
@@ -98,10 +101,13 @@ static void cli_usage(FILE *f)
                "       itscale tasks\n"
                "       itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S]\n"
                "                   [--set key=value]... [--config FILE] [--json] [--out FILE]\n"
+               "                   [--png FILE]\n"
                "       itscale bench --task T --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
                "                   [--seed S] [--set key=value]... [--config FILE] --out DIR\n"
-               "       itscale tune --task T --nfe 100,500,2000 [--seeds K] [--eval-seeds K2]\n"
-               "                   [--set key=value]... --out DIR\n"
+               "       itscale tune --task T --nfe 100,500,2000 [--seeds K] [--seed S]\n"
+               "                   [--samplers a,b] [--eval-seeds K2] [--eval-seed S2]\n"
+               "                   [--select mean|lcb] [--set key=value]... [--config FILE]\n"
+               "                   --out DIR\n"
                "--set params.n=8, run.steps=10, run.dynamics.kind=sde, task.dim=64 (value as JSON,\n"
                "else as a string). itscale COMMAND --help for one command. Tasks:");
     for (size_t i = 0; i < cli_n_tasks; i++)

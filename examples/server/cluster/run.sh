@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
     --hash-balance-factor) hbf=$2; shift 2 ;;
     --server-args) server_args=$2; shift 2 ;;
     --) shift; break ;;
-    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
