@@ -708,8 +708,8 @@ ITS_API size_t its_result_trace(const its_result *r, const its_trace_point **pts
 /* Per-step budget use; *steps owned by r. Zero where the method has no steps of its own to
  * record (none, best_of_n). */
 ITS_API size_t its_result_steps(const its_result *r, const its_step_usage **steps);
-/* The result as JSON (keys: sampler, config, seed, usage, budget, best, topk, time, trace, steps,
- * status). Owned by r; NULL on allocation failure. */
+/* The result as JSON (keys: sampler, config, seed, status, stop, anytime, dim, count, usage,
+ * budget, best, topk, time, trace, steps). Owned by r; NULL on allocation failure. */
 ITS_API const char *its_result_to_json(its_result *r);
 
 #ifdef __cplusplus
