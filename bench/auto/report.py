@@ -14,7 +14,7 @@ For each variant folder under the results folder and each budget, on the held-ou
 - the single best default (best mean rank over all budgets among the methods' defaults) and
   auto − that default, paired, in units of its standard error (z).
 Writes summary.md and auto.svg (score against NFE: every method's default thin, auto bold, the
-online mode dashed, the policy's choice per budget written at its point).
+online mode dashed, the policy's choice per budget listed under each panel).
 """
 import argparse
 import json
@@ -176,8 +176,13 @@ def figure(results, path):
     import matplotlib.pyplot as plt
 
     n = len(results)
-    fig, axes = plt.subplots(1, n, figsize=(6.2 * n, 6.0), squeeze=False)
+    cols = 2 if n > 1 else 1
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(7.0 * cols + 2.4, 6.4 * rows), squeeze=False)
     cmap = plt.get_cmap("tab20")
+    # dark shades first, then the light ones, so that neighbours in the method list differ
+    shades = [cmap(i) for i in range(0, 20, 2)] + [cmap(i) for i in range(1, 20, 2)]
+    styles = ["-", "-.", ":"]
 
     def tr(v):
         # scores are log-probabilities or negative squared distances (<= 0): plot -log10(-score)
@@ -185,32 +190,41 @@ def figure(results, path):
             return float("nan")
         return -math.log10(max(-v, 1e-12))
 
-    for ax, res in zip(axes[0], results):
+    for k, res in enumerate(results):
+        ax = axes[k // cols][k % cols]
         xs = res["all_b"]
         for i, s in enumerate(res["defaults"]):
             ys = [tr(p.get("mean")) for p in s["points"]]
-            ax.plot(xs, ys, lw=0.9, color=cmap(i % 20), alpha=0.85, label=s["name"])
+            ax.plot(xs, ys, lw=1.0, color=shades[i % len(shades)], ls=styles[(i // 10) % 3],
+                    alpha=0.9, label=s["name"])
         ys = [tr(p.get("mean")) for p in res["online"]["points"]]
         ax.plot(xs, ys, lw=1.8, ls="--", color="0.25", label="auto (online, no policy)")
         ys = [tr(p.get("mean")) for p in res["auto"]["points"]]
         ax.plot(xs, ys, lw=3.2, color="crimson", marker="o", label="auto (tuned policy)")
-        for b, y in zip(xs, ys):
+        # the policy's pick per budget, listed in a box instead of written over the lines
+        picks = []
+        for b in xs:
             e = None
             for en in res["pol"]["entries"]:
                 if en["nfe"][0] <= b and (en["nfe"][1] is None or b <= en["nfe"][1]):
                     e = en
-            if e and math.isfinite(y):
-                ax.annotate(entry_label(e), (b, y), textcoords="offset points", xytext=(2, -8),
-                            fontsize=6, rotation=-35, color="crimson", ha="left", va="top")
+            if e:
+                picks.append(f"{b:>5}: {entry_label(e)}")
+        if picks:
+            ax.text(0.0, -0.14, "auto's pick per budget (NFE: configuration)\n" + "\n".join(picks),
+                    transform=ax.transAxes, ha="left", va="top", fontsize=7.5,
+                    family="monospace", color="crimson")
         ax.set_xscale("log")
-        ax.set_xlabel("NFE budget")
+        ax.set_xlabel("NFE budget (log scale)")
         ax.set_ylabel("−log10(−verifier score)  (higher is better)")
         ax.set_title(res["name"])
         ax.grid(alpha=0.3)
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=7)
-    fig.suptitle("auto vs every method (defaults, thin): mean over held-out seeds")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, labels, fontsize=8, loc="center right", ncol=1, frameon=False)
+    fig.suptitle("auto against every method at its defaults (thin lines): mean over held-out seeds")
+    fig.tight_layout(rect=(0, 0, 1 - 2.2 / (7.0 * cols + 2.4), 0.97))
     fig.savefig(path)
 
 
