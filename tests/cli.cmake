@@ -134,6 +134,16 @@ function(its_cli_late_tests CLI TMP)
          --json > ${TMP}/one.json && grep -Eq '\"diversity\":[[:space:]]*null' ${TMP}/one.json && \
        grep -q '\"metrics_na\"' ${TMP}/one.json")
     set_tests_properties(cli_run_one_sample PROPERTIES LABELS unit)
+    # A y label longer than the plot is high (digits: "held-out accuracy (evaluator argmax =
+    # target)") goes on two lines; no rotated label keeps more than 36 characters on one line.
+    add_test(NAME cli_plot_long_labels COMMAND sh -c
+      "rm -rf ${TMP}/dl ${TMP}/dlb && mkdir -p ${TMP} && $<TARGET_FILE:itscale-digits-train> --out ${TMP}/dl \
+         --epochs 2 --hidden 16 --layers 1 > /dev/null 2>&1 && \
+       ${CLI} bench --task digits --samplers none --nfe 20 --seeds 2 --set run.steps=5 \
+         --set task.weights=${TMP}/dl --out ${TMP}/dlb > /dev/null 2>&1 && \
+       grep -q '>held-out accuracy</text>' ${TMP}/dlb/curves.svg && \
+       ! grep -Eq 'rotate[(]-90[)][^>]*>[^<]{37,}</text>' ${TMP}/dlb/curves.svg")
+    set_tests_properties(cli_plot_long_labels PROPERTIES LABELS unit)
   endif()
 endfunction()
 if(ITS_BUILD_EXAMPLES)

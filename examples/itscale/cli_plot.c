@@ -17,9 +17,9 @@ static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"
                                       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 static const char *const dashes[] = {"", "6,3", "2,3", "8,3,2,3"};
 
-static void xml_text(FILE *f, const char *s)
+static void xml_text_n(FILE *f, const char *s, size_t n)
 {
-    for (; s && *s; s++) {
+    for (const char *e = s ? s + n : s; s && s < e && *s; s++) {
         switch (*s) {
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
@@ -27,6 +27,33 @@ static void xml_text(FILE *f, const char *s)
         case '"': fputs("&quot;", f); break;
         default: fputc(*s, f);
         }
+    }
+}
+
+static void xml_text(FILE *f, const char *s) { xml_text_n(f, s, s ? strlen(s) : 0); }
+
+/* The y label, rotated, centred at (x, y). One longer than the plot is high (about 6.6 px per
+ * character at 12 px) goes on two lines split at the space nearest its middle; on one line it
+ * would run into the label of the panel above or below. */
+static void y_label(FILE *f, double x, double y, double h, const char *s)
+{
+    size_t n = s ? strlen(s) : 0, cut = 0;
+    if ((double)n * 6.6 > h)
+        for (size_t i = 0; i < n; i++)
+            if (s[i] == ' ' && (!cut || (i > n / 2 ? i - n / 2 : n / 2 - i) <
+                                            (cut > n / 2 ? cut - n / 2 : n / 2 - cut)))
+                cut = i;
+    for (int line = 0; line < (cut ? 2 : 1); line++) {
+        double lx = cut ? x + (line ? 7.0 : -7.0) : x;
+        fprintf(f, "<text transform=\"translate(%.1f %.1f) rotate(-90)\" font-size=\"12\" "
+                   "text-anchor=\"middle\">", lx, y);
+        if (!cut)
+            xml_text(f, s);
+        else if (line == 0)
+            xml_text_n(f, s, cut);
+        else
+            xml_text(f, s + cut + 1);
+        fputs("</text>\n", f);
     }
 }
 
@@ -122,10 +149,7 @@ static void panel(FILE *f, const cli_plot *p, size_t k, double ox, double oy)
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">"
                "%s (log scale)</text>\n", (x0 + x1) / 2, y1 + 38,
             p->px ? "NFE spent; ticks at the budgets" : "NFE budget");
-    fprintf(f, "<text transform=\"translate(%.1f %.1f) rotate(-90)\" font-size=\"12\" "
-               "text-anchor=\"middle\">", ox + 18, (y0 + y1) / 2);
-    xml_text(f, p->panel_ylabel[k]);
-    fputs("</text>\n", f);
+    y_label(f, ox + 18, (y0 + y1) / 2, y1 - y0, p->panel_ylabel[k]);
 
     /* series: band, line, error bars, markers */
     for (size_t s = 0; s < p->n_series; s++) {
