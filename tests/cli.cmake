@@ -127,8 +127,8 @@ function(its_cli_late_tests CLI TMP)
       "rm -rf ${TMP}/dw && mkdir -p ${TMP} && $<TARGET_FILE:itscale-digits-train> --out ${TMP}/dw --epochs 2 \
          --hidden 16 --layers 1 > /dev/null 2>&1 && \
        ${CLI} run --task digits --sampler none --set run.steps=5 --set task.weights=${TMP}/dw \
-         > ${TMP}/one.txt && grep -q '^  diversity    n/a (a property of a set' ${TMP}/one.txt && \
-       grep -q '^  frechet      n/a (a property of a set' ${TMP}/one.txt && \
+         > ${TMP}/one.txt && grep -Eq '^  diversity +n/a [(]a property of a set' ${TMP}/one.txt && \
+       grep -Eq '^  frechet +n/a [(]a property of a set' ${TMP}/one.txt && \
        ! grep -q nan ${TMP}/one.txt && \
        ${CLI} run --task digits --sampler none --set run.steps=5 --set task.weights=${TMP}/dw \
          --json > ${TMP}/one.json && grep -Eq '\"diversity\":[[:space:]]*null' ${TMP}/one.json && \

@@ -101,20 +101,25 @@ int cli_cmd_run(its_ctx *ctx, const cli_opts *o)
     } else {
         fprintf(f, "%s on %s, seed %llu: %s\n", its_method_name(its_result_method(r)),
                 task.vt->name, (unsigned long long)o->seed, its_stop_name(its_result_stop(r)));
-        fprintf(f, "  best score   %.6g\n", its_result_score(r, 0));
+        /* one column for the values: as wide as the longest metric name, at least 12 */
+        int w = 12;
+        for (size_t i = 0; i < task.vt->n_metrics; i++)
+            if ((int)strlen(task.vt->metrics[i].name) > w)
+                w = (int)strlen(task.vt->metrics[i].name);
+        fprintf(f, "  %-*s %.6g\n", w, "best score", its_result_score(r, 0));
         size_t count = its_result_count(r);
         for (size_t i = 0; i < task.vt->n_metrics; i++) {
             if (isfinite(met[i]))
-                fprintf(f, "  %-12s %.6g\n", task.vt->metrics[i].name, met[i]);
+                fprintf(f, "  %-*s %.6g\n", w, task.vt->metrics[i].name, met[i]);
             else if (task.vt->metrics[i].pooled && count < 2)
-                fprintf(f, "  %-12s n/a (a property of a set of samples; this run returned %zu: "
+                fprintf(f, "  %-*s n/a (a property of a set of samples; this run returned %zu: "
                            "--set run.top_k=N, or itscale bench pools every seed)\n",
-                        task.vt->metrics[i].name, count);
+                        w, task.vt->metrics[i].name, count);
             else
-                fprintf(f, "  %-12s n/a (%s)\n", task.vt->metrics[i].name,
+                fprintf(f, "  %-*s n/a (%s)\n", w, task.vt->metrics[i].name,
                         count ? "not defined for these samples" : "the run returned no sample");
         }
-        fprintf(f, "  NFE          %llu", (unsigned long long)u.nfe);
+        fprintf(f, "  %-*s %llu", w, "NFE", (unsigned long long)u.nfe);
         if (budget)
             fprintf(f, " spent of a budget of %llu", (unsigned long long)budget);
         else if (its_result_max_nfe(r))
@@ -122,9 +127,9 @@ int cli_cmd_run(its_ctx *ctx, const cli_opts *o)
         fprintf(f, " (%llu model calls, %llu verifier rows)\n",
                 (unsigned long long)u.model_calls, (unsigned long long)u.verifier_rows);
         if (budget)
-            fprintf(f, "  scaling      %s\n", sc.what);
-        fprintf(f, "  time         %.4f s (model %.4f, verifier %.4f, library %.4f)\n", u.total_s,
-                u.model_s, u.verifier_s, u.library_s);
+            fprintf(f, "  %-*s %s\n", w, "scaling", sc.what);
+        fprintf(f, "  %-*s %.4f s (model %.4f, verifier %.4f, library %.4f)\n", w, "time",
+                u.total_s, u.model_s, u.verifier_s, u.library_s);
     }
     rc = cli_close_out(f, o->out) == 0 ? 0 : 1;
 done:
