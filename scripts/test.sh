@@ -97,11 +97,12 @@ if [ "${ITS_FUZZ_SECONDS:-0}" -gt 0 ]; then
     CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DITS_FUZZ=ON \
         -DITS_BUILD_BENCH=OFF >/dev/null
     cmake --build build/fuzz -j"$jobs" --target fuzz_config fuzz_result_json fuzz_sched_params \
-        fuzz_weights >/dev/null
-    for t in config result_json sched_params weights; do
+        fuzz_weights fuzz_idx fuzz_request >/dev/null
+    # every target tests/fuzz/CMakeLists.txt defines; the JSON ones with the JSON dictionary
+    for t in config result_json sched_params weights idx request; do
         corpus=tests/fuzz/corpus/$t
         dict=-dict=tests/fuzz/config.dict
-        [ "$t" = weights ] && dict=""
+        case "$t" in weights | idx) dict="" ;; esac
         [ "$t" = result_json ] && corpus="tests/fuzz/corpus/config tests/fuzz/corpus/result"
         [ "$t" = sched_params ] && corpus=tests/fuzz/corpus/sched
         work=build/fuzz/work/$t
