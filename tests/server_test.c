@@ -256,7 +256,7 @@ static void test_bad_requests(void **state)
         {"{\"priority\": 1.5}", "priority"},
         {"{\"deadline_ms\": -3}", "deadline_ms"},
         {"{\"seed\": \"x\"}", "seed"},
-        {"{\"colour\": 1}", "colour: unknown key"},
+        {"{\"colour\": 1}", "\"colour\": unknown key"},
         {"", "expected a JSON object"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -692,11 +692,15 @@ static void test_hostile_bodies(void **state)
         {"{\"task\":\"gmm\"} xyz", 18, "bytes after the JSON object"},
         {"{\"task\":\"gmm\"}\0{\"x\":1}", 22, "bytes after the JSON object"},
         {"{\"task\":\"gmm\"}\0", 15, "bytes after the JSON object"},
-        {"{\"seed\":1,\"seed\":2}", 19, "seed: key repeated"},
-        {"{\"task\":\"gmm\",\"task\":\"gmm\"}", 27, "task: key repeated"},
-        {"{\"task\":\"\xff\xfe\"}", 13, "unknown task"},
-        {"{\"\xc3\x28\":1}", 8, "unknown key"},
+        {"{\"seed\":1,\"seed\":2}", 19, "\"seed\": key repeated"},
+        {"{\"task\":\"gmm\",\"task\":\"gmm\"}", 27, "\"task\": key repeated"},
+        {"{\"task\":\"\xff\xfe\"}", 13, "task: unknown task \"\\xff\\xfe\""},
+        {"{\"\xc3\x28\":1}", 8, "\"\\xc3(\": unknown key"},
         {"{\"profile\":\"\xe2\x82\"}", 16, "unknown profile"},
+        /* a key named like another message is quoted, so it cannot pass for that message */
+        {"{\"body: bytes after the JSON object (at offset 7\":\"\"}", 53,
+         "\"body: bytes after the JSON object (at offset 7\": unknown key"},
+        {"{\"a\\\"b\":1}", 10, "\"a\\\"b\": unknown key"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         http_resp r = http(s.port, "POST", "/v1/generate", bad[i].body, bad[i].len);

@@ -59,6 +59,29 @@ size_t its_srv_text_clean(char *dst, size_t cap, const char *src)
     return o;
 }
 
+/* A client's string in an error message: in double quotes, at most 64 bytes of it, with '"',
+ * '\\' and bytes outside printable ASCII written as \" \\ \xNN, so the quoted part ends only at
+ * its closing quote and no key or name a client picks can make one message read like another. */
+static const char *req_quote(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; s[i] && i < 64 && o + 6 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20 || c >= 0x7f) {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return out;
+}
+
 /* Unknown keys, repeated keys, wrong types and bytes after the object are 400s that name the
  * cause. A repeated key is refused rather than "last one wins": a proxy that reads the first
  * and a server that reads the last would disagree about the request. */
@@ -66,6 +89,7 @@ int its_srv_parse_generate(const its_sched *s, const char *body, size_t len, its
                            char keybuf[ITS_SCHED_KEY_CAP], char *err, size_t errcap)
 {
     const char *end = NULL;
+    char qbuf[64 * 4 + 3];
     cJSON *o = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     int ok = 0;
     if (!o || !cJSON_IsObject(o)) {
@@ -83,7 +107,7 @@ int its_srv_parse_generate(const its_sched *s, const char *body, size_t len, its
         const char *key = k->string;
         for (const cJSON *e = o->child; e != k; e = e->next)
             if (!strcmp(e->string, key)) {
-                snprintf(err, errcap, "%.64s: key repeated", key);
+                snprintf(err, errcap, "%s: key repeated", req_quote(qbuf, sizeof qbuf, key));
                 goto done;
             }
         if (!strcmp(key, "task") || !strcmp(key, "profile")) {
@@ -94,7 +118,8 @@ int its_srv_parse_generate(const its_sched *s, const char *body, size_t len, its
             int i = key[0] == 't' ? its_sched_task_index(s, k->valuestring)
                                   : its_sched_profile_index(s, k->valuestring);
             if (i < 0) {
-                snprintf(err, errcap, "%s: unknown %s \"%.64s\"", key, key, k->valuestring);
+                snprintf(err, errcap, "%s: unknown %s %s", key, key,
+                         req_quote(qbuf, sizeof qbuf, k->valuestring));
                 goto done;
             }
             if (key[0] == 't')
@@ -135,7 +160,7 @@ int its_srv_parse_generate(const its_sched *s, const char *body, size_t len, its
             }
             r->seed = (uint64_t)k->valuedouble;
         } else {
-            snprintf(err, errcap, "%.64s: unknown key", key);
+            snprintf(err, errcap, "%s: unknown key", req_quote(qbuf, sizeof qbuf, key));
             goto done;
         }
     }

@@ -115,18 +115,18 @@ static int known_message(const char *e)
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
         if (!strcmp(e, exact[i]))
             return 1;
-    /* A message that starts like one of these may still be "KEY: unknown key" for a key the
-     * client named that way, so a prefix without its ending falls through to the tails. */
+    /* These prefixes are the server's own: a client's key in a message is quoted. */
     if (!strncmp(e, "body: bytes after the JSON object (at offset ", 44) && e[strlen(e) - 1] == ')')
         return 1;
     int quoted = !strncmp(e, "task: unknown task \"", 20) ||
                  !strncmp(e, "profile: unknown profile \"", 26);
     if (quoted && e[strlen(e) - 1] == '"')
         return 1;
+    /* a client's key is quoted ("KEY": ...), and no other message starts with a quote */
     size_t n = strlen(e);
-    const char *const tails[] = {": unknown key", ": key repeated"};
+    const char *const tails[] = {"\": unknown key", "\": key repeated"};
     for (int i = 0; i < 2; i++)
-        if (n >= strlen(tails[i]) && !strcmp(e + n - strlen(tails[i]), tails[i]))
+        if (e[0] == '"' && n > strlen(tails[i]) && !strcmp(e + n - strlen(tails[i]), tails[i]))
             return 1;
     return 0;
 }
