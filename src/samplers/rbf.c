@@ -143,6 +143,37 @@ static its_status rbf_initial(its_engine *e, rbf_state *st)
     return ITS_OK;
 }
 
+/* Chain b's n[b] scored proposals at rows off[b].. of set: the step's best so far is kept, and
+ * the first to beat the chain's best ever is accepted (never at the last level, where nothing
+ * is). The chain's budget is charged up to the accepted one: it sees the sequential schedule,
+ * the rest is speculation. */
+static its_status rbf_take(its_engine *e, rbf_state *st, size_t b, const its_pset *set, int last)
+{
+    uint64_t taken = st->n[b];
+    for (size_t j = 0; j < st->n[b]; j++) {
+        size_t r = st->off[b] + j;
+        double sc = set->score[r];
+        if (!st->have_best[b] || sc > st->step_best[b]) {
+            its_eng_copy_rows(e, &st->best, b, set, r, 1);
+            st->step_best[b] = sc;
+            st->have_best[b] = 1;
+        }
+        if (!last && sc > st->best_ever[b]) {
+            /* the chain moves on now: later rounds reuse these rows, and chain b's row is no
+             * other chain's parent */
+            st->accepted[b] = (long)r;
+            its_eng_copy_rows(e, &st->chain, b, set, r, 1);
+            st->best_ever[b] = sc;
+            taken = j + 1;
+            break;
+        }
+    }
+    ITS_TRY(its_budget_spend(st->bud[b], taken));
+    st->pnum[b] += taken;
+    st->active[b] = st->accepted[b] < 0 && its_budget_left(st->bud[b]) > 0;
+    return ITS_OK;
+}
+
 /* One searched step k of every chain, from grid[k] to s: rounds of proposals until each chain
  * accepted one or spent its quota. */
 static its_status rbf_step(its_engine *e, rbf_state *st, int k)
@@ -206,33 +237,9 @@ static its_status rbf_step(its_engine *e, rbf_state *st, int k)
         prop->n = rows;
         ITS_TRY(its_eng_eval(e, prop, 0, rows));
         ITS_TRY(its_eng_score(e, prop, 0, rows, ITS_SCORE_LOOKAHEAD));
-        for (size_t b = 0; b < B; b++) {
-            if (!st->n[b])
-                continue;
-            uint64_t taken = st->n[b];
-            for (size_t j = 0; j < st->n[b]; j++) {
-                size_t r = st->off[b] + j;
-                double sc = prop->score[r];
-                if (!st->have_best[b] || sc > st->step_best[b]) {
-                    its_eng_copy_rows(e, &st->best, b, prop, r, 1);
-                    st->step_best[b] = sc;
-                    st->have_best[b] = 1;
-                }
-                if (!last && sc > st->best_ever[b]) {
-                    /* the chain moves on now: later rounds reuse these rows, and chain b's
-                     * row is no other chain's parent */
-                    st->accepted[b] = (long)r;
-                    its_eng_copy_rows(e, &st->chain, b, prop, r, 1);
-                    st->best_ever[b] = sc;
-                    taken = j + 1;
-                    break;
-                }
-            }
-            /* the chain's budget sees the sequential schedule; the rest is speculation */
-            ITS_TRY(its_budget_spend(st->bud[b], taken));
-            st->pnum[b] += taken;
-            st->active[b] = st->accepted[b] < 0 && its_budget_left(st->bud[b]) > 0;
-        }
+        for (size_t b = 0; b < B; b++)
+            if (st->n[b])
+                ITS_TRY(rbf_take(e, st, b, prop, last));
     }
     for (size_t b = 0; b < B; b++)
         ITS_TRY(its_budget_end_step(st->bud[b]));
@@ -336,28 +343,8 @@ static its_status rbf_run_async(its_engine *e, rbf_state *st)
         for (size_t b = 0; b < B; b++) {
             if (!st->n[b])
                 continue;
-            const int last = st->k_at[b] == st->K - 1;
             st->drawn[b] += st->n[b];
-            uint64_t taken = st->n[b];
-            for (size_t j = 0; j < st->n[b]; j++) {
-                size_t r = st->off[b] + j;
-                double sc = buf->score[r];
-                if (!st->have_best[b] || sc > st->step_best[b]) {
-                    its_eng_copy_rows(e, &st->best, b, buf, r, 1);
-                    st->step_best[b] = sc;
-                    st->have_best[b] = 1;
-                }
-                if (!last && sc > st->best_ever[b]) {
-                    st->accepted[b] = (long)r;
-                    its_eng_copy_rows(e, &st->chain, b, buf, r, 1);
-                    st->best_ever[b] = sc;
-                    taken = j + 1;
-                    break;
-                }
-            }
-            ITS_TRY(its_budget_spend(st->bud[b], taken));
-            st->pnum[b] += taken;
-            st->active[b] = st->accepted[b] < 0 && its_budget_left(st->bud[b]) > 0;
+            ITS_TRY(rbf_take(e, st, b, buf, st->k_at[b] == st->K - 1));
             if (!st->active[b])
                 ITS_TRY(rbf_chain_end(e, st, b));
         }
