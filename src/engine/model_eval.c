@@ -116,6 +116,42 @@ static void its_wave_call(void *arg, size_t c)
                                  w->ps->u + a * dim);
 }
 
+/* After one model call over rows a .. a + rows of ps (outputs in ps->u): the charge, the
+ * callback's return code, and the non-finite scan (an error, or the bad rows zeroed and dropped,
+ * as run.on_nonfinite says). t: the time the call is reported at; row_t, when not NULL, each
+ * row's own time for the non-finite message. */
+static its_status its_eng_model_done(its_engine *e, its_pset *ps, size_t a, size_t rows, int rc,
+                                     double t, const double *row_t)
+{
+    const size_t dim = e->dim;
+    float *out = ps->u + a * dim;
+    e->usage.nfe += rows;
+    e->usage.model_calls++;
+    uint64_t call = ++e->model_call_idx; /* counted from 1 */
+    if (rc != 0)
+        return its_error(e->ctx, ITS_ERR_CALLBACK,
+                         "model eval callback returned %d on call %llu (rows %zu..%zu of %zu, "
+                         "t=%g)",
+                         rc, (unsigned long long)call, a, a + rows, ps->n, t);
+    if (its_eng_finite(e, out, rows * dim))
+        return ITS_OK;
+    size_t bad = its_first_bad_row(e, out, rows);
+    if (e->run->on_nonfinite == ITS_NONFINITE_ERROR)
+        return its_error(e->ctx, ITS_ERR_NUMERIC,
+                         "model eval callback returned a non-finite value on call %llu, row %zu "
+                         "(t=%g)",
+                         (unsigned long long)call, a + bad, row_t ? row_t[a + bad] : t);
+    for (size_t i = bad; i < rows; i++) {
+        float *ri = out + i * dim;
+        if (!its_eng_finite(e, ri, dim)) {
+            e->be->lincomb(e->bs, ri, dim, 0.0f, NULL, 0.0f, NULL, 0.0f, NULL);
+            ps->alive[a + i] = 0;
+            ps->score[a + i] = -INFINITY;
+        }
+    }
+    return ITS_OK;
+}
+
 its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1)
 {
     if (r1 > ps->n || r0 > r1)
@@ -187,30 +223,7 @@ its_status its_eng_eval(its_engine *e, its_pset *ps, size_t r0, size_t r1)
             rc = its_model_call(e, in, e->tbuf, rows, out);
             e->usage.model_s += its_now() - t0;
         }
-        e->usage.nfe += rows;
-        e->usage.model_calls++;
-        uint64_t call = ++e->model_call_idx; /* counted from 1 */
-        if (rc != 0)
-            return its_error(e->ctx, ITS_ERR_CALLBACK,
-                             "model eval callback returned %d on call %llu (rows %zu..%zu of %zu, "
-                             "t=%g)",
-                             rc, (unsigned long long)call, a, a + rows, ps->n, m->t_model);
-        if (!its_eng_finite(e, out, rows * dim)) {
-            size_t bad = its_first_bad_row(e, out, rows);
-            if (e->run->on_nonfinite == ITS_NONFINITE_ERROR)
-                return its_error(e->ctx, ITS_ERR_NUMERIC,
-                                 "model eval callback returned a non-finite value on call %llu, "
-                                 "row %zu (t=%g)",
-                                 (unsigned long long)call, a + bad, m->t_model);
-            for (size_t i = bad; i < rows; i++) {
-                float *ri = out + i * dim;
-                if (!its_eng_finite(e, ri, dim)) {
-                    e->be->lincomb(e->bs, ri, dim, 0.0f, NULL, 0.0f, NULL, 0.0f, NULL);
-                    ps->alive[a + i] = 0;
-                    ps->score[a + i] = -INFINITY;
-                }
-            }
-        }
+        ITS_TRY(its_eng_model_done(e, ps, a, rows, rc, m->t_model, NULL));
         const float *x = ps->x + a * dim;
         /* velocity models sampled along their own interpolant need no conversion */
         if (m->ux != 0.0 || m->up != 1.0)
@@ -272,30 +285,7 @@ its_status its_eng_eval_at(its_engine *e, its_pset *ps, size_t r0, size_t r1, co
         double t0 = its_now();
         int rc = its_model_call(e, in, e->tbuf, rows, out);
         e->usage.model_s += its_now() - t0;
-        e->usage.nfe += rows;
-        e->usage.model_calls++;
-        uint64_t call = ++e->model_call_idx; /* counted from 1 */
-        if (rc != 0)
-            return its_error(e->ctx, ITS_ERR_CALLBACK,
-                             "model eval callback returned %d on call %llu (rows %zu..%zu of %zu, "
-                             "t=%g)",
-                             rc, (unsigned long long)call, a, a + rows, ps->n, row_t[a]);
-        if (!its_eng_finite(e, out, rows * dim)) {
-            size_t bad = its_first_bad_row(e, out, rows);
-            if (e->run->on_nonfinite == ITS_NONFINITE_ERROR)
-                return its_error(e->ctx, ITS_ERR_NUMERIC,
-                                 "model eval callback returned a non-finite value on call %llu, "
-                                 "row %zu (t=%g)",
-                                 (unsigned long long)call, a + bad, row_t[a + bad]);
-            for (size_t i = bad; i < rows; i++) {
-                float *ri = out + i * dim;
-                if (!its_eng_finite(e, ri, dim)) {
-                    e->be->lincomb(e->bs, ri, dim, 0.0f, NULL, 0.0f, NULL, 0.0f, NULL);
-                    ps->alive[a + i] = 0;
-                    ps->score[a + i] = -INFINITY;
-                }
-            }
-        }
+        ITS_TRY(its_eng_model_done(e, ps, a, rows, rc, row_t[a], row_t));
         for (size_t i = a; i < a + rows;) {
             size_t j = i + 1;
             while (j < a + rows && row_t[j] == row_t[i])
