@@ -21,35 +21,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "../bench_util.h"
 #include "itscale.h"
 #include "task.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static const char *cpu_model_name(void)
-{
-    static char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f))
-            if (strncmp(line, "model name", 10) == 0) {
-                char *p = strchr(line, ':');
-                if (p) {
-                    snprintf(model, sizeof model, "%s", p + 2);
-                    model[strcspn(model, "\n")] = '\0';
-                }
-                break;
-            }
-        fclose(f);
-    }
-    return model;
-}
 
 static int eval(const its_model *m, const float *x, const float *t, size_t n, float *out)
 {
@@ -64,23 +38,23 @@ static double time_calls(const its_model *m, const float *x, const float *t, flo
 {
     size_t reps = 1;
     for (;;) { /* calibrate to about 20 ms */
-        double t0 = now_s();
+        double t0 = its_bench_now_s();
         for (size_t r = 0; r < reps; r++)
             for (size_t c = 0; c < calls; c++)
                 if (eval(m, x + c * n * m->dim, t + c * n, n, out + c * n * m->dim) != 0)
                     return -1.0;
-        double dt = now_s() - t0;
+        double dt = its_bench_now_s() - t0;
         if (dt > 0.02 || reps > (1u << 20))
             break;
         reps *= 2;
     }
     double best = INFINITY;
     for (int k = 0; k < 7; k++) {
-        double t0 = now_s();
+        double t0 = its_bench_now_s();
         for (size_t r = 0; r < reps; r++)
             for (size_t c = 0; c < calls; c++)
                 eval(m, x + c * n * m->dim, t + c * n, n, out + c * n * m->dim);
-        double dt = (now_s() - t0) / (double)reps;
+        double dt = (its_bench_now_s() - t0) / (double)reps;
         if (dt < best)
             best = dt;
     }
@@ -186,7 +160,7 @@ int main(int argc, char **argv)
         }
     }
     const char *threads = getenv("OPENBLAS_NUM_THREADS");
-    printf("machine: %s; library %s; OPENBLAS_NUM_THREADS=%s\n", cpu_model_name(), its_version(),
+    printf("machine: %s; library %s; OPENBLAS_NUM_THREADS=%s\n", its_bench_cpu_model(), its_version(),
            threads ? threads : "(unset)");
     const struct {
         const its_task_vt *vt;

@@ -22,16 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../bench_util.h"
 #include "itscale.h"
 #include "rng/rng.h"
 #include "samplers/sampler.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- models and verifier ---------------------------------------------------------------- */
 typedef struct null_model {
@@ -110,10 +104,10 @@ static void *triad_worker(void *arg)
     j->best = 1e300;
     for (int r = 0; r < j->reps; r++) {
         pthread_barrier_wait(j->bar);
-        double t0 = now_s();
+        double t0 = its_bench_now_s();
         triad(j->a, j->b, j->c, 0.5f, j->lo, j->hi);
         pthread_barrier_wait(j->bar);
-        double t = now_s() - t0;
+        double t = its_bench_now_s() - t0;
         if (t < j->best)
             j->best = t;
     }
@@ -219,9 +213,9 @@ static run_out run_case(its_ctx *ctx, const bench_case *c, its_model *m, const i
         return o;
     for (int r = 0; r <= reps; r++) { /* r = 0 warms up */
         its_result *res = NULL;
-        double t0 = now_s();
+        double t0 = its_bench_now_s();
         o.st = its_generate(s, m, v, 42 + (uint64_t)r, &res);
-        double wall = now_s() - t0;
+        double wall = its_bench_now_s() - t0;
         if (o.st != ITS_OK) {
             its_sampler_free(s);
             return o;
@@ -250,9 +244,9 @@ static double randn_ns(size_t n, int reps)
     its_noise_key key = {7, its_lineage_root(3), 5};
     double best = 1e300;
     for (int r = 0; r < reps + 1; r++) {
-        double t0 = now_s();
+        double t0 = its_bench_now_s();
         its_randn(out, n, &key, 0);
-        double t = now_s() - t0;
+        double t = its_bench_now_s() - t0;
         if (r > 0 && t < best)
             best = t;
     }
@@ -262,22 +256,8 @@ static double randn_ns(size_t n, int reps)
 
 static void print_machine(int threads)
 {
-    char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f))
-            if (strncmp(line, "model name", 10) == 0) {
-                char *p = strchr(line, ':');
-                if (p) {
-                    snprintf(model, sizeof model, "%s", p + 2);
-                    model[strcspn(model, "\n")] = '\0';
-                }
-                break;
-            }
-        fclose(f);
-    }
-    printf("machine: %s, %ld online cpus; rng path %s; library %s; threads %d\n", model,
+    printf("machine: %s, %ld online cpus; rng path %s; library %s; threads %d\n",
+           its_bench_cpu_model(),
            sysconf(_SC_NPROCESSORS_ONLN), its_rng_isa_name(its_rng_isa_active()), its_version(),
            threads);
 }

@@ -12,15 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "../bench_util.h"
 #include "itscale.h"
 #include "rng/rng.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The straightforward way: one Philox block at a time, libm for ln, cos, sin. */
 static void randn_libm(float *out, size_t n, const its_noise_key *key)
@@ -59,7 +53,7 @@ static double time_ns(int kind, its_rng_isa isa, float *out, float *tmp, const f
 {
     double best = 1e300;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = its_bench_now_s();
         if (kind == KIND_RANDN)
             its_randn_isa(isa, out, n, key, 0);
         else if (kind == KIND_LINCOMB)
@@ -68,27 +62,11 @@ static double time_ns(int kind, its_rng_isa isa, float *out, float *tmp, const f
             lincomb_unfused(isa, out, tmp, n, x, y, key);
         else
             randn_libm(out, n, key);
-        double t = now_s() - t0;
+        double t = its_bench_now_s() - t0;
         if (t < best)
             best = t;
     }
     return 1e9 * best / (double)n;
-}
-
-static void cpu_model(char *buf, size_t cap)
-{
-    snprintf(buf, cap, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
-            snprintf(buf, cap, "%s", strchr(line, ':') + 2);
-            buf[strcspn(buf, "\n")] = '\0';
-            break;
-        }
-    fclose(f);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -124,10 +102,9 @@ int main(int argc, char **argv)
     }
     const its_noise_key key = {.seed = 12345, .lineage = its_lineage_root(7), .stream = 3};
     double checksum = 0.0;
-    char model[256];
-    cpu_model(model, sizeof model);
     its_rng_isa best = its_rng_isa_best();
-    printf("%s; best path %s, in use %s (ITS_SIMD caps it)\n", model, its_rng_isa_name(best),
+    printf("%s; best path %s, in use %s (ITS_SIMD caps it)\n", its_bench_cpu_model(),
+           its_rng_isa_name(best),
            its_rng_isa_name(its_rng_isa_active()));
     printf("n = %zu, 1 thread; median of %d rounds, each the best of %d repeats; every path and "
            "kind in every round\n",

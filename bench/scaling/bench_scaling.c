@@ -25,17 +25,11 @@
 #include <malloc.h>
 #endif
 
+#include "../bench_util.h"
 #include "itscale.h"
 #include "itscale/gmm.h"
 #include "rng/rng.h"
 #include "samplers/sampler.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- counting allocator (its_ctx_params.allocator) -------------------------------------- */
 typedef struct counter {
@@ -116,9 +110,9 @@ static run_stat measure(its_ctx *ctx, counter *cnt, its_method m, const void *pa
         size_t live0 = cnt->live;
         cnt->peak = live0;
         its_result *res = NULL;
-        double t0 = now_s();
+        double t0 = its_bench_now_s();
         r.st = its_generate(s, model, ver, 7, &res);
-        double t = now_s() - t0;
+        double t = its_bench_now_s() - t0;
         if (r.st != ITS_OK && r.st != ITS_CANCELLED)
             break;
         its_usage u;
@@ -179,29 +173,9 @@ static int registered(its_method m)
     return vt && vt->run;
 }
 
-static const char *cpu_model_name(void)
-{
-    static char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f) {
-        char line[512];
-        while (fgets(line, sizeof line, f))
-            if (strncmp(line, "model name", 10) == 0) {
-                char *p = strchr(line, ':');
-                if (p) {
-                    snprintf(model, sizeof model, "%s", p + 2);
-                    model[strcspn(model, "\n")] = '\0';
-                }
-                break;
-            }
-        fclose(f);
-    }
-    return model;
-}
-
 static void print_machine(void)
 {
-    printf("machine: %s; library %s; 1 thread\n", cpu_model_name(), its_version());
+    printf("machine: %s; library %s; 1 thread\n", its_bench_cpu_model(), its_version());
 }
 
 static int sweep(its_ctx *ctx, counter *cnt, size_t dim0, size_t batch, int reps)
@@ -323,9 +297,9 @@ static int timed_null_eval(void *user, const float *x, const float *t, size_t n,
     (void)x;
     (void)t;
     timed_cb *c = user;
-    double t0 = now_s();
+    double t0 = its_bench_now_s();
     memset(out, 0, n * c->dim * sizeof(float));
-    c->t += now_s() - t0;
+    c->t += its_bench_now_s() - t0;
     c->calls++;
     return 0;
 }
@@ -333,10 +307,10 @@ static int timed_null_eval(void *user, const float *x, const float *t, size_t n,
 static int timed_score(void *user, const float *x0, size_t n, float *scores)
 {
     timed_cb *c = user;
-    double t0 = now_s();
+    double t0 = its_bench_now_s();
     for (size_t i = 0; i < n; i++)
         scores[i] = x0[i * c->dim];
-    c->t += now_s() - t0;
+    c->t += its_bench_now_s() - t0;
     return 0;
 }
 
@@ -358,10 +332,10 @@ static double triad_gbs(size_t n, int reps)
     }
     double best = 1e300;
     for (int r = -1; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = its_bench_now_s();
         for (size_t i = 0; i < n; i++)
             a[i] = b[i] + 0.5f * c[i];
-        double t = now_s() - t0;
+        double t = its_bench_now_s() - t0;
         __asm__ __volatile__("" : : "r"(a) : "memory");
         if (r >= 0 && t < best)
             best = t;
@@ -432,9 +406,9 @@ static grid_stat grid_measure(its_ctx *ctx, counter *cnt, its_method m, const vo
         cb->t = 0;
         cb->calls = 0;
         its_result *res = NULL;
-        double t0 = now_s();
+        double t0 = its_bench_now_s();
         g.st = its_generate(s, model, ver, 11, &res);
-        double t = now_s() - t0;
+        double t = its_bench_now_s() - t0;
         if (g.st != ITS_OK) {
             its_result_free(res);
             break;
@@ -515,7 +489,7 @@ static int grid(its_ctx *ctx, counter *cnt, int steps, double max_elems, double 
             fprintf(stderr, "bench_scaling: cannot write %s\n", csv_path);
             return 2;
         }
-        fprintf(csv, "# machine: %s, %s\n", cpu_model_name(), fm);
+        fprintf(csv, "# machine: %s, %s\n", its_bench_cpu_model(), fm);
         fprintf(csv, "# simd_best=%s simd_used=%s triad_l1_gbs=%.3f triad_l2_gbs=%.3f "
                      "triad_dram_gbs=%.3f steps=%d\n",
                 its_rng_isa_name(its_rng_isa_best()), its_rng_isa_name(its_rng_isa_active()),
@@ -525,7 +499,7 @@ static int grid(its_ctx *ctx, counter *cnt, int steps, double max_elems, double 
     }
     printf("  %-10s %5s %8s %7s %6s %12s %12s %11s %10s %12s\n", "method", "P", "dim", "NFE",
            "calls", "total us/NFE", "lib us/NFE", "lib ns/elem", "cb ns/elem", "peak bytes");
-    double t_all = now_s();
+    double t_all = its_bench_now_s();
     int bad = 0;
     timed_cb cb = {0, 0, 0};
     its_verifier v;
@@ -596,7 +570,7 @@ static int grid(its_ctx *ctx, counter *cnt, int steps, double max_elems, double 
             printf("\n");
         }
     }
-    printf("\ngrid wall time %.1f s\n", now_s() - t_all);
+    printf("\ngrid wall time %.1f s\n", its_bench_now_s() - t_all);
     return bad;
 }
 
