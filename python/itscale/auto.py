@@ -22,8 +22,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ._lib import ffi, lib, cstr
-from .adapters import BridgeStats, _BadReturn, as_model, as_verifier
-from .core import Context, _merge, _method_defaults, _no_grad, _status_name, ITS_OK, \
+from .adapters import _BadReturn
+from .core import Context, _adapt, _merge, _method_defaults, _no_grad, _status_name, ITS_OK, \
     ITS_CANCELLED
 from .errors import CallbackError
 
@@ -202,16 +202,9 @@ def tune(model: Any, verifier: Any, budgets: Sequence[int], *, seeds: int = 8,
     if not docs:
         raise ValueError("tune: no candidate left (samplers keeps none of them)")
 
-    vkw = {}
-    if "verifier_max_batch" in model_kw:
-        vkw["max_batch"] = model_kw.pop("verifier_max_batch")
-    m = as_model(model, **model_kw)
-    v = as_verifier(verifier, m, **vkw)
+    m, v = _adapt(model, verifier, model_kw)
     if v is None:
         raise ValueError("tune: a verifier is needed (the policy ranks by its scores)")
-    v.bind(m.shape, m)
-    m.stats, m.error = BridgeStats(), None
-    v.stats, v.error = BridgeStats(), None
 
     texts = [ffi.new("char[]", json.dumps(d, allow_nan=False).encode()) for d in docs]
     cand = ffi.new("const char *[]", texts)

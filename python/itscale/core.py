@@ -225,6 +225,23 @@ class _RunControl:
         self.interrupted = True
 
 
+
+def _adapt(model: Any, verifier: Any, model_kw: Dict[str, Any]):
+    """The model and verifier adapters for one run: ``verifier_max_batch`` taken out of the
+    model's keywords for the verifier, the verifier bound to the model's shape, fresh bridge
+    statistics and no pending callback error on either."""
+    vkw = {}
+    if "verifier_max_batch" in model_kw:
+        vkw["max_batch"] = model_kw.pop("verifier_max_batch")
+    m = as_model(model, **model_kw)
+    v = as_verifier(verifier, m, **vkw)
+    if v is not None:
+        v.bind(m.shape, m)
+    for a in (m, v):
+        if a is not None:
+            a.stats, a.error = BridgeStats(), None
+    return m, v
+
 class Sampler:
     """A sampler built once from a configuration and run many times.
 
@@ -348,18 +365,7 @@ class Sampler:
         """
         if not self._fin.alive:
             raise ValueError("sampler is closed")
-        vkw = {}
-        if "verifier_max_batch" in model_kw:
-            vkw["max_batch"] = model_kw.pop("verifier_max_batch")
-        m = as_model(model, **model_kw)
-        v = as_verifier(verifier, m, **vkw)
-        if v is not None:
-            v.bind(m.shape, m)
-        m.stats = BridgeStats()
-        m.error = None
-        if v is not None:
-            v.stats = BridgeStats()
-            v.error = None
+        m, v = _adapt(model, verifier, model_kw)
         ctl = _RunControl(progress is True, progress if callable(progress) else None)
         opts = ffi.new("its_gen_options *")
         lib.its_gen_options_init(opts)
