@@ -233,6 +233,12 @@ ITS_API const char *its_ctx_errmsg(const its_ctx *ctx);
 ITS_API its_status its_ctx_errcode(const its_ctx *ctx);
 /* Memory from the context's allocator (for strings the library returns); NULL-safe free. */
 ITS_API void its_ctx_mem_free(its_ctx *ctx, void *ptr);
+/* Latent buffers of 64 KiB or more that a run frees are kept on the context, up to `bytes` in
+ * all (default 64 MiB; at most 16 blocks, oldest dropped first), and reused by a later run that
+ * needs the same size, so repeated runs on one context do not map and fault in fresh pages
+ * (outputs are the same either way). 0 frees the kept blocks and keeps none from then on;
+ * its_ctx_free frees them too. */
+ITS_API its_status its_ctx_set_latent_cache(its_ctx *ctx, size_t bytes);
 
 /* ---------------------------------------------------------------------------------------------
  * Host callbacks

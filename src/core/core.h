@@ -13,6 +13,15 @@
 
 typedef struct its_tpool its_tpool;
 
+/* Latent blocks a run freed, kept for the next run that asks for the same size (ctx.c). */
+#define ITS_LATENT_KEEP_SLOTS 16
+#define ITS_LATENT_KEEP_MIN ((size_t)64 << 10)      /* smaller blocks come from the heap */
+#define ITS_LATENT_KEEP_DEFAULT ((size_t)64 << 20)
+typedef struct its_latent_block {
+    void *p;
+    size_t bytes;
+} its_latent_block;
+
 struct its_ctx {
     its_allocator alloc;
     its_log_fn log;
@@ -24,6 +33,9 @@ struct its_ctx {
     its_status last_status;
     char errmsg[ITS_ERRMSG_CAP];
     its_tpool *pool;         /* n_threads - 1 workers; NULL with 1 thread or a host backend */
+    its_latent_block kept[ITS_LATENT_KEEP_SLOTS]; /* oldest first */
+    int n_kept;
+    size_t kept_bytes, keep_cap;
 };
 
 /* Creates a context on backend be, which its_ctx_create (src/backend/, the layer that knows the
@@ -56,9 +68,13 @@ static inline int its_mul_size(size_t a, size_t b, size_t *out)
     return 0;
 }
 
-/* Latent memory through the backend (or the context allocator when the backend has no alloc). */
+/* Latent memory through the backend (or the context allocator when the backend has no alloc).
+ * its_latent_free takes the size its_latent_alloc was given: a block of at least
+ * ITS_LATENT_KEEP_MIN bytes is kept on the context (up to its keep cap, oldest dropped first)
+ * and handed back by the next its_latent_alloc of the same size, so a context that runs again
+ * does not map and fault in fresh pages. Its contents are then whatever the last user left. */
 float *its_latent_alloc(its_ctx *ctx, size_t nfloats);
-void its_latent_free(its_ctx *ctx, float *p);
+void its_latent_free(its_ctx *ctx, float *p, size_t nfloats);
 
 double its_now(void); /* monotonic seconds */
 

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+static void its_latent_drop(its_ctx *ctx, size_t bytes);
+
 static void *its_default_alloc(void *opaque, size_t size, size_t align)
 {
     (void)opaque;
@@ -68,6 +70,7 @@ its_status its_ctx_init(const its_ctx_params *p, const its_backend_i *be, int cp
     ctx->n_threads = p->n_threads ? p->n_threads : 1;
     ctx->backend = be;
     ctx->backend_state = p->backend_state;
+    ctx->keep_cap = ITS_LATENT_KEEP_DEFAULT;
     /* Workers only split CPU-backend work (a host backend need not be thread-safe). */
     if (ctx->n_threads > 1 && cpu) {
         its_status st = its_tpool_create(ctx, ctx->n_threads - 1, -1, &ctx->pool);
@@ -85,6 +88,7 @@ void its_ctx_free(its_ctx *ctx)
     if (!ctx)
         return;
     its_tpool_free(ctx, ctx->pool);
+    its_latent_drop(ctx, 0);
     its_allocator a = ctx->alloc;
     a.free(a.opaque, ctx);
 }
@@ -174,31 +178,101 @@ char *its_strdup(its_ctx *ctx, const char *s)
     return d;
 }
 
-float *its_latent_alloc(its_ctx *ctx, size_t nfloats)
+static void *its_latent_alloc_raw(its_ctx *ctx, size_t bytes)
 {
-    size_t bytes;
-    if (its_mul_size(nfloats ? nfloats : 1, sizeof(float), &bytes) != 0) {
-        its_error(ctx, ITS_ERR_NOMEM, "latent buffer size overflows (%zu floats)", nfloats);
-        return NULL;
-    }
-    if (ctx->backend->alloc) {
-        float *p = ctx->backend->alloc(ctx->backend_state, bytes);
-        if (!p)
-            its_error(ctx, ITS_ERR_NOMEM, "backend '%s' out of memory allocating %zu bytes",
-                      ctx->backend->name ? ctx->backend->name : "?", bytes);
-        return p;
-    }
-    return its_malloc(ctx, bytes);
+    if (ctx->backend->alloc)
+        return ctx->backend->alloc(ctx->backend_state, bytes);
+    return ctx->alloc.alloc(ctx->alloc.opaque, bytes, ITS_ALIGN);
 }
 
-void its_latent_free(its_ctx *ctx, float *p)
+static void its_latent_free_raw(its_ctx *ctx, void *p)
 {
-    if (!ctx || !p)
-        return;
     if (ctx->backend->free)
         ctx->backend->free(ctx->backend_state, p);
     else
-        its_mfree(ctx, p);
+        ctx->alloc.free(ctx->alloc.opaque, p);
+}
+
+/* Frees kept blocks, oldest first, until at most `bytes` stay kept. */
+static void its_latent_drop(its_ctx *ctx, size_t bytes)
+{
+    int k = 0;
+    while (k < ctx->n_kept && ctx->kept_bytes > bytes) {
+        ctx->kept_bytes -= ctx->kept[k].bytes;
+        its_latent_free_raw(ctx, ctx->kept[k].p);
+        k++;
+    }
+    if (k > 0) {
+        memmove(ctx->kept, ctx->kept + k, (size_t)(ctx->n_kept - k) * sizeof(ctx->kept[0]));
+        ctx->n_kept -= k;
+    }
+}
+
+static int its_latent_bytes(its_ctx *ctx, size_t nfloats, size_t *bytes)
+{
+    if (its_mul_size(nfloats ? nfloats : 1, sizeof(float), bytes) != 0) {
+        its_error(ctx, ITS_ERR_NOMEM, "latent buffer size overflows (%zu floats)", nfloats);
+        return -1;
+    }
+    return 0;
+}
+
+float *its_latent_alloc(its_ctx *ctx, size_t nfloats)
+{
+    size_t bytes;
+    if (its_latent_bytes(ctx, nfloats, &bytes) != 0)
+        return NULL;
+    for (int k = ctx->n_kept; k-- > 0;) { /* newest first: the block most likely still cached */
+        if (ctx->kept[k].bytes == bytes) {
+            void *p = ctx->kept[k].p;
+            memmove(ctx->kept + k, ctx->kept + k + 1,
+                    (size_t)(ctx->n_kept - k - 1) * sizeof(ctx->kept[0]));
+            ctx->n_kept--;
+            ctx->kept_bytes -= bytes;
+            return p;
+        }
+    }
+    void *p = its_latent_alloc_raw(ctx, bytes);
+    if (!p && ctx->n_kept > 0) { /* give the kept blocks back and try once more */
+        its_latent_drop(ctx, 0);
+        p = its_latent_alloc_raw(ctx, bytes);
+    }
+    if (!p) {
+        if (ctx->backend->alloc)
+            its_error(ctx, ITS_ERR_NOMEM, "backend '%s' out of memory allocating %zu bytes",
+                      ctx->backend->name ? ctx->backend->name : "?", bytes);
+        else
+            its_error(ctx, ITS_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+    }
+    return p;
+}
+
+void its_latent_free(its_ctx *ctx, float *p, size_t nfloats)
+{
+    if (!ctx || !p)
+        return;
+    size_t bytes = 0;
+    if (its_mul_size(nfloats ? nfloats : 1, sizeof(float), &bytes) != 0 ||
+        bytes < ITS_LATENT_KEEP_MIN || bytes > ctx->keep_cap) {
+        its_latent_free_raw(ctx, p);
+        return;
+    }
+    if (ctx->n_kept == ITS_LATENT_KEEP_SLOTS)
+        its_latent_drop(ctx, ctx->kept_bytes - ctx->kept[0].bytes);
+    its_latent_drop(ctx, ctx->keep_cap - bytes);
+    ctx->kept[ctx->n_kept].p = p;
+    ctx->kept[ctx->n_kept].bytes = bytes;
+    ctx->n_kept++;
+    ctx->kept_bytes += bytes;
+}
+
+its_status its_ctx_set_latent_cache(its_ctx *ctx, size_t bytes)
+{
+    if (!ctx)
+        return ITS_ERR_INVALID;
+    ctx->keep_cap = bytes;
+    its_latent_drop(ctx, bytes);
+    return ITS_OK;
 }
 
 double its_now(void)

@@ -60,11 +60,11 @@ its_status its_eng_require_nfe(its_engine *e, uint64_t need, const char *what)
 /* ------------------------------------------------------------------------------------------
  * memory
  * ---------------------------------------------------------------------------------------- */
-static its_status its_arena_push(its_engine *e, void *p, int latent)
+static its_status its_arena_push(its_engine *e, void *p, size_t latent)
 {
     if (e->n_arena == ITS_ARENA_CAP) {
         if (latent)
-            its_latent_free(e->ctx, p);
+            its_latent_free(e->ctx, p, latent);
         else
             its_mfree(e->ctx, p);
         return its_error(e->ctx, ITS_ERR_NOMEM, "engine arena full (%d buffers)", ITS_ARENA_CAP);
@@ -92,7 +92,7 @@ float *its_eng_latents(its_engine *e, size_t rows)
         return NULL;
     }
     float *p = its_latent_alloc(e->ctx, n);
-    if (!p || its_arena_push(e, p, 1) != ITS_OK)
+    if (!p || its_arena_push(e, p, n) != ITS_OK)
         return NULL;
     return p;
 }
@@ -154,7 +154,7 @@ void its_engine_release(its_engine *e)
 {
     for (size_t i = e->n_arena; i-- > 0;) {
         if (e->arena[i].latent)
-            its_latent_free(e->ctx, e->arena[i].p);
+            its_latent_free(e->ctx, e->arena[i].p, e->arena[i].latent);
         else
             its_mfree(e->ctx, e->arena[i].p);
     }

@@ -12,7 +12,7 @@
 
 typedef struct its_arena_item {
     void *p;
-    int latent;
+    size_t latent; /* floats of a latent block (its_latent_free needs them); 0: host memory */
 } its_arena_item;
 
 struct its_engine {

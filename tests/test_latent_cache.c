@@ -1,0 +1,176 @@
+/* Latent blocks kept on the context between runs (its_ctx_set_latent_cache): a run on reused,
+ * stale memory gives the same bits as on fresh memory for every method; the keep cap and
+ * its_ctx_set_latent_cache(ctx, 0) bound and release what is kept; an allocation failure with
+ * blocks kept gives them back and retries. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "its_test.h"
+
+#define DIM 2048 /* 8 KiB per row: a set of 8 rows or more is a kept block (64 KiB) */
+#define NFE 240
+
+typedef its_test_fixture fixture;
+
+static int setup(void **state) { return its_test_fixture_setup(state, DIM); }
+static int teardown(void **state) { return its_test_fixture_teardown(state); }
+
+/* Method m fitted to nfe NFE, SDE, 6 steps, top 2. */
+static its_sampler *make(its_ctx *ctx, its_method m, uint64_t nfe)
+{
+    char doc[256], *fit = NULL;
+    snprintf(doc, sizeof(doc),
+             "{\"sampler\": \"%s\", \"run\": {\"steps\": 6, \"top_k\": 2, "
+             "\"dynamics\": {\"kind\": \"sde\"}}}",
+             its_method_name(m));
+    ITS_ASSERT_OK(its_cost_fit_json(ctx, doc, strlen(doc), nfe, &fit));
+    its_sampler *s = NULL;
+    ITS_ASSERT_OK(its_sampler_from_json(ctx, fit, strlen(fit), &s));
+    its_ctx_mem_free(ctx, fit);
+    return s;
+}
+
+static void assert_same(const its_result *a, const its_result *b, const char *what)
+{
+    assert_int_equal(its_result_count(a), its_result_count(b));
+    for (size_t i = 0; i < its_result_count(a); i++) {
+        if (memcmp(its_result_sample(a, i), its_result_sample(b, i), DIM * sizeof(float)) != 0)
+            fail_msg("%s: sample %zu differs", what, i);
+        double sa = its_result_score(a, i), sb = its_result_score(b, i);
+        if (memcmp(&sa, &sb, sizeof(sa)) != 0)
+            fail_msg("%s: score %zu differs (%.17g, %.17g)", what, i, sa, sb);
+    }
+    its_usage ua, ub;
+    its_result_usage(a, &ua);
+    its_result_usage(b, &ub);
+    assert_int_equal(ua.nfe, ub.nfe);
+}
+
+static its_result *run(fixture *f, its_sampler *s, uint64_t seed)
+{
+    its_result *r = NULL;
+    ITS_ASSERT_OK(its_generate(s, &f->model, &f->ver, seed, &r));
+    return r;
+}
+
+/* Every method, seed 3: on a context that keeps nothing, and on one whose kept blocks hold what
+ * a run of another method and seed left in them. */
+static void test_reused_memory_same_bits(void **state)
+{
+    fixture *f = *state;
+    its_test_alloc a2;
+    memset(&a2, 0, sizeof(a2));
+    its_ctx *warm = its_test_ctx(&a2);
+    assert_non_null(warm);
+    ITS_ASSERT_OK(its_ctx_set_latent_cache(f->ctx, 0));
+    for (int mi = 0; mi < ITS_METHOD_COUNT_; mi++) {
+        its_method m = (its_method)mi, other = (its_method)((mi + 1) % ITS_METHOD_COUNT_);
+        its_sampler *s = make(f->ctx, m, NFE), *sw = make(warm, m, NFE), *so = make(warm, other, NFE);
+        its_result *fresh = run(f, s, 3);
+        its_result_free(run(f, sw, 4)); /* fills the warm context's kept blocks */
+        its_result_free(run(f, so, 5));
+        long calls0 = a2.calls;
+        its_result *again = run(f, sw, 3);
+        long calls = a2.calls - calls0;
+        assert_same(fresh, again, its_method_name(m));
+        calls0 = a2.calls;
+        its_result_free(run(f, sw, 3));
+        /* the same run once more takes back every block it gave up */
+        if (a2.calls - calls0 > calls)
+            fail_msg("%s: %ld allocations on the repeat, %ld before", its_method_name(m),
+                     a2.calls - calls0, calls);
+        its_result_free(fresh);
+        its_result_free(again);
+        its_sampler_free(s);
+        its_sampler_free(sw);
+        its_sampler_free(so);
+    }
+    ITS_ASSERT_OK(its_ctx_set_latent_cache(f->ctx, (size_t)64 << 20));
+    its_ctx_free(warm);
+    assert_int_equal(a2.live, 0);
+}
+
+/* The first run allocates its particle sets; the second takes them back (fewer allocations);
+ * what is kept stays under the cap, and 0 frees it all. */
+static void test_kept_bounded_and_released(void **state)
+{
+    fixture *f = *state;
+    its_test_alloc *a = &f->alloc;
+    its_sampler *s = make(f->ctx, ITS_METHOD_BEST_OF_N, NFE);
+    long live0 = a->live;
+    size_t bytes0 = a->live_bytes;
+    long c0 = a->calls;
+    its_result_free(run(f, s, 1));
+    long first = a->calls - c0;
+    assert_true(a->live > live0); /* the particle sets (8 rows x 8 KiB and up) are kept */
+    assert_true(a->live_bytes - bytes0 <= ((size_t)64 << 20));
+    c0 = a->calls;
+    its_result_free(run(f, s, 1));
+    long second = a->calls - c0;
+    if (second >= first)
+        fail_msg("second run made %ld allocations, the first %ld", second, first);
+
+    size_t cap = (size_t)96 << 10; /* room for one 64-80 KiB block at most */
+    ITS_ASSERT_OK(its_ctx_set_latent_cache(f->ctx, cap));
+    assert_true(a->live_bytes - bytes0 <= cap);
+    its_result_free(run(f, s, 2));
+    assert_true(a->live_bytes - bytes0 <= cap);
+
+    ITS_ASSERT_OK(its_ctx_set_latent_cache(f->ctx, 0));
+    assert_int_equal(a->live, live0);
+    assert_int_equal(a->live_bytes, bytes0);
+    its_result_free(run(f, s, 2));
+    assert_int_equal(a->live, live0); /* keeps nothing from then on */
+    ITS_ASSERT_OK(its_ctx_set_latent_cache(f->ctx, (size_t)64 << 20));
+    assert_int_equal(its_ctx_set_latent_cache(NULL, 0), ITS_ERR_INVALID);
+    its_sampler_free(s);
+}
+
+/* Each allocation of a best_of_n run failing in turn, with blocks of another size kept: the run
+ * fails cleanly or succeeds, leaks nothing, and a failed latent allocation with blocks kept
+ * gives them back and succeeds on its second try. */
+static void test_alloc_failure_with_kept_blocks(void **state)
+{
+    (void)state;
+    int retried = 0;
+    for (long k = 1; k < 400; k++) {
+        void *st0 = NULL;
+        assert_int_equal(its_test_fixture_setup(&st0, DIM), 0);
+        fixture *f = st0;
+        its_ctx *ctx = f->ctx;
+        its_test_alloc *a = &f->alloc;
+        its_sampler *big = make(ctx, ITS_METHOD_BEST_OF_N, 2 * NFE);
+        its_sampler *s = make(ctx, ITS_METHOD_BEST_OF_N, NFE);
+        its_result_free(run(f, big, 1)); /* keeps blocks of 16 rows and more */
+        a->fail_at = a->calls + k;
+        its_result *r = NULL;
+        its_status st = its_generate(s, &f->model, &f->ver, 1, &r);
+        int failed = a->failures > 0;
+        if (st == ITS_OK) {
+            its_result_free(r);
+            retried += failed;
+        } else {
+            assert_int_equal(st, ITS_ERR_NOMEM);
+            assert_null(r);
+            assert_non_null(strstr(its_ctx_errmsg(ctx), "memory"));
+        }
+        a->fail_at = 0;
+        its_sampler_free(big);
+        its_sampler_free(s);
+        its_test_fixture_teardown(&st0); /* fails on a leak */
+        if (!failed)
+            break; /* past the run's last allocation */
+    }
+    assert_true(retried > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reused_memory_same_bits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_bounded_and_released, setup, teardown),
+        cmocka_unit_test(test_alloc_failure_with_kept_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
