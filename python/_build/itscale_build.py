@@ -9,7 +9,7 @@ works offline.
 The package is pure Python (cffi in ABI mode opens libitscale.so at import time), so a wheel is
 a zip of ``itscale/`` and a ``.dist-info`` folder: METADATA (core metadata 2.1, from the
 ``[project]`` table of pyproject.toml), WHEEL (py3-none-any, purelib) and RECORD (sha256 digests
-and sizes, as pip checks them). The editable wheel holds a ``.pth`` file naming this folder
+and sizes, as pip checks them). The editable wheel holds a ``.pth`` file that imports a finder mapping the package to this folder
 instead of the package's files.
 
 Hooks: build_wheel, build_sdist, build_editable, prepare_metadata_for_build_wheel,
@@ -313,6 +313,32 @@ def _dist_info_files(root: Path, metadata_directory: Optional[str]) -> Dict[str,
     return {"METADATA": meta, "WHEEL": _wheel_file().encode(), "top_level.txt": top}
 
 
+def _finder_source(pkg_dir: Path) -> str:
+    """The editable install's import hook: maps the package name, and only it, to pkg_dir."""
+    return f'''"""Editable install of {PACKAGE}: imports it from {pkg_dir}."""
+import importlib.abc
+import importlib.util
+import sys
+
+NAME = {PACKAGE!r}
+PATH = {str(pkg_dir)!r}
+
+
+class Finder(importlib.abc.MetaPathFinder):
+    """Finds the top-level package NAME in PATH; submodules follow its __path__."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != NAME:
+            return None
+        return importlib.util.spec_from_file_location(
+            NAME, PATH + "/__init__.py", submodule_search_locations=[PATH])
+
+
+if not any(type(f).__module__ == __name__ for f in sys.meta_path):
+    sys.meta_path.append(Finder())
+'''
+
+
 def _build(wheel_directory: str, metadata_directory: Optional[str], editable: bool,
            root: Path = ROOT) -> str:
     name, version, dist_info = _names(root)
@@ -323,9 +349,12 @@ def _build(wheel_directory: str, metadata_directory: Optional[str], editable: bo
     w = _WheelWriter(tmp, dist_info)
     try:
         if editable:
-            # One line naming the source folder: site.py puts it on sys.path at startup, so
-            # `import itscale` reads the files being edited.
-            w.add(f"__editable__.{name}-{version}.pth", (str(root) + "\n").encode())
+            # A .pth line that imports a finder for the one package: site.py runs it at
+            # startup, and `import itscale` then reads the files being edited, while nothing
+            # else in the source folder (tests, this backend) becomes importable.
+            finder = f"__editable___{PACKAGE}_finder"
+            w.add(f"__editable__.{name}-{version}.pth", f"import {finder}\n".encode())
+            w.add(f"{finder}.py", _finder_source(root / PACKAGE).encode())
         else:
             for path in _package_files(root):
                 w.add(path.relative_to(root).as_posix(), path.read_bytes())

@@ -144,18 +144,24 @@ def test_install_import_uninstall(venv, tmp_path):
 
 
 def test_editable_install(venv, tmp_path):
-    """`pip install -e ./python` (PEP 660): the venv imports the source folder's package, and
-    uninstalling removes the .pth."""
+    """`pip install -e ./python` (PEP 660): the venv imports the source folder's package (and
+    its submodules) and nothing else from that folder, and uninstalling removes the hook."""
     lib = os.environ.get("ITSCALE_LIBRARY", "")
     _run([venv / "bin/pip", "install", "-e", "./python"], REPO)
     site = _site_packages(venv)
     pth = list(site.glob("__editable__.itscale-*.pth"))
-    assert len(pth) == 1 and pth[0].read_text().strip() == str(PKG_SRC)
-    r = _run([venv / "bin/python", "-c", "import itscale; print(itscale.__file__)"], tmp_path,
-             ITSCALE_LIBRARY=lib)
-    assert Path(r.stdout.strip()).resolve() == (PKG_SRC / "itscale" / "__init__.py").resolve()
+    assert len(pth) == 1 and pth[0].read_text() == "import __editable___itscale_finder\n"
+    code = ("import importlib.util as u, itscale, itscale.gmm; print(itscale.__file__); "
+            "print(itscale.gmm.__file__); "
+            "print([m for m in ('tests', 'conftest', 'itscale_build', '_build') if u.find_spec(m)])")
+    r = _run([venv / "bin/python", "-c", code], tmp_path, ITSCALE_LIBRARY=lib)
+    init, gmm, stray = r.stdout.splitlines()
+    assert Path(init).resolve() == (PKG_SRC / "itscale" / "__init__.py").resolve()
+    assert Path(gmm).resolve() == (PKG_SRC / "itscale" / "gmm.py").resolve()
+    assert stray == "[]"  # the source folder itself is not on sys.path
     _run([venv / "bin/pip", "uninstall", "-y", "itscale"], tmp_path)
     assert not pth[0].exists() and not list(site.glob("itscale*"))
+    assert not list(site.glob("__editable__*"))
 
 
 def test_sdist_builds_the_same_wheel(tmp_path):
