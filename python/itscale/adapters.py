@@ -155,8 +155,10 @@ class Model(_Callback):
         shape: the sample shape the callable sees (``dim`` is its product).
         pred: what the model predicts: ``velocity``, ``eps``, ``x0`` or ``score``.
         interp: the interpolant it was trained on: a name (``linear``, ``vp``, ``vp_cosine``,
-            ``ve``) or a dict with ``kind`` and its parameters (``beta_min``, ``beta_max``,
-            ``sigma_min``, ``sigma_max``, ``cosine_s``).
+            ``ve``), a dict with ``kind`` and its parameters (``beta_min``, ``beta_max``,
+            ``sigma_min``, ``sigma_max``, ``cosine_s``), or ``{"kind": "custom", "alpha": f,
+            "sigma": g, "dalpha": df, "dsigma": dg}`` with four Python functions of ``t``
+            (x_t = alpha(t) x0 + sigma(t) eps; the derivatives with respect to t).
         max_batch: most rows per call (0 = any).
         device: the device the model runs on (torch only; default: that of an ``nn.Module``'s
             first parameter, else CPU). Inputs are moved there and outputs back.
@@ -224,7 +226,8 @@ class Model(_Callback):
         lib.its_model_init(m)
         m.dim = self.dim
         m.pred = _parse_pred(self.pred)
-        _fill_interp(ffi.addressof(m, "interp"), self.interp)
+        self._interp_cbs = _fill_interp(ffi.addressof(m, "interp"), self.interp,
+                                        onerror=self._onerror)
         m.max_batch = self.max_batch
         m.thread_safe = 0
         m.eval = self._cb
@@ -533,21 +536,48 @@ def _parse_pred(name: str) -> int:
 
 
 _INTERP_FIELDS = ("beta_min", "beta_max", "sigma_min", "sigma_max", "cosine_s")
+_CUSTOM_FIELDS = ("alpha", "sigma", "dalpha", "dsigma")
 
 
-def _fill_interp(ip, spec: Union[str, Dict[str, Any]]) -> None:
+def _scalar_fn(f: Callable[[float], float]) -> Callable[[Any, float], float]:
+    def call(user: Any, t: float) -> float:
+        return float(f(t))
+    return call
+
+
+def _fill_interp(ip, spec: Union[str, Dict[str, Any]], onerror: Any = None) -> list:
+    """Fills ``ip`` from a name or a dict; returns the C callbacks of a custom interpolant,
+    which must stay referenced as long as the library may call them.
+
+    ``{"kind": "custom", "alpha": f, "sigma": g, "dalpha": f', "dsigma": g'}``: four Python
+    functions of t (float -> float; the derivatives with respect to t). A function that
+    raises or returns NaN makes the run fail with ``NumericError``; with ``onerror`` (a
+    model's) the exception itself is re-raised from the run."""
     if isinstance(spec, str):
         spec = {"kind": spec}
     spec = dict(spec)
     kind = spec.pop("kind", "linear")
     k = ffi.new("its_interp_kind *")
-    if kind == "custom" or lib.its_interp_kind_parse(str(kind).encode(), k) != 0:
-        raise ValueError(f"interp: unknown or unsupported interpolant {kind!r} "
-                         "(linear, vp, vp_cosine, ve)")
+    if lib.its_interp_kind_parse(str(kind).encode(), k) != 0:
+        raise ValueError(f"interp: unknown interpolant {kind!r} "
+                         "(linear, vp, vp_cosine, ve, custom)")
     lib.its_interp_init(ip, k[0])
+    keep = []
+    if kind == "custom":
+        for name in _CUSTOM_FIELDS:
+            f = spec.pop(name, None)
+            if not callable(f):
+                raise ValueError(f"interp.{name}: a custom interpolant needs a callable "
+                                 f"{name}(t) -> float, got {type(f).__name__}")
+            cb = ffi.callback("double(void *, double)", _scalar_fn(f), error=math.nan,
+                              onerror=onerror)
+            setattr(ip, name, cb)
+            keep.append(cb)
     for key, val in spec.items():
         if key not in _INTERP_FIELDS:
-            raise ValueError(f"interp.{key}: unknown key (expected one of {_INTERP_FIELDS})")
+            allowed = _CUSTOM_FIELDS if kind == "custom" else _INTERP_FIELDS
+            raise ValueError(f"interp.{key}: unknown key (expected one of {allowed})")
         if not math.isfinite(float(val)):
             raise ValueError(f"interp.{key}: expected a finite number, got {val!r}")
         setattr(ip, key, float(val))
+    return keep

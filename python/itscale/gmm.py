@@ -77,9 +77,9 @@ class Gmm:
 
     @staticmethod
     def _interp(interp: Union[str, Dict[str, Any]]):
+        """The C interpolant and the callbacks it needs alive (a custom one's)."""
         ip = ffi.new("its_interp *")
-        _fill_interp(ip, interp)
-        return ip
+        return ip, _fill_interp(ip, interp)
 
     def predict(self, x: Any, t: Any, pred: str = "velocity",
                 interp: Union[str, Dict[str, Any]] = "linear") -> np.ndarray:
@@ -89,7 +89,7 @@ class Gmm:
         x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, self.dim)
         n = x.shape[0]
         out = np.empty_like(x)
-        ip = self._interp(interp)
+        ip, _keep = self._interp(interp)
         p = _parse_pred(pred)
         tt = np.broadcast_to(np.asarray(t, dtype=np.float64).reshape(-1), (n,))
         # rows that share a time go in one call (the library is row-independent)
@@ -109,7 +109,7 @@ class Gmm:
         """Posterior component probabilities of each row of x under the marginal at t (n x k)."""
         x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, self.dim)
         out = np.empty((x.shape[0], self.k))
-        ip = self._interp(interp)
+        ip, _keep = self._interp(interp)
         for i in range(x.shape[0]):
             self._ctx.check(lib.its_gmm_responsibilities(
                 self.ptr, ip, float(t), ffi.from_buffer("double[]", x[i]),
@@ -122,7 +122,7 @@ class Gmm:
         x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, self.dim)
         out = np.empty(x.shape[0])
         o = ffi.new("double *")
-        ip = self._interp(interp)
+        ip, _keep = self._interp(interp)
         for i in range(x.shape[0]):
             self._ctx.check(lib.its_gmm_logpdf(self.ptr, ip, float(t),
                                                ffi.from_buffer("double[]", x[i]), o))
@@ -142,8 +142,9 @@ class Gmm:
         """The exact model as a native (C) callback. One model binding per mixture at a time:
         binding again changes what earlier bindings predict."""
         m = ffi.new("its_model *")
-        lib.its_gmm_bind_model(self.ptr, self._interp(interp), _parse_pred(pred), m)
-        return NativeModel(m, self, (self.dim,))
+        ip, keep = self._interp(interp)
+        lib.its_gmm_bind_model(self.ptr, ip, _parse_pred(pred), m)
+        return NativeModel(m, (self, keep), (self.dim,))
 
     def logprob(self, target: int) -> NativeVerifier:
         """Native verifier: log p(target | x0) at t = 0 (<= 0), with gradient."""
