@@ -118,7 +118,7 @@ def main():
         ode = ours["best_of_n_ode"]
         if ode:
             print(f"    best_of_n ode  lib / memory bound        "
-                  f"{ode / kv[p + 'best_of_n_ode.bound_us']:6.2f}x   (<= 1.5)")
+                  f"{ode / kv[p + 'best_of_n_ode.bound_us']:6.2f}x   (<= 1.3)")
             print(f"    torch ode / best_of_n ode                "
                   f"{t_ode / ode:6.2f}x")
         if ours["none_ode"]:
@@ -127,12 +127,13 @@ def main():
         for m in ("best_of_n_sde", "none_sde", "fk_smc_sde", "rbf_sde"):
             if ours[m]:
                 print(f"    torch sde / {m:14s}               {t_sde / ours[m]:6.2f}x   "
-                      f"{'(>= 4)' if m in ('best_of_n_sde', 'none_sde') else ''}"
-                      f"  in place: {t_sdi / ours[m]:.2f}x")
+                      f"{'(>= 4)' if m in ('best_of_n_sde', 'none_sde') else '      '}"
+                      f"  in place: {t_sdi / ours[m]:.2f}x"
+                      f"{'   (>= 2.5)' if m == 'best_of_n_sde' else ''}")
             else:
                 print(f"    {m}: not measured (method not registered)")
         print(f"    torch.randn / its_randn (ns per value)   "
-              f"{r_torch / kv[p + 'its_randn_ns']:6.2f}x   (>= 1)")
+              f"{r_torch / kv[p + 'its_randn_ns']:6.2f}x   (>= 3)")
 
 
 if __name__ == "__main__":
