@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
+import threading
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -166,6 +167,10 @@ class Model(_Callback):
         framework: ``"torch"`` or ``"numpy"`` (default: torch when the program has imported
             torch, numpy otherwise).
         writes_out: call ``fn(x, t, out)``; the callable fills ``out`` (CPU, float32 only).
+        thread_safe: ``fn`` may run on several threads at once (on disjoint rows): with a
+            sampler of ``threads=k`` the library then makes up to k calls at once, from its
+            worker threads (samples, scores and errors as if sequential). Each call runs under
+            ``torch.no_grad()`` on its own thread.
 
     Calls run under ``torch.no_grad()``. The tensors a call sees are views of the library's
     memory, valid only during that call: do not keep them, and do not write into ``x``.
@@ -175,7 +180,7 @@ class Model(_Callback):
                  shape: Optional[Sequence[int]] = None, pred: str = "velocity",
                  interp: Union[str, Dict[str, Any]] = "linear", max_batch: int = 0,
                  device: Any = None, dtype: Any = None, framework: Optional[str] = None,
-                 writes_out: bool = False):
+                 writes_out: bool = False, thread_safe: bool = False):
         super().__init__()
         self.fn = fn
         self.framework = _framework(fn, framework)
@@ -198,6 +203,8 @@ class Model(_Callback):
         self.interp = interp
         self.max_batch = int(max_batch)
         self.writes_out = bool(writes_out)
+        self.thread_safe = bool(thread_safe)
+        self._lock = threading.Lock() if self.thread_safe else None
         use_torch = self.framework == "torch"
         if use_torch:
             dev = device if device is not None else _module_device(fn)
@@ -229,7 +236,7 @@ class Model(_Callback):
         self._interp_cbs = _fill_interp(ffi.addressof(m, "interp"), self.interp,
                                         onerror=self._onerror)
         m.max_batch = self.max_batch
-        m.thread_safe = 0
+        m.thread_safe = int(self.thread_safe)
         m.eval = self._cb
         m.user = ffi.NULL
 
@@ -261,15 +268,27 @@ class Model(_Callback):
             self._calls[key] = v
         return v
 
-    def _eval_torch(self, user, x, t, n, out):
+    def _tally(self, n: int) -> None:
+        """Counts one call of n rows (under a lock when calls may run concurrently)."""
+        lk = self._lock
+        if lk is not None:
+            lk.acquire()
         st = self.stats
         st.calls += 1
         st.rows += n
+        if self._moves:
+            st.bytes_in += 4 * n * (self.dim + 1)
+        if not self.writes_out:
+            st.bytes_out += 4 * n * self.dim
+        if lk is not None:
+            lk.release()
+
+    def _eval_torch(self, user, x, t, n, out):
+        self._tally(n)
         xv, tv, on, ov = self._views(x, t, out, n)
         if self._moves:
             xv = xv.to(self.device, self.dtype)
             tv = tv.to(self.device, self.dtype)
-            st.bytes_in += 4 * n * (self.dim + 1)
         if torch.is_grad_enabled():
             with torch.no_grad():
                 return self._call_torch(xv, tv, on, ov, n)
@@ -283,18 +302,14 @@ class Model(_Callback):
         if not isinstance(y, torch.Tensor) or y.dtype != self.dtype or y.shape != ov.shape:
             self._check(y, n)
         ov.copy_(y)  # from any device
-        self.stats.bytes_out += 4 * n * self.dim
         return 0
 
     def _eval_numpy(self, user, x, t, n, out):
-        st = self.stats
-        st.calls += 1
-        st.rows += n
+        self._tally(n)
         xv, tv, _, ov = self._views(x, t, out, n)
         if self._moves:
             xv = xv.astype(self.dtype)
             tv = tv.astype(self.dtype)
-            st.bytes_in += 4 * n * (self.dim + 1)
         if self.writes_out:
             self.fn(xv, tv, ov)
             return 0
@@ -302,7 +317,6 @@ class Model(_Callback):
         if not isinstance(y, np.ndarray) or y.dtype != self.dtype or y.shape != ov.shape:
             self._check(y, n)
         np.copyto(ov, y)
-        st.bytes_out += 4 * n * self.dim
         return 0
 
     def to_device(self, a: np.ndarray):

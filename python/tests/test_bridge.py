@@ -181,3 +181,51 @@ def test_samplers_lists_every_method():
 
 def test_version_matches():
     assert itscale.library_version.split(".")[:2] == itscale.__version__.split(".")[:2]
+
+
+@pytest.mark.parametrize("framework", ["torch", "numpy"])
+def test_thread_safe_model_runs_concurrently(gmm_task, framework):
+    """thread_safe=True with threads=2: calls come from two threads, and samples, scores,
+    usage and the bridge's counts equal the sequential run's; an exception raised on a worker
+    thread is re-raised from the run."""
+    import threading
+    import time
+    T = gmm_task
+    seen = set()
+    lock = threading.Lock()
+
+    def model(x, t):
+        with lock:
+            seen.add(threading.get_ident())
+        time.sleep(0.001)  # gives the GIL away, as a real forward does, so both threads run
+        y = T.model(np.asarray(x), np.asarray(t))
+        return torch.from_numpy(y) if framework == "torch" else y
+
+    def score(x0):
+        s = T.score(np.asarray(x0))
+        return torch.from_numpy(s) if framework == "torch" else s
+
+    def run(thread_safe, threads, fn=model):
+        m = itscale.Model(fn, dim=T.dim, max_batch=4, framework=framework,
+                          thread_safe=thread_safe)
+        r = itscale.generate(m, score, sampler="best_of_n", params={"n": 16},
+                             run={"steps": 6}, seed=5, threads=threads)
+        return r, m.stats
+
+    seq, st0 = run(False, 1)
+    assert seen == {threading.get_ident()}
+    seen.clear()
+    par, st1 = run(True, 2)
+    assert len(seen) == 2  # the calling thread and the library's worker
+    np.testing.assert_array_equal(par.samples, seq.samples)
+    np.testing.assert_array_equal(par.scores, seq.scores)
+    assert (par.usage.nfe, par.usage.model_calls) == (seq.usage.nfe, seq.usage.model_calls)
+    assert (st1.calls, st1.rows, st1.bytes_out) == (st0.calls, st0.rows, st0.bytes_out)
+
+    def failing(x, t):
+        if threading.get_ident() != main:
+            raise RuntimeError("worker call failed")
+        return model(x, t)
+    main = threading.get_ident()
+    with pytest.raises(RuntimeError, match="worker call failed"):
+        run(True, 2, failing)

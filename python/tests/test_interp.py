@@ -18,15 +18,19 @@ RUN = {"steps": 8, "dynamics": {"kind": "sde"}}
 
 
 def _run(model, verifier, seed=3):
-    return itscale.generate(model, verifier, sampler="best_of_n", params={"n": 4}, run=RUN,
-                            seed=seed)
+    return itscale.generate(model, itscale.Verifier(verifier, framework="numpy"),
+                            sampler="best_of_n", params={"n": 4}, run=RUN, seed=seed)
+
+
+def _model(fn, interp="linear"):
+    return itscale.Model(fn, dim=64, framework="numpy", interp=interp)
 
 
 def test_custom_linear_is_linear(gmm_task):
     """The linear path written as four Python functions gives the built-in linear's bits."""
     T = gmm_task
-    builtin = _run(itscale.Model(T.model, dim=T.dim, interp="linear"), T.score)
-    custom = _run(itscale.Model(T.model, dim=T.dim, interp=LINEAR), T.score)
+    builtin = _run(_model(T.model, "linear"), T.score)
+    custom = _run(_model(T.model, LINEAR), T.score)
     np.testing.assert_array_equal(custom.samples, builtin.samples)
     np.testing.assert_array_equal(custom.scores, builtin.scores)
 
@@ -36,11 +40,11 @@ def test_custom_path_reaches_the_sampler(gmm_task):
     bits under the same path, and not the linear path's samples."""
     T = gmm_task
     g = T.gmm
-    py = itscale.Model(lambda x, t: g.predict(x, t, interp=TRIG), dim=T.dim, interp=TRIG)
+    py = _model(lambda x, t: g.predict(x, t, interp=TRIG), TRIG)
     native = g.model(interp=TRIG)
     a, b = _run(py, T.score), _run(native, T.score)
     np.testing.assert_array_equal(a.samples, b.samples)
-    lin = _run(itscale.Model(T.model, dim=T.dim), T.score)
+    lin = _run(_model(T.model), T.score)
     assert not np.array_equal(a.samples, lin.samples)
     # the exact x0 prediction at t = 1 under any path from pure noise is the mixture mean
     x0 = g.predict(np.zeros((1, g.dim), np.float32), 1.0, pred="x0", interp=TRIG)
@@ -58,13 +62,12 @@ def test_custom_errors(gmm_task):
             raise Boom("alpha failed")
         return 1.0 - t
     with pytest.raises(Boom, match="alpha failed"):
-        _run(itscale.Model(T.model, dim=T.dim, interp={**LINEAR, "alpha": alpha}), T.score)
+        _run(_model(T.model, {**LINEAR, "alpha": alpha}), T.score)
     nan = {**LINEAR, "sigma": lambda t: float("nan")}
     with pytest.raises(itscale.ItscaleError) as e:
-        _run(itscale.Model(T.model, dim=T.dim, interp=nan), T.score)
+        _run(_model(T.model, nan), T.score)
     assert e.value.status_name in ("ITS_ERR_NUMERIC", "ITS_ERR_INVALID")
     with pytest.raises(ValueError, match="interp.dsigma: a custom interpolant needs"):
-        itscale.Model(T.model, dim=T.dim, interp={k: v for k, v in LINEAR.items()
-                                                  if k != "dsigma"})
+        _model(T.model, {k: v for k, v in LINEAR.items() if k != "dsigma"})
     with pytest.raises(ValueError, match="interp.beta: unknown key"):
-        itscale.Model(T.model, dim=T.dim, interp={**LINEAR, "beta": 1.0})
+        _model(T.model, {**LINEAR, "beta": 1.0})
