@@ -80,7 +80,7 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 
 # valgrind memcheck on the core suites (the RelWithDebInfo binaries, no sanitizer runtime).
 phase "valgrind memcheck (core suites)"
-for t in test_api test_engine test_dynamics test_rng; do
+for t in test_api test_engine test_dynamics test_rng test_latent_cache; do
     bin=build/test/tests/$t
     [ -x "$bin" ] || { echo "missing $bin" >&2; exit 1; }
     echo "   valgrind $t" >&2
