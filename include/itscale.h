@@ -214,8 +214,9 @@ typedef struct its_ctx_params {
      * split the per-row noise of SDE steps, branching and re-noising (whole rows) and large
      * element-wise steps and prediction conversions (contiguous chunks), above about 64 K
      * normals or 256 K floats per pass. CPU backend only: with another backend no worker
-     * starts. Results are bit-identical for every n. Model and verifier callbacks are always
-     * called on the calling thread; a single-row noise step stays on one thread. */
+     * starts. Results are bit-identical for every n. Model and verifier callbacks are called
+     * on the calling thread, except a thread_safe model's (its_model.thread_safe); a single-row
+     * noise step stays on one thread. */
     int n_threads;
     const struct its_backend_i *backend;   /* NULL: the CPU/BLAS backend */
     void *backend_state;                   /* passed to every backend slot */
@@ -234,10 +235,12 @@ ITS_API its_status its_ctx_errcode(const its_ctx *ctx);
 /* Memory from the context's allocator (for strings the library returns); NULL-safe free. */
 ITS_API void its_ctx_mem_free(its_ctx *ctx, void *ptr);
 /* Latent buffers of 64 KiB or more that a run frees are kept on the context, up to `bytes` in
- * all (default 64 MiB; at most 16 blocks, oldest dropped first), and reused by a later run that
- * needs the same size, so repeated runs on one context do not map and fault in fresh pages
- * (outputs are the same either way). 0 frees the kept blocks and keeps none from then on;
- * its_ctx_free frees them too. */
+ * all (at most 16 blocks, oldest dropped first), and reused by a later run that needs the same
+ * size, so repeated runs on one context do not map and fault in fresh pages (outputs are the
+ * same either way). Default: 64 MiB on the CPU backend, 0 (off) on a host backend; a host
+ * backend that turns it on gets its free slot called from here and from its_ctx_free as well
+ * as at the end of a run. The memory kept is at most what one run used. 0 frees the kept
+ * blocks and keeps none from then on; its_ctx_free frees them too. */
 ITS_API its_status its_ctx_set_latent_cache(its_ctx *ctx, size_t bytes);
 
 /* ---------------------------------------------------------------------------------------------

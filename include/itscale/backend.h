@@ -33,7 +33,9 @@ typedef struct its_noise_key {
 typedef struct its_backend_i {
     int version;            /* ITS_BACKEND_V1 */
     const char *name;
-    /* 64-byte aligned latent memory. May be NULL (both): the context's allocator. */
+    /* 64-byte aligned latent memory. May be NULL (both): the context's allocator. free may
+     * also be called from its_ctx_set_latent_cache and its_ctx_free when the host has turned
+     * the context's latent cache on (off by default for a host backend). */
     void *(*alloc)(void *state, size_t bytes);
     void (*free)(void *state, void *ptr);
     /* Copy n floats from backend memory to host memory. May be NULL: memcpy. */

@@ -5,6 +5,15 @@
 #include <string.h>
 #include <time.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#endif
+#endif
+#ifndef VALGRIND_MAKE_MEM_UNDEFINED
+#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
 static void its_latent_drop(its_ctx *ctx, size_t bytes);
 
 static void *its_default_alloc(void *opaque, size_t size, size_t align)
@@ -70,7 +79,7 @@ its_status its_ctx_init(const its_ctx_params *p, const its_backend_i *be, int cp
     ctx->n_threads = p->n_threads ? p->n_threads : 1;
     ctx->backend = be;
     ctx->backend_state = p->backend_state;
-    ctx->keep_cap = ITS_LATENT_KEEP_DEFAULT;
+    ctx->keep_cap = cpu ? ITS_LATENT_KEEP_DEFAULT : 0; /* a host backend opts in */
     /* Workers only split CPU-backend work (a host backend need not be thread-safe). */
     if (ctx->n_threads > 1 && cpu) {
         its_status st = its_tpool_create(ctx, ctx->n_threads - 1, -1, &ctx->pool);
@@ -229,6 +238,10 @@ float *its_latent_alloc(its_ctx *ctx, size_t nfloats)
                     (size_t)(ctx->n_kept - k - 1) * sizeof(ctx->kept[0]));
             ctx->n_kept--;
             ctx->kept_bytes -= bytes;
+            /* Under memcheck a reused block reads as uninitialised, as a fresh one would, so a
+             * run that reads a latent before writing it is caught (a no-op otherwise). */
+            if (!ctx->backend->alloc)
+                VALGRIND_MAKE_MEM_UNDEFINED(p, bytes);
             return p;
         }
     }
