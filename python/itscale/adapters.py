@@ -169,8 +169,9 @@ class Model(_Callback):
         writes_out: call ``fn(x, t, out)``; the callable fills ``out`` (CPU, float32 only).
         thread_safe: ``fn`` may run on several threads at once (on disjoint rows): with a
             sampler of ``threads=k`` the library then makes up to k calls at once, from its
-            worker threads (samples, scores and errors as if sequential). Each call runs under
-            ``torch.no_grad()`` on its own thread.
+            worker threads (samples, scores and errors as if sequential; one call at a time
+            while the library converts predictions to another interpolant). Each call runs
+            under ``torch.no_grad()`` on its own thread.
 
     Calls run under ``torch.no_grad()``. The tensors a call sees are views of the library's
     memory, valid only during that call: do not keep them, and do not write into ``x``.
@@ -223,8 +224,10 @@ class Model(_Callback):
         # (x, t, out, rows) -> the four views: one lookup per call (the library reuses a few
         # buffers, so after the first calls of a run every call hits)
         self._calls: Dict[Any, Tuple[Any, Any, np.ndarray, Any]] = {}
-        self._cb = ffi.callback(_EVAL_SIG, self._eval_torch if use_torch else self._eval_numpy,
-                                error=1, onerror=self._onerror)
+        self._eval = self._eval_torch if use_torch else self._eval_numpy
+        self._err_row = 0
+        self._cb = ffi.callback(_EVAL_SIG, self._eval_concurrent if self.thread_safe
+                                else self._eval, error=1, onerror=self._onerror)
         self._struct = ffi.new("its_model *")
         self._fill()
 
@@ -268,11 +271,27 @@ class Model(_Callback):
             self._calls[key] = v
         return v
 
+    def _eval_concurrent(self, user, x, t, n, out):
+        """A thread-safe model's call: of the calls of one wave that raise, the exception
+        re-raised is that of the lowest rows, the one the library reports (its row order)."""
+        try:
+            return self._eval(user, x, t, n, out)
+        except BaseException as e:  # noqa: BLE001 (re-raised from the run)
+            row = int(ffi.cast("uintptr_t", x))
+            with self._lock:
+                if self.error is None or row < self._err_row:
+                    self.error, self._err_row = e, row
+            return 1
+
     def _tally(self, n: int) -> None:
         """Counts one call of n rows (under a lock when calls may run concurrently)."""
-        lk = self._lock
-        if lk is not None:
-            lk.acquire()
+        if self._lock is None:
+            self._count(n)
+        else:
+            with self._lock:
+                self._count(n)
+
+    def _count(self, n: int) -> None:
         st = self.stats
         st.calls += 1
         st.rows += n
@@ -280,8 +299,6 @@ class Model(_Callback):
             st.bytes_in += 4 * n * (self.dim + 1)
         if not self.writes_out:
             st.bytes_out += 4 * n * self.dim
-        if lk is not None:
-            lk.release()
 
     def _eval_torch(self, user, x, t, n, out):
         self._tally(n)
@@ -587,9 +604,9 @@ def _fill_interp(ip, spec: Union[str, Dict[str, Any]], onerror: Any = None) -> l
                               onerror=onerror)
             setattr(ip, name, cb)
             keep.append(cb)
+    allowed = _CUSTOM_FIELDS if kind == "custom" else _INTERP_FIELDS
     for key, val in spec.items():
-        if key not in _INTERP_FIELDS:
-            allowed = _CUSTOM_FIELDS if kind == "custom" else _INTERP_FIELDS
+        if key in _CUSTOM_FIELDS or key not in allowed:
             raise ValueError(f"interp.{key}: unknown key (expected one of {allowed})")
         if not math.isfinite(float(val)):
             raise ValueError(f"interp.{key}: expected a finite number, got {val!r}")

@@ -39,10 +39,13 @@ def _status_name(st: int) -> str:
 class Context:
     """An ``its_ctx``: thread count for the engine's vector work, and the last error.
 
+    ``latent_cache``: bytes of freed latent buffers kept for the next run of the same size
+    (None: the library's default, 64 MiB; 0: none).
+
     A context is used by one thread at a time. Freed by :meth:`close` or when collected.
     """
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, latent_cache: Optional[int] = None):
         p = ffi.new("its_ctx_params *")
         lib.its_ctx_params_init(p)
         p.n_threads = int(threads)
@@ -52,6 +55,10 @@ class Context:
             raise error_for(st, _status_name(st), cstr(lib.its_ctx_errmsg(ffi.NULL)) or "")
         self.ptr = out[0]
         self._fin = weakref.finalize(self, lib.its_ctx_free, self.ptr)
+        if latent_cache is not None:
+            if int(latent_cache) < 0:
+                raise ValueError(f"latent_cache: expected bytes >= 0, got {latent_cache!r}")
+            self.check(lib.its_ctx_set_latent_cache(self.ptr, int(latent_cache)))
 
     def error(self, st: int) -> ItscaleError:
         """The exception for status st with the context's message."""
@@ -255,15 +262,16 @@ class Sampler:
     fk_smc, bfs, rbf) get ``run.dynamics.kind = "sde"`` unless the configuration names the
     dynamics. Invalid configurations raise :class:`itscale.ConfigError` naming the JSON path.
 
-    A sampler owns its library context (``threads`` for the engine's vector work) and is used
-    by one thread at a time.
+    A sampler owns its library context (``threads`` for the engine's vector work;
+    ``latent_cache``: bytes of latent buffers kept between its runs, default 64 MiB, 0 none)
+    and is used by one thread at a time.
     """
 
     def __init__(self, sampler: Optional[str] = None, params: Optional[Dict[str, Any]] = None,
                  run: Optional[Dict[str, Any]] = None, *,
                  config: Union[None, str, os.PathLike, Dict[str, Any]] = None,
                  max_nfe: Optional[int] = None, top_k: Optional[int] = None, threads: int = 1,
-                 fit: bool = False):
+                 fit: bool = False, latent_cache: Optional[int] = None):
         if fit and max_nfe is None:
             raise ValueError("fit=True needs max_nfe (the budget to size the method to)")
         doc: Dict[str, Any] = _load_config(config) if config is not None else {}
@@ -290,7 +298,7 @@ class Sampler:
                 if top_k is not None:
                     r["top_k"] = int(top_k)
         _method_defaults(doc)
-        self._ctx = Context(threads)
+        self._ctx = Context(threads, latent_cache)
         text = json.dumps(doc, allow_nan=False).encode()
         if fit:
             text = _fit_text(self._ctx, text, int(max_nfe))

@@ -184,37 +184,41 @@ def test_version_matches():
 
 
 @pytest.mark.parametrize("framework", ["torch", "numpy"])
-def test_thread_safe_model_runs_concurrently(gmm_task, framework):
+def test_thread_safe_model_runs_concurrently(framework):
     """thread_safe=True with threads=2: calls come from two threads, and samples, scores,
-    usage and the bridge's counts equal the sequential run's; an exception raised on a worker
-    thread is re-raised from the run."""
+    usage and the bridge's counts equal the sequential run's; when both calls of a wave raise,
+    the exception re-raised is that of the lower rows (the one the library reports)."""
     import threading
-    import time
-    T = gmm_task
+    sync = threading.Barrier(2, timeout=30)
+    local = threading.local()
     seen = set()
     lock = threading.Lock()
+
+    def meet():
+        # the first call on each thread waits for the other thread's first call, so both
+        # threads take part however the pool hands out the calls
+        if sync is not None and not getattr(local, "met", False):
+            local.met = True
+            sync.wait()
 
     def model(x, t):
         with lock:
             seen.add(threading.get_ident())
-        time.sleep(0.001)  # gives the GIL away, as a real forward does, so both threads run
-        y = T.model(np.asarray(x), np.asarray(t))
-        return torch.from_numpy(y) if framework == "torch" else y
-
-    def score(x0):
-        s = T.score(np.asarray(x0))
-        return torch.from_numpy(s) if framework == "torch" else s
+        meet()
+        return x * 0.5  # thread-safe: nothing shared
 
     def run(thread_safe, threads, fn=model):
-        m = itscale.Model(fn, dim=T.dim, max_batch=4, framework=framework,
+        m = itscale.Model(fn, dim=DIM, max_batch=4, framework=framework,
                           thread_safe=thread_safe)
-        r = itscale.generate(m, score, sampler="best_of_n", params={"n": 16},
+        r = itscale.generate(m, neg_sq, sampler="best_of_n", params={"n": 16},
                              run={"steps": 6}, seed=5, threads=threads)
         return r, m.stats
 
+    sync, kept = None, sync
     seq, st0 = run(False, 1)
     assert seen == {threading.get_ident()}
     seen.clear()
+    sync = kept
     par, st1 = run(True, 2)
     assert len(seen) == 2  # the calling thread and the library's worker
     np.testing.assert_array_equal(par.samples, seq.samples)
@@ -222,10 +226,25 @@ def test_thread_safe_model_runs_concurrently(gmm_task, framework):
     assert (par.usage.nfe, par.usage.model_calls) == (seq.usage.nfe, seq.usage.model_calls)
     assert (st1.calls, st1.rows, st1.bytes_out) == (st0.calls, st0.rows, st0.bytes_out)
 
+    addrs = []
+
     def failing(x, t):
-        if threading.get_ident() != main:
-            raise RuntimeError("worker call failed")
-        return model(x, t)
-    main = threading.get_ident()
-    with pytest.raises(RuntimeError, match="worker call failed"):
+        a = (x.data_ptr() if framework == "torch" else x.__array_interface__["data"][0])
+        with lock:
+            addrs.append(a)
+        sync.wait()  # both calls of the first wave are under way before either raises
+        raise RuntimeError(f"rows at {a}")
+    sync = threading.Barrier(2, timeout=30)
+    with pytest.raises(RuntimeError) as e:
         run(True, 2, failing)
+    assert len(addrs) == 2 and str(e.value) == f"rows at {min(addrs)}"
+
+
+def test_latent_cache_option():
+    """Sampler(latent_cache=...) reaches the library; the outputs do not depend on it."""
+    a = _run(half_x)
+    with itscale.Sampler("best_of_n", {"n": 4}, {"steps": 6}, latent_cache=0) as s:
+        b = s.run(itscale.Model(half_x, dim=DIM), neg_sq, seed=11)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    with pytest.raises(ValueError, match="latent_cache"):
+        itscale.Sampler("none", latent_cache=-1)

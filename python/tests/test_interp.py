@@ -71,3 +71,17 @@ def test_custom_errors(gmm_task):
         _model(T.model, {k: v for k, v in LINEAR.items() if k != "dsigma"})
     with pytest.raises(ValueError, match="interp.beta: unknown key"):
         _model(T.model, {**LINEAR, "beta": 1.0})
+
+
+def test_rebinding_keeps_custom_callbacks_alive():
+    """A mixture keeps the interpolant of its latest binding for every binding: after that
+    binding's model is gone, an earlier model still runs (the callbacks stay alive)."""
+    import gc
+    g = itscale.Gmm([0.5, 0.5], [[-1.0] * 4, [1.0] * 4], [0.5, 0.5])
+    m1 = g.model(interp=TRIG)
+    m2 = g.model(interp={**TRIG})
+    del m2
+    gc.collect()
+    r = itscale.generate(m1, g.quadratic([1.0] * 4, 0.1), sampler="best_of_n",
+                         params={"n": 2}, run={"steps": 4}, seed=1)
+    assert np.all(np.isfinite(r.samples))
