@@ -2,7 +2,7 @@
 # The fashion benchmark: every sampler on Fashion-MNIST (task fashion) at NFE budgets, K seeds,
 # into bench/results/fashion: curves.json / curves.csv / curves.svg (+ curves.png rendered with
 # rsvg-convert), one grid-SAMPLER.png per sampler (a row per budget, a column per seed: each
-# run's best sample), share.txt (the library's share of the time at one budget, from each
+# run's best sample), share.csv (the library's share of the time at one budget, from each
 # result's time split) and run.txt (command, commit, machine, wall time).
 #
 #   bench/fashion/run.sh
@@ -15,7 +15,7 @@
 #   SAMPLERS=list  samplers (default: every registered one)
 #   TARGET=C       the class the verifier rewards (default: the task's, 3 = Dress)
 #   WEIGHTS=DIR    weight folder (default: the build's cache, trained on first use, ~15 min)
-#   SHARE_NFE=N    budget of the time-split runs (default 500)
+#   SHARE_NFE=N    budget of the time-split runs (default 500; 0: no time-split runs)
 #   NICE=N         niceness (default 10)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,6 +28,12 @@ seeds=${SEEDS:-16}
 nfe=${NFE:-50,100,200,500,1000,2000}
 share_nfe=${SHARE_NFE:-500}
 niceness=${NICE:-10}
+case $share_nfe in
+'' | *[!0-9]*)
+    echo "run.sh: SHARE_NFE must be a whole number of NFE (0: no time-split runs), got '$share_nfe'" >&2
+    exit 2
+    ;;
+esac
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -60,20 +66,27 @@ if command -v rsvg-convert >/dev/null; then
     rsvg-convert -w 1400 "$out/curves.svg" -o "$out/curves.png"
 fi
 
-# The library's share of the time of one run per sampler (seed 0) at SHARE_NFE.
-{
-    echo "sampler,nfe_used,total_s,model_s,verifier_s,library_s,library_share"
-    IFS=, read -ra list <<<"$samplers"
-    for s in "${list[@]}"; do
-        nice -n "$niceness" "$cli" run "${task[@]}" --sampler "$s" --nfe "$share_nfe" --seed 0 \
-            --json 2>/dev/null | python3 -c '
+# The library's share of the time of one run per sampler (seed 0) at SHARE_NFE (0: none).
+if [ "$share_nfe" -gt 0 ]; then
+    {
+        echo "sampler,nfe_used,total_s,model_s,verifier_s,library_s,library_share"
+        IFS=, read -ra list <<<"$samplers"
+        for s in "${list[@]}"; do
+            if ! j=$(nice -n "$niceness" "$cli" run "${task[@]}" --sampler "$s" --nfe "$share_nfe" \
+                --seed 0 --json 2>"$out/share.err"); then
+                echo "run.sh: the share run of $s at $share_nfe NFE failed: $(cat "$out/share.err")" >&2
+                echo "$s,,,,,,"
+                continue
+            fi
+            python3 -c '
 import json, sys
 d = json.load(sys.stdin); t = d["time"]
 print("%s,%d,%.4f,%.4f,%.4f,%.5f,%.5f" % (d["sampler"], d["usage"]["nfe"], t["total_s"],
-      t["model_s"], t["verifier_s"], t["library_s"], t["library_s"] / t["total_s"]))' ||
-            echo "$s,,,,,,"
-    done
-} >"$out/share.csv"
+      t["model_s"], t["verifier_s"], t["library_s"], t["library_s"] / t["total_s"]))' <<<"$j"
+        done
+    } >"$out/share.csv"
+    rm -f "$out/share.err"
+fi
 
 machine() {
     local cpu simd
