@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,7 +164,14 @@ typedef struct run_out {
     its_status st;
     double lib_us, wall_us, model_us; /* per NFE, best of reps */
     uint64_t nfe;
+    double faults;                    /* minor page faults per timed run */
 } run_out;
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt : 0;
+}
 
 typedef union method_params {
     its_best_of_n_params bon;
@@ -204,7 +212,8 @@ static const void *case_params(const bench_case *c, size_t batch, method_params 
 static run_out run_case(its_ctx *ctx, const bench_case *c, its_model *m, const its_verifier *v,
                         size_t batch, int steps, int reps)
 {
-    run_out o = {ITS_OK, 1e300, 1e300, 1e300, 0};
+    run_out o = {ITS_OK, 1e300, 1e300, 1e300, 0, 0};
+    long f0 = 0;
     method_params p;
     its_run_params run;
     const void *mp = case_params(c, batch, &p, &run, steps);
@@ -213,6 +222,8 @@ static run_out run_case(its_ctx *ctx, const bench_case *c, its_model *m, const i
         return o;
     for (int r = 0; r <= reps; r++) { /* r = 0 warms up */
         its_result *res = NULL;
+        if (r == 1)
+            f0 = minor_faults();
         double t0 = its_bench_now_s();
         o.st = its_generate(s, m, v, 42 + (uint64_t)r, &res);
         double wall = its_bench_now_s() - t0;
@@ -234,6 +245,7 @@ static run_out run_case(its_ctx *ctx, const bench_case *c, its_model *m, const i
         if (1e6 * u.model_s / n < o.model_us)
             o.model_us = 1e6 * u.model_s / n;
     }
+    o.faults = reps > 0 ? (double)(minor_faults() - f0) / reps : 0;
     its_sampler_free(s);
     return o;
 }
@@ -506,6 +518,25 @@ int main(int argc, char **argv)
                    "%.4f\n",
                    dim, kname, o.lib_us, dim, kname, o.wall_us - o.model_us, dim, kname,
                    bound_us);
+        }
+
+        /* Latent blocks kept between runs (its_ctx_set_latent_cache) against none, on the same
+         * context, side by side: repeated runs then reuse their particle sets instead of
+         * faulting in fresh pages. */
+        for (size_t ci = 2; ci < sizeof cases / sizeof cases[0]; ci += 2) {
+            const bench_case *c = &cases[ci];
+            const its_method_vt *vt = its_method_vt_get(c->method);
+            if (!vt || !vt->run)
+                continue;
+            its_ctx_set_latent_cache(ctx, 0);
+            run_out off = run_case(ctx, c, &m, &v, batch, steps, reps);
+            its_ctx_set_latent_cache(ctx, (size_t)64 << 20);
+            run_out on = run_case(ctx, c, &m, &v, batch, steps, reps);
+            if (off.st == ITS_OK && on.st == ITS_OK)
+                printf("  latent cache, %-14s off %8.2f us/NFE %7.0f faults/run | on %8.2f "
+                       "us/NFE %7.0f faults/run | on/off %.2fx\n",
+                       c->label, off.lib_us, off.faults, on.lib_us, on.faults,
+                       on.lib_us / off.lib_us);
         }
 
         /* a model with real work: the library's share of the run */

@@ -512,7 +512,9 @@ def generate(model: Any, verifier: Any = None, sampler: str = "none",
     ``verifier``, within ``max_nfe`` model rows; returns a :class:`Result`.
 
     ``model_kw`` (``dim``, ``shape``, ``pred``, ``interp``, ``max_batch``, ``device``, ``dtype``,
-    ``framework``) wrap a bare callable in :class:`itscale.Model`. ``fit=True`` sizes the
+    ``framework``, ``writes_out``, ``thread_safe``) wrap a bare callable in
+    :class:`itscale.Model`. Each call builds its own sampler, so nothing (latent memory
+    included) is kept between calls: run a :class:`Sampler` for repeated runs. ``fit=True`` sizes the
     method to ``max_nfe`` (see :class:`Sampler`). See :class:`Sampler` for the
     configuration and :meth:`Sampler.run` for the errors.
 
