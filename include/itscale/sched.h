@@ -78,7 +78,10 @@ typedef struct its_sched_params {
     its_sched_task tasks[ITS_SCHED_MAX_TASKS];
     int n_tasks;
     const its_ctx_params *ctx_params; /* for the scheduler's own contexts; NULL = defaults. The
-                                       * allocator must be thread-safe. */
+                                       * allocator must be thread-safe. Each worker's context
+                                       * keeps up to 64 MiB of latent blocks between requests
+                                       * (its_ctx_set_latent_cache; a task's bind callback gets
+                                       * the worker's context and may change that). */
     /* Governor */
     int governor;                    /* 0: run every request at its hint; default 1 */
     double sla_p95_ms;               /* target p95 end-to-end latency; 0 = none; default 0 */
