@@ -217,20 +217,19 @@ static void its_latent_drop(its_ctx *ctx, size_t bytes)
     }
 }
 
-static int its_latent_bytes(its_ctx *ctx, size_t nfloats, size_t *bytes)
+/* Bytes of a latent block of nfloats floats (at least one); -1 on overflow. */
+static int its_latent_bytes(size_t nfloats, size_t *bytes)
 {
-    if (its_mul_size(nfloats ? nfloats : 1, sizeof(float), bytes) != 0) {
-        its_error(ctx, ITS_ERR_NOMEM, "latent buffer size overflows (%zu floats)", nfloats);
-        return -1;
-    }
-    return 0;
+    return its_mul_size(nfloats ? nfloats : 1, sizeof(float), bytes);
 }
 
 float *its_latent_alloc(its_ctx *ctx, size_t nfloats)
 {
     size_t bytes;
-    if (its_latent_bytes(ctx, nfloats, &bytes) != 0)
+    if (its_latent_bytes(nfloats, &bytes) != 0) {
+        its_error(ctx, ITS_ERR_NOMEM, "latent buffer size overflows (%zu floats)", nfloats);
         return NULL;
+    }
     for (int k = ctx->n_kept; k-- > 0;) { /* newest first: the block most likely still cached */
         if (ctx->kept[k].bytes == bytes) {
             void *p = ctx->kept[k].p;
@@ -265,8 +264,8 @@ void its_latent_free(its_ctx *ctx, float *p, size_t nfloats)
     if (!ctx || !p)
         return;
     size_t bytes = 0;
-    if (its_mul_size(nfloats ? nfloats : 1, sizeof(float), &bytes) != 0 ||
-        bytes < ITS_LATENT_KEEP_MIN || bytes > ctx->keep_cap) {
+    if (its_latent_bytes(nfloats, &bytes) != 0 || bytes < ITS_LATENT_KEEP_MIN ||
+        bytes > ctx->keep_cap) {
         its_latent_free_raw(ctx, p);
         return;
     }
