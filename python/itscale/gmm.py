@@ -144,8 +144,9 @@ class Gmm:
         m = ffi.new("its_model *")
         ip, keep = self._interp(interp)
         lib.its_gmm_bind_model(self.ptr, ip, _parse_pred(pred), m)
-        # the mixture keeps the interpolant of its latest binding, which every earlier binding
-        # then uses too: its callbacks live as long as the mixture (or the next binding)
+        # two holders of the callbacks: the model struct's own copy of the interpolant (kept
+        # by the model) and the mixture's, of its latest binding, which every earlier binding
+        # predicts with (kept by the mixture until the next binding)
         self._bound_interp = keep
         return NativeModel(m, (self, keep), (self.dim,))
 
