@@ -9,8 +9,8 @@ works offline.
 The package is pure Python (cffi in ABI mode opens libitscale.so at import time), so a wheel is
 a zip of ``itscale/`` and a ``.dist-info`` folder: METADATA (core metadata 2.1, from the
 ``[project]`` table of pyproject.toml), WHEEL (py3-none-any, purelib) and RECORD (sha256 digests
-and sizes, as pip checks them). The editable wheel holds a ``.pth`` file that imports a finder mapping the package to this folder
-instead of the package's files.
+and sizes, as pip checks them). The editable wheel holds, instead of the package's files, a
+``.pth`` file that imports a finder mapping the package to this folder.
 
 Hooks: build_wheel, build_sdist, build_editable, prepare_metadata_for_build_wheel,
 prepare_metadata_for_build_editable and get_requires_for_build_{wheel,sdist,editable}.
