@@ -3,6 +3,7 @@
  * precision libm, offset and batch independence, bit-identity of every instruction-set path,
  * the fused lincomb, distribution and independence statistics with tolerances from standard
  * errors, and lineage ids. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -314,6 +315,45 @@ static void test_isa_paths_identical(void **state)
     free(x);
     free(y);
     free(lref);
+}
+
+/* The engine's check of model outputs: on every path, every finite value passes (the extremes,
+ * subnormals, signed zeros) and one NaN or infinity anywhere is found (in the unrolled body, in
+ * the tail, at the edges), for lengths around the vector and unroll widths. */
+static void test_finite_paths(void **state)
+{
+    (void)state;
+    const size_t lens[] = {0, 1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 95, 96, 97, 1000, 4099};
+    const size_t nmax = 4099;
+    const float finite[] = {0.0f, -0.0f, 1.0f, -3.5f, FLT_MAX, -FLT_MAX, FLT_MIN, 1e-45f, -1e-45f};
+    const float bad[] = {INFINITY, -INFINITY, NAN, -NAN};
+    uint32_t nan_payload = 0x7f800001u; /* a signalling NaN, the smallest payload */
+    float snan;
+    memcpy(&snan, &nan_payload, sizeof snan);
+    float *x = falloc(nmax + 1);
+    its_rng_isa best = its_rng_isa_best();
+    for (int isa = ITS_RNG_ISA_SCALAR; isa <= (int)best + 1; isa++) {
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t n = lens[li];
+            for (size_t i = 0; i < n; i++)
+                x[i] = finite[i % (sizeof finite / sizeof finite[0])];
+            x[n] = NAN; /* past the end: never read */
+            assert_true(its_finite_isa((its_rng_isa)isa, x, n));
+            for (size_t p = 0; p < n; p++) {
+                if (n > 200 && p >= 40 && p + 40 < n && p % 37 != 0)
+                    continue; /* long rows: both ends and every 37th */
+                float keep = x[p];
+                for (size_t b = 0; b <= sizeof bad / sizeof bad[0]; b++) {
+                    x[p] = b < sizeof bad / sizeof bad[0] ? bad[b] : snan;
+                    if (its_finite_isa((its_rng_isa)isa, x, n))
+                        fail_msg("path %s, n %zu: value %zu at %zu not found",
+                                 its_rng_isa_name((its_rng_isa)isa), n, b, p);
+                }
+                x[p] = keep;
+            }
+        }
+    }
+    free(x);
 }
 
 /* ITS_SIMD names the paths; anything else is no cap. */
@@ -642,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_randn_offsets),
         cmocka_unit_test(test_randn_null_and_empty),
         cmocka_unit_test(test_isa_paths_identical),
+        cmocka_unit_test(test_finite_paths),
         cmocka_unit_test(test_isa_names),
         cmocka_unit_test(test_lincomb_randn),
         cmocka_unit_test(test_normal_distribution),

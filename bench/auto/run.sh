@@ -11,7 +11,9 @@
 #   OUT=DIR          results folder (default: bench/results/auto)
 #   NFE=list         budgets tuned and measured (default 50,100,200,500,1000,2000)
 #   SEEDS=K          tuning seeds per finalist (default 16; seeds 1000 .. 1000+K-1)
-#   EVAL_SEEDS=K     held-out seeds (default 32; seeds 0 .. K-1, the bench's)
+#   EVAL_SEEDS=K     held-out seeds (default 32; seeds EVAL_SEED .. EVAL_SEED+K-1)
+#   EVAL_SEED=S      the first held-out seed (default 0, the bench's; another range gives a
+#                    replicate on seeds neither the tuning nor an earlier evaluation saw)
 #   NICE=N           niceness (default 10)
 #   DIGITS_WEIGHTS=DIR  digits weight folder (default: the build's cache, trained on first use)
 #   FASHION_WEIGHTS=DIR fashion weight folder (default: the build's cache, trained on first use, ~20 min)
@@ -23,6 +25,7 @@ out=${OUT:-bench/results/auto}
 nfe=${NFE:-50,100,200,500,1000,2000}
 seeds=${SEEDS:-16}
 eval_seeds=${EVAL_SEEDS:-32}
+eval_seed=${EVAL_SEED:-0}
 niceness=${NICE:-10}
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
@@ -54,7 +57,7 @@ run_variant() {
     local dir="$out/$name"
     mkdir -p "$dir"
     local cmd=("$cli" tune "$@" --nfe "$nfe" --seeds "$seeds" --seed 1000 --eval-seeds "$eval_seeds"
-               --eval-seed 0 --out "$dir")
+               --eval-seed "$eval_seed" --out "$dir")
     echo "== $name" >&2
     local t0=$SECONDS
     nice -n "$niceness" "${cmd[@]}" | tee "$dir/table.txt"

@@ -1,8 +1,13 @@
-/* The CPU backend: the reference for every other backend. Vector kernels are plain C loops the
- * compiler vectorizes; with no FMA contraction (-ffp-contract=off) they give the same bits on
- * every SIMD level. Reductions use OpenBLAS. */
+/* The CPU backend: the reference for every other backend. The lincomb is a plain C loop the
+ * compiler vectorizes per instruction set; with no FMA contraction (-ffp-contract=off) it gives
+ * the same bits on every SIMD level. The non-finite scan has its AVX2 loop written out. Reductions
+ * use OpenBLAS. */
 #include <cblas.h>
+#include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "core/core.h"
 #include "rng/rng.h"
@@ -72,6 +77,63 @@ static void cpu_lincomb(void *state, float *out, size_t n, float a, const float 
     }
 #endif
     cpu_lincomb_base(out, n, a, x, b, y, c, z);
+}
+
+/* The non-finite scan: one read-only pass. The compiler's AVX2 loop keeps one accumulator and
+ * ran about 1.5 times as long per element as its AVX-512 loop on 2 MiB of model output (an AMD
+ * EPYC, Zen 5); four independent accumulators and one test at the end bring it level. The answer
+ * is exact on every path. */
+#define ITS_FINITE_BODY                                                                 \
+    {                                                                                   \
+        const uint32_t *b = (const uint32_t *)(const void *)x;                          \
+        uint32_t bad = 0;                                                               \
+        for (size_t j = 0; j < n; j++)                                                  \
+            bad |= (uint32_t)((b[j] & 0x7f800000u) == 0x7f800000u);                     \
+        return bad == 0;                                                                \
+    }
+static int cpu_finite_base(const float *x, size_t n) ITS_FINITE_BODY
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static int cpu_finite_avx2(const float *x, size_t n)
+{
+    const __m256i e = _mm256_set1_epi32(0x7f800000);
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    size_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+#define ITS_FINITE_LANE(acc, k)                                                                 \
+    acc = _mm256_or_si256(                                                                      \
+        acc, _mm256_cmpeq_epi32(                                                                \
+                 _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(x + j + k)), \
+                                  e),                                                           \
+                 e))
+        ITS_FINITE_LANE(a0, 0);
+        ITS_FINITE_LANE(a1, 8);
+        ITS_FINITE_LANE(a2, 16);
+        ITS_FINITE_LANE(a3, 24);
+#undef ITS_FINITE_LANE
+    }
+    __m256i a = _mm256_or_si256(_mm256_or_si256(a0, a1), _mm256_or_si256(a2, a3));
+    if (!_mm256_testz_si256(a, a))
+        return 0;
+    return cpu_finite_base(x + j, n - j);
+}
+__attribute__((target("avx512f,avx512bw"))) static int cpu_finite_avx512(const float *x, size_t n)
+    ITS_FINITE_BODY
+#endif
+
+int its_finite_isa(its_rng_isa isa, const float *x, size_t n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    its_rng_isa best = its_rng_isa_best();
+    if (isa > best)
+        isa = best;
+    if (isa >= ITS_RNG_ISA_AVX512)
+        return cpu_finite_avx512(x, n);
+    if (isa >= ITS_RNG_ISA_AVX2)
+        return cpu_finite_avx2(x, n);
+#else
+    (void)isa;
+#endif
+    return cpu_finite_base(x, n);
 }
 
 static void cpu_lincomb_randn(void *state, float *out, size_t n, float a, const float *x, float b,

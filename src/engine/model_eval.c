@@ -50,39 +50,14 @@ static void its_eng_progress(its_engine *e)
 /* ------------------------------------------------------------------------------------------
  * the non-finite scan
  * ---------------------------------------------------------------------------------------- */
-/* 1 when no element of n floats is NaN or Inf: an exponent field of all ones. One read-only
- * pass with an OR of lane masks, compiled per instruction set (the answer is exact on every
- * path); it replaces a double-precision dot product, which cost more than the Euler step. */
-#define ITS_FINITE_BODY                                                                 \
-    {                                                                                   \
-        const uint32_t *b = (const uint32_t *)(const void *)x;                          \
-        uint32_t bad = 0;                                                               \
-        for (size_t j = 0; j < n; j++)                                                  \
-            bad |= (uint32_t)((b[j] & 0x7f800000u) == 0x7f800000u);                     \
-        return bad == 0;                                                                \
-    }
-static int its_finite_base(const float *x, size_t n) ITS_FINITE_BODY
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2"))) static int its_finite_avx2(const float *x, size_t n)
-    ITS_FINITE_BODY
-__attribute__((target("avx512f,avx512bw"))) static int its_finite_avx512(const float *x,
-                                                                        size_t n) ITS_FINITE_BODY
-#endif
-
-/* Finiteness of n floats of backend memory. Host memory is scanned directly; a backend with
- * its own memory answers through dot (finite in double exactly when every element is). */
+/* Finiteness of n floats of backend memory. Host memory is scanned directly (backend_cpu.c, on
+ * the active SIMD path); a backend with its own memory answers through dot (finite in double
+ * exactly when every element is). */
 int its_eng_finite(its_engine *e, const float *x, size_t n)
 {
     if (e->be != its_backend_cpu())
         return isfinite(e->be->dot(e->bs, x, x, n));
-#if defined(__x86_64__) && defined(__GNUC__)
-    its_rng_isa isa = its_rng_isa_active(); /* the CPU's best, capped by ITS_SIMD */
-    if (isa >= ITS_RNG_ISA_AVX512)
-        return its_finite_avx512(x, n);
-    if (isa >= ITS_RNG_ISA_AVX2)
-        return its_finite_avx2(x, n);
-#endif
-    return its_finite_base(x, n);
+    return its_finite_isa(its_rng_isa_active(), x, n);
 }
 
 /* Locates the first row of a chunk holding a non-finite value. */

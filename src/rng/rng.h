@@ -90,5 +90,9 @@ void its_randn_isa(its_rng_isa isa, float *out, size_t n, const its_noise_key *k
                    uint64_t offset);
 void its_rng_lincomb_randn_isa(its_rng_isa isa, float *out, size_t n, float a, const float *x,
                                float b, const float *y, float c, const its_noise_key *key);
+/* 1 when no element of x[0 .. n) is NaN or Inf (an exponent field of all ones), on an explicit
+ * path (lowered to the best the CPU has); the engine's check of every model output
+ * (backend_cpu.c). */
+int its_finite_isa(its_rng_isa isa, const float *x, size_t n);
 
 #endif /* ITS_RNG_H */
