@@ -115,8 +115,15 @@ class _Views:
                 count *= s
             a = np.frombuffer(ffi.buffer(ptr, 4 * count), dtype=np.float32)
             a = a.reshape((n,) + self.shape)
-            v = (a, torch.from_numpy(a) if self.torch else a)
-            if len(self.cache) >= 64:
+            if self.torch:
+                # a normal tensor even when made inside torch.inference_mode(): views outlive
+                # the run (they are shared), and an inference tensor refuses writes and
+                # requires_grad outside that mode
+                with torch.inference_mode(False):
+                    v = (a, torch.from_numpy(a))
+            else:
+                v = (a, a)
+            if len(self.cache) >= 256:
                 self.cache.clear()
             self.cache[key] = v
         return v
@@ -129,6 +136,7 @@ class _Views:
 # generate() makes of a plain callable) then finds the views of the buffers the library reuses
 # instead of building them again. A view is built on the first call that passes its address,
 # after the run's inputs are cold in cache, where it cost 15 to 30 us against 0.2 for a lookup.
+# One cache holds the x, out, score and gradient views of every adapter of a shape: up to 256.
 _SHARED_VIEWS: Dict[Tuple[Tuple[int, ...], bool], _Views] = {}
 
 

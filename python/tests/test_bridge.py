@@ -248,3 +248,30 @@ def test_latent_cache_option():
     np.testing.assert_array_equal(a.samples, b.samples)
     with pytest.raises(ValueError, match="latent_cache"):
         itscale.Sampler("none", latent_cache=-1)
+
+
+def test_views_outlive_inference_mode():
+    """Buffer views are shared across runs and adapters; one made during a run inside
+    torch.inference_mode() must still take writes and gradients in a later run outside it. The
+    sampler's kept latent blocks (4 rows of 4,096 floats: 64 KiB) give the second run the first
+    run's addresses, so it meets the first run's views."""
+    dim = 4096
+
+    def model(x, t):
+        return x * 0.5
+
+    def score(x0):
+        return -(x0 * x0).sum(1)
+    with itscale.Sampler("best_of_n", {"n": 4}, {"steps": 3}) as s:
+        with torch.inference_mode():
+            a = s.run(itscale.Model(model, dim=dim), score, seed=5)
+        b = s.run(itscale.Model(model, dim=dim), score, seed=5)
+    assert torch.equal(a.samples, b.samples)
+    # the gradient path (local_search) makes its input require grad: not allowed on an
+    # inference tensor, so a view made in that mode must be a normal one
+    from itscale import adapters
+    buf = ffi.new("float[]", 8)
+    with torch.inference_mode():
+        v = adapters._views_for((4,), True).get(buf, 2)
+    assert not v.is_inference()
+    assert v.detach().requires_grad_(True).requires_grad
