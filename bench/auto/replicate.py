@@ -9,12 +9,13 @@ defaults), on seeds that neither the tuning nor the first evaluation used. The n
 is fixed before the run and the result is reported whatever it is.
 
     bench/auto/replicate.py --policy bench/results/auto/fashion/policy.json --task fashion \\
-        --against svdd --nfe 100,500,2000 --seeds 256 --seed 200000 \\
-        --out bench/results/auto/replicate/fashion
+        --against svdd --nfe 100,500,2000 --seeds 512 --seed 200000 \\
+        --out bench/results/auto-replicate/fashion
 
 Writes OUT/scores.json (every run's best score) and OUT/table.md (means ± SE, the paired
-difference auto − method with its z, and the sign test, as in summary.md), and prints the table.
-Progress goes to stderr.
+difference auto − method with its z, and the one-sided sign test, as in summary.md), and prints
+the table. Progress goes to stderr. A run that fails stops the replicate (the runs not yet started
+are cancelled) with the command line's message, and nothing is written.
 """
 import argparse
 import concurrent.futures
@@ -29,17 +30,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from report import fmt, mean_se, paired, sign_test, sign_txt, z  # noqa: E402
 
 
+RUN_TIMEOUT_S = 600  # one CLI run; a 2000-NFE fashion run takes about a second
+
+
 def run_one(cli, task_args, config, nfe, seed):
     cmd = [cli, "run", *task_args, "--nfe", str(nfe), "--seed", str(seed), "--json"]
     if isinstance(config, str):
         cmd += ["--sampler", config]
     else:
         cmd += ["--config", config["file"]]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
     d = json.loads(p.stdout)
     return d["best"]["score"], d["usage"]["nfe"], d["config"]["sampler"]
+
+
+def commit():
+    p = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                       cwd=os.path.dirname(os.path.abspath(__file__)))
+    return p.stdout.strip() if p.returncode == 0 else "unknown"
 
 
 def cpu_name():
@@ -67,6 +77,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    if a.against == "auto":
+        ap.error("--against: a fixed method, not auto")
 
     os.makedirs(a.out, exist_ok=True)
     with open(a.policy) as f:
@@ -85,7 +97,8 @@ def main():
     res = {m: {n: [None] * len(seeds) for n in budgets} for m in methods}
     ran = {n: set() for n in budgets}
     t0 = time.time()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
+    ex = concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs)
+    try:
         futs = {ex.submit(run_one, a.cli, task_args, methods[m], n, s): (m, n, s)
                 for m, n, s in jobs}
         for done, fut in enumerate(concurrent.futures.as_completed(futs), 1):
@@ -96,10 +109,15 @@ def main():
                 ran[n].add(sampler)
             if done % 50 == 0 or done == len(jobs):
                 print(f"[{done}/{len(jobs)}] {time.time() - t0:.0f} s", file=sys.stderr)
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        ex.shutdown(wait=True, cancel_futures=True)
+        sys.exit(f"replicate.py: {e}")
+    ex.shutdown()
     wall = time.time() - t0
 
     with open(os.path.join(a.out, "scores.json"), "w") as f:
         json.dump({"task": a.task, "set": a.set, "policy": a.policy, "against": a.against,
+                   "commit": commit(),
                    "seed": a.seed, "seeds": a.seeds,
                    "scores": {m: {str(n): v for n, v in r.items()} for m, r in res.items()}},
                   f, indent=1)
@@ -109,7 +127,7 @@ def main():
              f"`{a.task}`{' ' + ' '.join(a.set) if a.set else ''}. {cpu_name()}, "
              f"{len(jobs)} runs in {wall:.0f} s.", "",
              f"| NFE | auto ran | auto | {a.against} | auto − {a.against} (z) | "
-             f"auto > {a.against} on seeds (sign test p) |",
+             f"auto > {a.against} on seeds (one-sided sign test p) |",
              "|---|---|---|---|---|---|"]
     for n in budgets:
         au, ag = res["auto"][n], res[a.against][n]

@@ -83,9 +83,14 @@ static void cpu_lincomb(void *state, float *out, size_t n, float a, const float 
  * ran about 1.5 times as long per element as its AVX-512 loop on 2 MiB of model output (an AMD
  * EPYC, Zen 5); four independent accumulators and one test at the end bring it level. The answer
  * is exact on every path. */
+#if defined(__GNUC__)
+typedef uint32_t its_u32_alias __attribute__((may_alias)); /* float bits read in place */
+#else
+typedef uint32_t its_u32_alias;
+#endif
 #define ITS_FINITE_BODY                                                                 \
     {                                                                                   \
-        const uint32_t *b = (const uint32_t *)(const void *)x;                          \
+        const its_u32_alias *b = (const its_u32_alias *)(const void *)x;                \
         uint32_t bad = 0;                                                               \
         for (size_t j = 0; j < n; j++)                                                  \
             bad |= (uint32_t)((b[j] & 0x7f800000u) == 0x7f800000u);                     \
