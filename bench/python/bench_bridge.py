@@ -10,6 +10,9 @@
 2. The library + bridge share of the total time with the torch digits flow model at 500 NFE:
    the library's time (usage.library_s) plus the bridge's (callback time the library measured
    minus the time spent inside the torch module and classifier), over the run's total.
+3. Where a model call's time goes in such a run (best_of_n): the crossing (the library's timer
+   less the Python adapter's), the adapter's own work around the forward, the forward; and the
+   same adapter's time in a warm loop, for comparison.
 
 Usage: bench_bridge.py [--build DIR] [--weights DIR] [--dim 16384] [--batch 8] [--steps 100]
                        [--reps 9] [--nfe 500]
@@ -212,6 +215,63 @@ def main() -> None:
     print("   bridge: the callbacks' time as the library measured it minus the time inside the "
           "torch module and the\n   classifier; model br us, verif br us: that per model call "
           "and per verifier call (medians)")
+
+    # ---- 3. where a model call's time goes ----------------------------------------------------
+    from itscale import adapters
+    acc = {"eval": 0.0, "fn": 0.0}
+    eval_torch = adapters.Model._eval_torch
+
+    def timed_eval(self, *args):
+        t0 = time.perf_counter()
+        try:
+            return eval_torch(self, *args)
+        finally:
+            acc["eval"] += time.perf_counter() - t0
+
+    class TimedFn:
+        def __init__(self, f):
+            self.f = f
+
+        def __call__(self, *args):
+            t0 = time.perf_counter()
+            y = self.f(*args)
+            acc["fn"] += time.perf_counter() - t0
+            return y
+
+    rows = []
+    adapters.Model._eval_torch = timed_eval
+    try:
+        with itscale.Sampler("best_of_n", {"n": a.nfe // T}, {"steps": T}, max_nfe=a.nfe) as s:
+            for rep in range(a.reps + 1):
+                acc["eval"] = acc["fn"] = 0.0
+                r = s.run(itscale.Model(TimedFn(flow), dim=64, max_batch=64), clf.log_prob,
+                          seed=rep)
+                c = r.usage.model_calls
+                rows.append(((r.usage.model_s - acc["eval"]) / c, (acc["eval"] - acc["fn"]) / c,
+                             acc["fn"] / c))
+        # the same adapter in a warm loop: a model returning a ready tensor, called directly
+        n = a.nfe // T
+        y = torch.zeros(n, 64)
+        m = itscale.Model(lambda x, t: y, dim=64)
+        bx, bt, bo = ffi.new("float[]", n * 64), ffi.new("float[]", n), ffi.new("float[]", n * 64)
+        warm = []
+        with torch.no_grad():  # as in a run, which enters it once
+            for _ in range(5):
+                acc["eval"] = 0.0
+                for _ in range(2000):
+                    m._eval_torch(ffi.NULL, bx, bt, n, bo)
+                warm.append(acc["eval"] / 2000)
+    finally:
+        adapters.Model._eval_torch = eval_torch
+    rows = rows[1:]
+    med = lambda i: statistics.median(x[i] for x in rows) * 1e6  # noqa: E731
+    print(f"\n3. where a model call's time goes: best_of_n, torch digits model, {a.nfe} NFE, "
+          f"{T} steps, median of {a.reps} runs (us per call)")
+    print(f"   crossing (library timer - Python adapter) {med(0):7.2f}")
+    print(f"   Python adapter around the forward         {med(1):7.2f}")
+    print(f"   forward (the torch module)                {med(2):7.2f}")
+    print(f"   the same adapter in a warm loop           {min(warm) * 1e6:7.2f}   "
+          f"(a model returning a ready [{n}, 64] tensor, best of 5 x 2000 calls)")
 
 
 if __name__ == "__main__":
