@@ -95,6 +95,35 @@ def _module_device(fn: Any):
     return None
 
 
+def _module_dtype(fn: Any):
+    """The floating dtype of an ``nn.Module``'s first parameter (e.g. after ``.double()``)."""
+    t = sys.modules.get("torch")
+    if t is not None and isinstance(fn, t.nn.Module):
+        for p in fn.parameters():
+            return p.dtype if p.dtype.is_floating_point else None
+    return None
+
+
+def _shape_of(shape: Any, dim: Any) -> Tuple[int, ...]:
+    """The sample shape from ``shape`` (a sequence, or one int) and/or ``dim`` (an int)."""
+    if dim is not None and not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"dim: expected an int, got {type(dim).__name__}"
+                        + ("; give a multi-dimensional sample as shape=" if
+                           isinstance(dim, (tuple, list)) else ""))
+    if shape is not None:
+        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else \
+            tuple(int(s) for s in shape)
+        if dim is not None and int(np.prod(shape)) != int(dim):
+            raise ValueError(f"shape {shape} has {int(np.prod(shape))} values, dim is {dim}")
+    elif dim is not None:
+        shape = (int(dim),)
+    else:
+        raise ValueError("Model: give dim or shape")
+    if int(np.prod(shape)) < 1:
+        raise ValueError(f"Model: dim must be >= 1, got shape {shape}")
+    return shape
+
+
 class _Views:
     """Array views over the library's buffers, one per (address, rows), reused between calls:
     the numpy view, and the torch tensor over it when the callable takes torch."""
@@ -177,7 +206,8 @@ class Model(_Callback):
             it is called as ``fn(x, t, out)`` and writes into ``out`` instead (no copy at all).
         dim: floats per sample (or give ``shape``; an object with a ``dim`` or ``shape``
             attribute supplies its own).
-        shape: the sample shape the callable sees (``dim`` is its product).
+        shape: the sample shape the callable sees (``dim`` is its product; one int is a
+            one-dimensional shape).
         pred: what the model predicts: ``velocity``, ``eps``, ``x0`` or ``score``.
         interp: the interpolant it was trained on: a name (``linear``, ``vp``, ``vp_cosine``,
             ``ve``), a dict with ``kind`` and its parameters (``beta_min``, ``beta_max``,
@@ -187,7 +217,9 @@ class Model(_Callback):
         max_batch: most rows per call (0 = any).
         device: the device the model runs on (torch only; default: that of an ``nn.Module``'s
             first parameter, else CPU). Inputs are moved there and outputs back.
-        dtype: the dtype the model computes in (torch: e.g. ``torch.float16``; default float32).
+        dtype: the dtype the model computes in (torch: e.g. ``torch.float16``; default: that
+            of an ``nn.Module``'s first parameter, else float32). Inputs are converted to it and
+            outputs back to float32.
         framework: ``"torch"`` or ``"numpy"`` (default: torch when the program has imported
             torch, numpy otherwise).
         writes_out: call ``fn(x, t, out)``; the callable fills ``out`` (CPU, float32 only).
@@ -212,16 +244,7 @@ class Model(_Callback):
         if shape is None and dim is None:
             shape = getattr(fn, "shape", None)
             dim = getattr(fn, "dim", None)
-        if shape is not None:
-            shape = tuple(int(s) for s in shape)
-            if dim is not None and int(np.prod(shape)) != int(dim):
-                raise ValueError(f"shape {shape} has {int(np.prod(shape))} values, dim is {dim}")
-        elif dim is not None:
-            shape = (int(dim),)
-        else:
-            raise ValueError("Model: give dim or shape")
-        if int(np.prod(shape)) < 1:
-            raise ValueError(f"Model: dim must be >= 1, got shape {shape}")
+        shape = _shape_of(shape, dim)
         self.shape: Tuple[int, ...] = shape
         self.dim = int(np.prod(shape))
         self.pred = pred
@@ -234,6 +257,11 @@ class Model(_Callback):
         if use_torch:
             dev = device if device is not None else _module_device(fn)
             self.device = torch.device(dev) if dev is not None else torch.device("cpu")
+            if self.device.type == "cuda" and not torch.cuda.is_available():
+                raise ValueError(f"device {self.device}: this torch has no CUDA device "
+                                 "(torch.cuda.is_available() is False)")
+            if dtype is None:
+                dtype = _module_dtype(fn)
             self.dtype = dtype if dtype is not None else torch.float32
             self._moves = self.device.type != "cpu" or self.dtype != torch.float32
         else:
@@ -276,7 +304,11 @@ class Model(_Callback):
         want = (n,) + self.shape
         if self.framework == "torch":
             if not isinstance(y, torch.Tensor):
-                raise _BadReturn(f"model returned {type(y).__name__}, expected a torch.Tensor")
+                hint = (" (the program imported torch, so callables get tensors; pass "
+                        "framework='numpy' for a numpy model)" if isinstance(y, np.ndarray)
+                        else "")
+                raise _BadReturn(f"model returned {type(y).__name__}, expected a torch.Tensor"
+                                 + hint)
         elif not isinstance(y, np.ndarray):
             raise _BadReturn(f"model returned {type(y).__name__}, expected a numpy.ndarray")
         if tuple(y.shape) != want:
@@ -493,6 +525,10 @@ class Verifier(_Callback):
         if self.grad_fn is not None:
             g, s = self.grad_fn(xv)
         else:
+            if torch.is_inference_mode_enabled():
+                raise _BadReturn("this method needs the verifier's gradient, and "
+                                 "torch.inference_mode() turns autograd off: run it outside "
+                                 "inference mode (torch.no_grad() is fine), or give grad=")
             xr = xv.detach().requires_grad_(True)
             with torch.enable_grad():
                 s = self.fn(xr)

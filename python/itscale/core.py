@@ -252,10 +252,12 @@ def _adapt(model: Any, verifier: Any, model_kw: Dict[str, Any]):
 class Sampler:
     """A sampler built once from a configuration and run many times.
 
-    Either ``Sampler("rbf", params={...}, run={...})`` or ``Sampler(config=...)`` with a dict,
-    a JSON string or the path of a JSON file in the command line's schema
-    (``{"sampler", "params", "run"}``; a ``"task"`` key, which only the command line reads, is
-    kept in :attr:`task` and not passed on). ``max_nfe`` and ``top_k`` set
+    ``Sampler("rbf", params={...}, run={...})``, or ``Sampler(config=...)`` with a dict, a JSON
+    string or the path of a JSON file in the command line's schema (``{"sampler", "params",
+    "run"}``; a ``"task"`` key, which only the command line reads, is kept in :attr:`task` and
+    not passed on). Given both, the arguments apply on top of the configuration, as the command
+    line's ``--sampler`` and ``--set`` do on top of ``--config``: ``sampler`` replaces its
+    method, ``params`` and ``run`` are merged into its own. ``max_nfe`` and ``top_k`` set
     ``run.budget.max_nfe`` and ``run.top_k``. With ``fit=True`` the method is also sized to
     ``max_nfe`` by the library's cost model (its main size parameter scaled, as
     ``itscale run --nfe`` does); without it ``max_nfe`` only caps the method's own sizes. Methods that steer SDE particles (beam, svdd, code,

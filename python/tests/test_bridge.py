@@ -275,3 +275,47 @@ def test_views_outlive_inference_mode():
         v = adapters._views_for((4,), True).get(buf, 2)
     assert not v.is_inference()
     assert v.detach().requires_grad_(True).requires_grad
+
+
+def test_module_dtype_is_followed():
+    """A module turned to float64 needs no dtype=: inputs go to its dtype, outputs come back as
+    float32; the samples equal the float32 module's (u = x / 2 is exact in both)."""
+    class Half(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(0.5))
+
+        def forward(self, x, t):
+            assert x.dtype == self.scale.dtype
+            return x * self.scale
+    a = _run(Half())
+    b = _run(Half().double())
+    assert b.model_stats.bytes_in > 0 and a.model_stats.bytes_in == 0
+    assert torch.equal(a.samples, b.samples) and b.samples.dtype == torch.float32
+
+
+def test_shape_and_dim_arguments():
+    assert itscale.Model(half_x, shape=DIM).shape == (DIM,)
+    assert itscale.Model(half_x, shape=torch.Size([2, 16]), dim=DIM).shape == (2, 16)
+    with pytest.raises(TypeError, match="shape="):
+        itscale.Model(half_x, dim=(2, 16))
+    with pytest.raises(ValueError, match="dim is 5"):
+        itscale.Model(half_x, shape=(2, 2), dim=5)
+
+
+def test_numpy_return_under_torch_names_the_fix():
+    with pytest.raises(itscale.CallbackError, match="framework='numpy'"):
+        _run(lambda x, t: np.zeros(tuple(x.shape), np.float32))
+
+
+def test_gradient_in_inference_mode_says_why():
+    with torch.inference_mode():
+        with pytest.raises(itscale.CallbackError, match="inference_mode"):
+            itscale.generate(itscale.Model(half_x, dim=DIM), neg_sq, sampler="local_search",
+                             max_nfe=60, seed=1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="torch has a CUDA device")
+def test_cuda_without_cuda_fails_when_wrapped():
+    with pytest.raises(ValueError, match="no CUDA"):
+        itscale.Model(half_x, dim=DIM, device="cuda")
