@@ -221,30 +221,40 @@ ffi = cffi.FFI()
 ffi.cdef(CDEF)
 
 
-def _candidates() -> List[str]:
-    """Where the library is looked for, in order."""
-    out: List[str] = []
-    env = os.environ.get("ITSCALE_LIBRARY")
-    if env:
-        return [env]
+def _places() -> List[Path]:
+    """The folders searched for libitscale.so.0 when ITSCALE_LIBRARY is not set, in order."""
+    out: List[Path] = []
     # A source checkout: python/itscale/_lib.py -> the repository's build trees.
     repo = Path(__file__).resolve().parent.parent.parent
     if (repo / "include" / "itscale.h").is_file():
-        for sub in ("build/dev", "build/test", "build/release", "build"):
-            p = repo / sub / "libitscale.so.0"
-            if p.is_file():
-                out.append(str(p))
-    # An installed prefix: this Python's prefix, /usr/local, then the loader's search path.
+        out += [repo / sub for sub in ("build/dev", "build/test", "build/release", "build")]
+    # An installed prefix: this Python's prefix, /usr/local, /usr.
     for prefix in (sys.prefix, "/usr/local", "/usr"):
-        for libdir in ("lib", "lib64", "lib/x86_64-linux-gnu"):
-            p = Path(prefix) / libdir / "libitscale.so.0"
-            if p.is_file():
-                out.append(str(p))
+        out += [Path(prefix) / libdir for libdir in ("lib", "lib64", "lib/x86_64-linux-gnu")]
+    return list(dict.fromkeys(out))  # sys.prefix is often /usr itself
+
+
+def _candidates() -> List[str]:
+    """Where the library is looked for, in order: ITSCALE_LIBRARY alone when it is set, else
+    the folders of _places() that hold it, then the loader's search path."""
+    env = os.environ.get("ITSCALE_LIBRARY")
+    if env:
+        return [env]
+    out = [str(d / "libitscale.so.0") for d in _places() if (d / "libitscale.so.0").is_file()]
     found = ctypes.util.find_library("itscale")
     if found:
         out.append(found)
     out.append("libitscale.so.0")
     return out
+
+
+def _not_found(errors: List[str]) -> str:
+    msg = ("itscale: libitscale.so not found; set ITSCALE_LIBRARY to its path, or install the "
+           "library (cmake --install BUILD --prefix /usr/local). Tried:\n  " + "\n  ".join(errors))
+    if not os.environ.get("ITSCALE_LIBRARY"):
+        msg += ("\nNo libitscale.so.0 in: " + ", ".join(str(d) for d in _places())
+                + " (nor on the loader's search path)")
+    return msg
 
 
 def _load():
@@ -256,9 +266,7 @@ def _load():
             errors.append(f"{path}: {e}")
             continue
         return lib, path
-    raise ImportError(
-        "itscale: libitscale.so not found; set ITSCALE_LIBRARY to its path, or install the "
-        "library (cmake --install BUILD --prefix /usr/local). Tried:\n  " + "\n  ".join(errors))
+    raise ImportError(_not_found(errors))
 
 
 lib, library_path = _load()

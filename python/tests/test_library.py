@@ -51,3 +51,21 @@ def test_numpy_user_does_not_import_torch(tmp_path):
                        cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["numpy", "False"]
+
+
+def test_not_found_lists_where_it_looked(tmp_path):
+    """A copy of the package outside the checkout, with no ITSCALE_LIBRARY: the error names the
+    folders it searched (skipped where a system prefix or the loader has the library)."""
+    import shutil
+    shutil.copytree(Path(itscale.__file__).resolve().parent, tmp_path / "pkg" / "itscale",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k not in ("ITSCALE_LIBRARY",
+                                                             "LD_LIBRARY_PATH")}
+    env["PYTHONPATH"] = str(tmp_path / "pkg")
+    r = subprocess.run([sys.executable, "-c", "import itscale"], capture_output=True, text=True,
+                       env=env, cwd=tmp_path)
+    if r.returncode == 0:
+        import pytest
+        pytest.skip("libitscale.so.0 is installed where any import finds it")
+    assert "No libitscale.so.0 in:" in r.stderr and "/usr/local/lib" in r.stderr
+    assert "ITSCALE_LIBRARY" in r.stderr
