@@ -15,8 +15,6 @@ measured on your own model: which method, at which size, for each budget; run it
 ``libitscale.so``, found through ``ITSCALE_LIBRARY``, a source checkout's build tree or an
 installed prefix.
 """
-from __future__ import annotations
-
 from ._lib import library_path, library_version
 from .auto import TuneReport, load_policy, tune, tune_candidates
 from .adapters import BridgeStats, Model, NativeModel, NativeVerifier, Verifier

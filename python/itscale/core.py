@@ -353,7 +353,8 @@ class Sampler:
         Args:
             model: a callable ``model(x, t)`` (wrapped in :class:`itscale.Model` with
                 ``model_kw``: ``dim``, ``shape``, ``pred``, ``interp``, ``max_batch``, ``device``,
-                ``dtype``, ``framework``; ``verifier_max_batch`` goes to the verifier), a
+                ``dtype``, ``framework``, ``writes_out``, ``thread_safe``;
+                ``verifier_max_batch`` goes to the verifier), a
                 :class:`Model`, or a native model.
             verifier: a callable ``verifier(x0) -> scores``, a :class:`Verifier`, a native
                 verifier, or None (only ``none`` runs without one).
@@ -515,7 +516,7 @@ def generate(model: Any, verifier: Any = None, sampler: str = "none",
 
     ``model_kw`` (``dim``, ``shape``, ``pred``, ``interp``, ``max_batch``, ``device``, ``dtype``,
     ``framework``, ``writes_out``, ``thread_safe``) wrap a bare callable in
-    :class:`itscale.Model`. Each call builds its own sampler, so nothing (latent memory
+    :class:`itscale.Model`; ``verifier_max_batch`` goes to the verifier's adapter. Each call builds its own sampler, so nothing (latent memory
     included) is kept between calls: run a :class:`Sampler` for repeated runs. ``fit=True`` sizes the
     method to ``max_nfe`` (see :class:`Sampler`). See :class:`Sampler` for the
     configuration and :meth:`Sampler.run` for the errors.
