@@ -87,21 +87,23 @@ def _framework(fn: Any, framework: Optional[str]) -> str:
     return "torch" if "torch" in sys.modules else "numpy"
 
 
-def _module_device(fn: Any):
+def _module_param(fn: Any):
+    """An ``nn.Module``'s first parameter (its device and dtype are the model's), else None."""
     t = sys.modules.get("torch")  # an nn.Module means torch is imported already
     if t is not None and isinstance(fn, t.nn.Module):
-        for p in fn.parameters():
-            return p.device
+        return next(iter(fn.parameters()), None)
     return None
+
+
+def _module_device(fn: Any):
+    p = _module_param(fn)
+    return p.device if p is not None else None
 
 
 def _module_dtype(fn: Any):
-    """The floating dtype of an ``nn.Module``'s first parameter (e.g. after ``.double()``)."""
-    t = sys.modules.get("torch")
-    if t is not None and isinstance(fn, t.nn.Module):
-        for p in fn.parameters():
-            return p.dtype if p.dtype.is_floating_point else None
-    return None
+    """The floating dtype of a module's first parameter (e.g. after ``.double()``), else None."""
+    p = _module_param(fn)
+    return p.dtype if p is not None and p.dtype.is_floating_point else None
 
 
 def _shape_of(shape: Any, dim: Any) -> Tuple[int, ...]:
