@@ -218,7 +218,7 @@ def main() -> None:
 
     # ---- 3. where a model call's time goes ----------------------------------------------------
     from itscale import adapters
-    acc = {"eval": 0.0, "fn": 0.0}
+    acc = {"eval": 0.0}
     eval_torch = adapters.Model._eval_torch
 
     def timed_eval(self, *args):
@@ -228,27 +228,17 @@ def main() -> None:
         finally:
             acc["eval"] += time.perf_counter() - t0
 
-    class TimedFn:
-        def __init__(self, f):
-            self.f = f
-
-        def __call__(self, *args):
-            t0 = time.perf_counter()
-            y = self.f(*args)
-            acc["fn"] += time.perf_counter() - t0
-            return y
-
     rows = []
     adapters.Model._eval_torch = timed_eval
     try:
         with itscale.Sampler("best_of_n", {"n": a.nfe // T}, {"steps": T}, max_nfe=a.nfe) as s:
             for rep in range(a.reps + 1):
-                acc["eval"] = acc["fn"] = 0.0
-                r = s.run(itscale.Model(TimedFn(flow), dim=64, max_batch=64), clf.log_prob,
-                          seed=rep)
+                acc["eval"] = 0.0
+                fm = Timed(flow)
+                r = s.run(itscale.Model(fm, dim=64, max_batch=64), clf.log_prob, seed=rep)
                 c = r.usage.model_calls
-                rows.append(((r.usage.model_s - acc["eval"]) / c, (acc["eval"] - acc["fn"]) / c,
-                             acc["fn"] / c))
+                rows.append(((r.usage.model_s - acc["eval"]) / c, (acc["eval"] - fm.t) / c,
+                             fm.t / c))
         # the same adapter in a warm loop: a model returning a ready tensor, called directly
         n = a.nfe // T
         y = torch.zeros(n, 64)
