@@ -235,13 +235,20 @@ ITS_API its_status its_ctx_errcode(const its_ctx *ctx);
 /* Memory from the context's allocator (for strings the library returns); NULL-safe free. */
 ITS_API void its_ctx_mem_free(its_ctx *ctx, void *ptr);
 /* Latent buffers of 64 KiB or more that a run frees are kept on the context, up to `bytes` in
- * all (at most 16 blocks, oldest dropped first), and reused by a later run that needs the same
+ * all (at most 32 blocks, oldest dropped first), and reused by a later run that needs the same
  * size, so repeated runs on one context do not map and fault in fresh pages (outputs are the
  * same either way). Default: 64 MiB on the CPU backend, 0 (off) on a host backend; a host
  * backend that turns it on gets its free slot called from here and from its_ctx_free as well
  * as at the end of a run. The memory kept is at most what one run used. 0 frees the kept
  * blocks and keeps none from then on; its_ctx_free frees them too. */
 ITS_API its_status its_ctx_set_latent_cache(its_ctx *ctx, size_t bytes);
+/* The smallest block the latent cache keeps: 64 KiB by default (the heap serves smaller ones
+ * without fresh pages). A host that wraps the memory it is handed (a Python view per address,
+ * a pinned-memory registration) sets 0: every latent block and the host buffers a run hands to
+ * callbacks (model times, verifier scores) are then kept, and the next run of the same shape
+ * hands the callbacks the same addresses (within the cap and the slots, now 32). Kept blocks
+ * below a new minimum are freed. */
+ITS_API its_status its_ctx_set_latent_cache_min(its_ctx *ctx, size_t min_bytes);
 
 /* ---------------------------------------------------------------------------------------------
  * Host callbacks

@@ -1,7 +1,9 @@
 /* Latent blocks kept on the context between runs (its_ctx_set_latent_cache): a run on reused,
  * stale memory gives the same bits as on fresh memory for every method; the keep cap and
  * its_ctx_set_latent_cache(ctx, 0) bound and release what is kept; an allocation failure with
- * blocks kept gives them back and retries. */
+ * blocks kept gives them back and retries. With its_ctx_set_latent_cache_min(ctx, 0) blocks
+ * of every size and the host scratch are kept too, and a repeated run hands its callbacks the
+ * addresses of the last one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,14 +103,15 @@ static its_result *run(fixture *f, its_sampler *s, uint64_t seed)
 }
 
 /* Every method, seed 3: on a context that keeps nothing, and on one whose kept blocks hold what
- * a run of another method and seed left in them. */
-static void test_reused_memory_same_bits(void **state)
+ * a run of another method and seed left in them; keep_min is the warm context's smallest kept
+ * block (0: the host scratch of times and scores is reused dirty too). */
+static void reused_memory_same_bits(fixture *f, size_t keep_min)
 {
-    fixture *f = *state;
     its_test_alloc a2;
     memset(&a2, 0, sizeof(a2));
     its_ctx *warm = its_test_ctx(&a2);
     assert_non_null(warm);
+    ITS_ASSERT_OK(its_ctx_set_latent_cache_min(warm, keep_min));
     ITS_ASSERT_OK(its_ctx_set_latent_cache(f->ctx, 0));
     for (int mi = 0; mi < ITS_METHOD_COUNT_; mi++) {
         its_method m = (its_method)mi, other = (its_method)((mi + 1) % ITS_METHOD_COUNT_);
@@ -135,6 +138,102 @@ static void test_reused_memory_same_bits(void **state)
     ITS_ASSERT_OK(its_ctx_set_latent_cache(f->ctx, (size_t)64 << 20));
     its_ctx_free(warm);
     assert_int_equal(a2.live, 0);
+}
+
+static void test_reused_memory_same_bits(void **state)
+{
+    reused_memory_same_bits(*state, (size_t)64 << 10); /* the default */
+}
+
+static void test_reused_memory_same_bits_keep_all(void **state)
+{
+    reused_memory_same_bits(*state, 0);
+}
+
+/* The buffers a run hands its callbacks, as a set of addresses. */
+#define ADDR_CAP 256
+typedef struct addr_set {
+    const void *p[ADDR_CAP];
+    int n, overflow;
+} addr_set;
+
+static void addr_add(addr_set *s, const void *p)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->p[i] == p)
+            return;
+    if (s->n == ADDR_CAP)
+        s->overflow = 1;
+    else
+        s->p[s->n++] = p;
+}
+
+static int rec_eval(void *user, const float *x, const float *t, size_t n, size_t dim, float *out)
+{
+    addr_add(user, x);
+    addr_add(user, t);
+    addr_add(user, out);
+    return half_eval(NULL, x, t, n, dim, out);
+}
+
+static int rec_grad(void *user, const float *x0, size_t n, size_t dim, float *grad, float *s)
+{
+    addr_add(user, x0);
+    addr_add(user, grad);
+    addr_add(user, s);
+    return dist_grad(NULL, x0, n, dim, grad, s);
+}
+
+static int rec_score(void *user, const float *x0, size_t n, size_t dim, float *s)
+{
+    addr_add(user, x0);
+    addr_add(user, s);
+    return dist_grad(NULL, x0, n, dim, NULL, s);
+}
+
+/* With its_ctx_set_latent_cache_min(ctx, 0), every method run twice with the same seed at a
+ * small dim (blocks far below 64 KiB) hands its callbacks, the second time, only addresses it
+ * handed them the first time: x, t and the prediction, x0, scores and gradients. */
+static void test_keep_all_same_addresses(void **state)
+{
+    fixture *f = *state;
+    ITS_ASSERT_OK(its_ctx_set_latent_cache_min(f->ctx, 0));
+    its_model m = f->model;
+    m.dim = 64;
+    m.eval_dim = rec_eval;
+    its_verifier v;
+    its_verifier_init(&v);
+    v.score_dim = rec_score;
+    v.grad_dim = rec_grad;
+    for (int mi = 0; mi < ITS_METHOD_COUNT_; mi++) {
+        its_sampler *s = make(f->ctx, (its_method)mi, NFE);
+        addr_set first = {0}, again = {0};
+        its_result *r = NULL;
+        m.user = v.user = &first;
+        ITS_ASSERT_OK(its_generate(s, &m, &v, 3, &r));
+        its_result_free(r);
+        m.user = v.user = &again;
+        ITS_ASSERT_OK(its_generate(s, &m, &v, 3, &r));
+        its_result_free(r);
+        assert_false(first.overflow || again.overflow);
+        if (again.n < 3 || again.n != first.n) /* x, t and the prediction at least */
+            fail_msg("%s: %d addresses on the first run, %d on the second",
+                     its_method_name((its_method)mi), first.n, again.n);
+        for (int i = 0; i < again.n; i++) {
+            int seen = 0;
+            for (int j = 0; j < first.n && !seen; j++)
+                seen = again.p[i] == first.p[j];
+            if (!seen)
+                fail_msg("%s: the second run handed a callback a new address (%d of %d)",
+                         its_method_name((its_method)mi), i, again.n);
+        }
+        its_sampler_free(s);
+    }
+    /* back to the default: the small blocks kept are freed */
+    long live = f->alloc.live;
+    ITS_ASSERT_OK(its_ctx_set_latent_cache_min(f->ctx, (size_t)64 << 10));
+    assert_true(f->alloc.live < live);
+    assert_int_equal(its_ctx_set_latent_cache_min(NULL, 0), ITS_ERR_INVALID);
 }
 
 /* The first run allocates its particle sets; the second takes them back (fewer allocations);
@@ -179,15 +278,15 @@ static void test_kept_bounded_and_released(void **state)
 /* Each allocation of a best_of_n run failing in turn, with blocks of another size kept: the run
  * fails cleanly or succeeds, leaks nothing, and a failed latent allocation with blocks kept
  * gives them back and succeeds on its second try. */
-static void test_alloc_failure_with_kept_blocks(void **state)
+static void alloc_failure_with_kept_blocks(size_t keep_min)
 {
-    (void)state;
     int retried = 0;
     for (long k = 1; k < 400; k++) {
         void *st0 = NULL;
         assert_int_equal(setup(&st0), 0);
         fixture *f = st0;
         its_ctx *ctx = f->ctx;
+        ITS_ASSERT_OK(its_ctx_set_latent_cache_min(ctx, keep_min));
         its_test_alloc *a = &f->alloc;
         its_sampler *big = make(ctx, ITS_METHOD_BEST_OF_N, 2 * NFE);
         its_sampler *s = make(ctx, ITS_METHOD_BEST_OF_N, NFE);
@@ -214,10 +313,19 @@ static void test_alloc_failure_with_kept_blocks(void **state)
     assert_true(retried > 0);
 }
 
+static void test_alloc_failure_with_kept_blocks(void **state)
+{
+    (void)state;
+    alloc_failure_with_kept_blocks((size_t)64 << 10);
+    alloc_failure_with_kept_blocks(0); /* the host scratch kept and reused too */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reused_memory_same_bits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reused_memory_same_bits_keep_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_all_same_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_bounded_and_released, setup, teardown),
         cmocka_unit_test(test_alloc_failure_with_kept_blocks),
     };

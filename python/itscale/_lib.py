@@ -78,6 +78,7 @@ typedef struct its_ctx its_ctx;
 void its_ctx_params_init(its_ctx_params *p);
 its_status its_ctx_create(const its_ctx_params *p, its_ctx **out);
 its_status its_ctx_set_latent_cache(its_ctx *ctx, size_t bytes);
+its_status its_ctx_set_latent_cache_min(its_ctx *ctx, size_t min_bytes);
 void its_ctx_free(its_ctx *ctx);
 const char *its_ctx_errmsg(const its_ctx *ctx);
 its_status its_ctx_errcode(const its_ctx *ctx);

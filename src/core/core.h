@@ -13,13 +13,15 @@
 
 typedef struct its_tpool its_tpool;
 
-/* Latent blocks a run freed, kept for the next run that asks for the same size (ctx.c). */
-#define ITS_LATENT_KEEP_SLOTS 16
-#define ITS_LATENT_KEEP_MIN ((size_t)64 << 10)      /* smaller blocks come from the heap */
+/* Blocks a run freed, kept for the next run that asks for the same size and kind (ctx.c):
+ * latent blocks, and the host scratch a run hands to callbacks (times, scores). */
+#define ITS_LATENT_KEEP_SLOTS 32
+#define ITS_LATENT_KEEP_MIN ((size_t)64 << 10) /* default: smaller blocks go back to the heap */
 #define ITS_LATENT_KEEP_DEFAULT ((size_t)64 << 20)
 typedef struct its_latent_block {
     void *p;
     size_t bytes;
+    int host; /* 1: host scratch from the context allocator; 0: a latent block */
 } its_latent_block;
 
 struct its_ctx {
@@ -35,7 +37,7 @@ struct its_ctx {
     its_tpool *pool;         /* n_threads - 1 workers; NULL with 1 thread or a host backend */
     its_latent_block kept[ITS_LATENT_KEEP_SLOTS]; /* oldest first */
     int n_kept;
-    size_t kept_bytes, keep_cap;
+    size_t kept_bytes, keep_cap, keep_min;
 };
 
 /* Creates a context on backend be, which its_ctx_create (src/backend/, the layer that knows the
@@ -69,12 +71,21 @@ static inline int its_mul_size(size_t a, size_t b, size_t *out)
 }
 
 /* Latent memory through the backend (or the context allocator when the backend has no alloc).
- * its_latent_free takes the size its_latent_alloc was given: a block of at least
- * ITS_LATENT_KEEP_MIN bytes is kept on the context (up to its keep cap, oldest dropped first)
+ * its_latent_free takes the size its_latent_alloc was given: a block of at least the context's
+ * keep_min bytes is kept on the context (up to its keep cap and ITS_LATENT_KEEP_SLOTS blocks,
+ * oldest dropped first)
  * and handed back by the next its_latent_alloc of the same size, so a context that runs again
- * does not map and fault in fresh pages. Its contents are then whatever the last user left. */
+ * neither maps and faults in fresh pages nor hands its callbacks new addresses. Its contents
+ * are then whatever the last user left. */
 float *its_latent_alloc(its_ctx *ctx, size_t nfloats);
 void its_latent_free(its_ctx *ctx, float *p, size_t nfloats);
+/* Zeroed host memory that a run hands to callbacks (model times, verifier scores), kept on the
+ * context like a latent block (same list, cap, minimum and size match), so that a host which
+ * sets the minimum to 0 because it wraps the
+ * memory it is given (a Python view, a pinned registration) finds the same addresses on the
+ * next run of the same shape. its_scratch_free takes the size its_scratch_alloc was given. */
+void *its_scratch_alloc(its_ctx *ctx, size_t bytes);
+void its_scratch_free(its_ctx *ctx, void *p, size_t bytes);
 
 double its_now(void); /* monotonic seconds */
 

@@ -80,6 +80,7 @@ its_status its_ctx_init(const its_ctx_params *p, const its_backend_i *be, int cp
     ctx->backend = be;
     ctx->backend_state = p->backend_state;
     ctx->keep_cap = cpu ? ITS_LATENT_KEEP_DEFAULT : 0; /* a host backend opts in */
+    ctx->keep_min = ITS_LATENT_KEEP_MIN;
     /* Workers only split CPU-backend work (a host backend need not be thread-safe). */
     if (ctx->n_threads > 1 && cpu) {
         its_status st = its_tpool_create(ctx, ctx->n_threads - 1, -1, &ctx->pool);
@@ -202,13 +203,21 @@ static void its_latent_free_raw(its_ctx *ctx, void *p)
         ctx->alloc.free(ctx->alloc.opaque, p);
 }
 
+static void its_kept_free_raw(its_ctx *ctx, const its_latent_block *b)
+{
+    if (b->host)
+        ctx->alloc.free(ctx->alloc.opaque, b->p);
+    else
+        its_latent_free_raw(ctx, b->p);
+}
+
 /* Frees kept blocks, oldest first, until at most `bytes` stay kept. */
 static void its_latent_drop(its_ctx *ctx, size_t bytes)
 {
     int k = 0;
     while (k < ctx->n_kept && ctx->kept_bytes > bytes) {
         ctx->kept_bytes -= ctx->kept[k].bytes;
-        its_latent_free_raw(ctx, ctx->kept[k].p);
+        its_kept_free_raw(ctx, &ctx->kept[k]);
         k++;
     }
     if (k > 0) {
@@ -223,6 +232,37 @@ static int its_latent_bytes(size_t nfloats, size_t *bytes)
     return its_mul_size(nfloats ? nfloats : 1, sizeof(float), bytes);
 }
 
+/* The newest kept block of this size and kind, taken off the list; NULL if none. */
+static void *its_kept_take(its_ctx *ctx, size_t bytes, int host)
+{
+    for (int k = ctx->n_kept; k-- > 0;) { /* newest first: the block most likely still cached */
+        if (ctx->kept[k].bytes == bytes && ctx->kept[k].host == host) {
+            void *p = ctx->kept[k].p;
+            memmove(ctx->kept + k, ctx->kept + k + 1,
+                    (size_t)(ctx->n_kept - k - 1) * sizeof(ctx->kept[0]));
+            ctx->n_kept--;
+            ctx->kept_bytes -= bytes;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Keeps a block a run freed (within the cap and the slots, oldest dropped first), or frees it. */
+static void its_kept_put(its_ctx *ctx, void *p, size_t bytes, int host)
+{
+    its_latent_block b = {p, bytes, host};
+    if (bytes < ctx->keep_min || bytes > ctx->keep_cap) {
+        its_kept_free_raw(ctx, &b);
+        return;
+    }
+    if (ctx->n_kept == ITS_LATENT_KEEP_SLOTS)
+        its_latent_drop(ctx, ctx->kept_bytes - ctx->kept[0].bytes);
+    its_latent_drop(ctx, ctx->keep_cap - bytes);
+    ctx->kept[ctx->n_kept++] = b;
+    ctx->kept_bytes += bytes;
+}
+
 float *its_latent_alloc(its_ctx *ctx, size_t nfloats)
 {
     size_t bytes;
@@ -230,21 +270,15 @@ float *its_latent_alloc(its_ctx *ctx, size_t nfloats)
         its_error(ctx, ITS_ERR_NOMEM, "latent buffer size overflows (%zu floats)", nfloats);
         return NULL;
     }
-    for (int k = ctx->n_kept; k-- > 0;) { /* newest first: the block most likely still cached */
-        if (ctx->kept[k].bytes == bytes) {
-            void *p = ctx->kept[k].p;
-            memmove(ctx->kept + k, ctx->kept + k + 1,
-                    (size_t)(ctx->n_kept - k - 1) * sizeof(ctx->kept[0]));
-            ctx->n_kept--;
-            ctx->kept_bytes -= bytes;
-            /* Under memcheck a reused block reads as uninitialised, as a fresh one would, so a
-             * run that reads a latent before writing it is caught (a no-op otherwise). */
-            if (!ctx->backend->alloc)
-                VALGRIND_MAKE_MEM_UNDEFINED(p, bytes);
-            return p;
-        }
+    void *p = its_kept_take(ctx, bytes, 0);
+    if (p) {
+        /* Under memcheck a reused block reads as uninitialised, as a fresh one would, so a
+         * run that reads a latent before writing it is caught (a no-op otherwise). */
+        if (!ctx->backend->alloc)
+            VALGRIND_MAKE_MEM_UNDEFINED(p, bytes);
+        return p;
     }
-    void *p = its_latent_alloc_raw(ctx, bytes);
+    p = its_latent_alloc_raw(ctx, bytes);
     if (!p && ctx->n_kept > 0) { /* give the kept blocks back and try once more */
         its_latent_drop(ctx, 0);
         p = its_latent_alloc_raw(ctx, bytes);
@@ -264,18 +298,38 @@ void its_latent_free(its_ctx *ctx, float *p, size_t nfloats)
     if (!ctx || !p)
         return;
     size_t bytes = 0;
-    if (its_latent_bytes(nfloats, &bytes) != 0 || bytes < ITS_LATENT_KEEP_MIN ||
-        bytes > ctx->keep_cap) {
+    if (its_latent_bytes(nfloats, &bytes) != 0) {
         its_latent_free_raw(ctx, p);
         return;
     }
-    if (ctx->n_kept == ITS_LATENT_KEEP_SLOTS)
-        its_latent_drop(ctx, ctx->kept_bytes - ctx->kept[0].bytes);
-    its_latent_drop(ctx, ctx->keep_cap - bytes);
-    ctx->kept[ctx->n_kept].p = p;
-    ctx->kept[ctx->n_kept].bytes = bytes;
-    ctx->n_kept++;
-    ctx->kept_bytes += bytes;
+    its_kept_put(ctx, p, bytes, 0);
+}
+
+void *its_scratch_alloc(its_ctx *ctx, size_t bytes)
+{
+    if (bytes == 0)
+        bytes = 1;
+    void *p = its_kept_take(ctx, bytes, 1);
+    if (!p) {
+        p = ctx->alloc.alloc(ctx->alloc.opaque, bytes, ITS_ALIGN);
+        if (!p && ctx->n_kept > 0) { /* give the kept blocks back and try once more */
+            its_latent_drop(ctx, 0);
+            p = ctx->alloc.alloc(ctx->alloc.opaque, bytes, ITS_ALIGN);
+        }
+        if (!p) {
+            its_error(ctx, ITS_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+            return NULL;
+        }
+    }
+    memset(p, 0, bytes); /* zeroed, as its_calloc's memory is */
+    return p;
+}
+
+void its_scratch_free(its_ctx *ctx, void *p, size_t bytes)
+{
+    if (!ctx || !p)
+        return;
+    its_kept_put(ctx, p, bytes ? bytes : 1, 1);
 }
 
 its_status its_ctx_set_latent_cache(its_ctx *ctx, size_t bytes)
@@ -284,6 +338,25 @@ its_status its_ctx_set_latent_cache(its_ctx *ctx, size_t bytes)
         return ITS_ERR_INVALID;
     ctx->keep_cap = bytes;
     its_latent_drop(ctx, bytes);
+    return ITS_OK;
+}
+
+its_status its_ctx_set_latent_cache_min(its_ctx *ctx, size_t min_bytes)
+{
+    if (!ctx)
+        return ITS_ERR_INVALID;
+    ctx->keep_min = min_bytes;
+    /* kept blocks now below the minimum are freed; the others keep their order */
+    int j = 0;
+    for (int k = 0; k < ctx->n_kept; k++) {
+        if (ctx->kept[k].bytes < min_bytes) {
+            ctx->kept_bytes -= ctx->kept[k].bytes;
+            its_kept_free_raw(ctx, &ctx->kept[k]);
+        } else {
+            ctx->kept[j++] = ctx->kept[k];
+        }
+    }
+    ctx->n_kept = j;
     return ITS_OK;
 }
 

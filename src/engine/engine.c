@@ -60,17 +60,20 @@ its_status its_eng_require_nfe(its_engine *e, uint64_t need, const char *what)
 /* ------------------------------------------------------------------------------------------
  * memory
  * ---------------------------------------------------------------------------------------- */
-static its_status its_arena_push(its_engine *e, void *p, size_t latent)
+static its_status its_arena_push(its_engine *e, void *p, size_t latent, size_t scratch)
 {
     if (e->n_arena == ITS_ARENA_CAP) {
         if (latent)
             its_latent_free(e->ctx, p, latent);
+        else if (scratch)
+            its_scratch_free(e->ctx, p, scratch);
         else
             its_mfree(e->ctx, p);
         return its_error(e->ctx, ITS_ERR_NOMEM, "engine arena full (%d buffers)", ITS_ARENA_CAP);
     }
     e->arena[e->n_arena].p = p;
     e->arena[e->n_arena].latent = latent;
+    e->arena[e->n_arena].scratch = scratch;
     e->n_arena++;
     return ITS_OK;
 }
@@ -78,7 +81,16 @@ static its_status its_arena_push(its_engine *e, void *p, size_t latent)
 void *its_eng_alloc(its_engine *e, size_t bytes)
 {
     void *p = its_calloc(e->ctx, 1, bytes ? bytes : 1);
-    if (!p || its_arena_push(e, p, 0) != ITS_OK)
+    if (!p || its_arena_push(e, p, 0, 0) != ITS_OK)
+        return NULL;
+    return p;
+}
+
+void *its_eng_hostbuf(its_engine *e, size_t bytes)
+{
+    bytes = bytes ? bytes : 1;
+    void *p = its_scratch_alloc(e->ctx, bytes);
+    if (!p || its_arena_push(e, p, 0, bytes) != ITS_OK)
         return NULL;
     return p;
 }
@@ -92,7 +104,7 @@ float *its_eng_latents(its_engine *e, size_t rows)
         return NULL;
     }
     float *p = its_latent_alloc(e->ctx, n);
-    if (!p || its_arena_push(e, p, n) != ITS_OK)
+    if (!p || its_arena_push(e, p, n, 0) != ITS_OK)
         return NULL;
     return p;
 }
@@ -155,6 +167,8 @@ void its_engine_release(its_engine *e)
     for (size_t i = e->n_arena; i-- > 0;) {
         if (e->arena[i].latent)
             its_latent_free(e->ctx, e->arena[i].p, e->arena[i].latent);
+        else if (e->arena[i].scratch)
+            its_scratch_free(e->ctx, e->arena[i].p, e->arena[i].scratch);
         else
             its_mfree(e->ctx, e->arena[i].p);
     }

@@ -12,7 +12,8 @@
 
 typedef struct its_arena_item {
     void *p;
-    size_t latent; /* floats of a latent block (its_latent_free needs them); 0: host memory */
+    size_t latent;  /* floats of a latent block (its_latent_free needs them); 0: host memory */
+    size_t scratch; /* bytes of kept host scratch (its_scratch_free needs them); 0: heap */
 } its_arena_item;
 
 struct its_engine {

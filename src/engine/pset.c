@@ -25,8 +25,8 @@ static its_status its_eng_scratch(its_engine *e, size_t rows)
 {
     if (rows <= e->scratch_rows)
         return ITS_OK;
-    float *tb = its_eng_alloc(e, rows * sizeof(float));
-    float *sb = its_eng_alloc(e, rows * sizeof(float));
+    float *tb = its_eng_hostbuf(e, rows * sizeof(float));
+    float *sb = its_eng_hostbuf(e, rows * sizeof(float));
     uint32_t *rb = its_eng_alloc(e, rows * sizeof(uint32_t));
     if (!tb || !sb || !rb)
         return ITS_ERR_NOMEM;
