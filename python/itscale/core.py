@@ -40,7 +40,10 @@ class Context:
     """An ``its_ctx``: thread count for the engine's vector work, and the last error.
 
     ``latent_cache``: bytes of freed latent buffers kept for the next run of the same size
-    (None: the library's default, 64 MiB; 0: none).
+    (None: the library's default, 64 MiB; 0: none). Unlike the library's default, a context
+    made here keeps blocks of every size (``its_ctx_set_latent_cache_min(ctx, 0)``): the next
+    run of the same shape then hands the callbacks the buffers of the last one, whose tensor
+    views the adapters have already made.
 
     A context is used by one thread at a time. Freed by :meth:`close` or when collected.
     """
@@ -55,6 +58,7 @@ class Context:
             raise error_for(st, _status_name(st), cstr(lib.its_ctx_errmsg(ffi.NULL)) or "")
         self.ptr = out[0]
         self._fin = weakref.finalize(self, lib.its_ctx_free, self.ptr)
+        self.check(lib.its_ctx_set_latent_cache_min(self.ptr, 0))
         if latent_cache is not None:
             if int(latent_cache) < 0:
                 raise ValueError(f"latent_cache: expected bytes >= 0, got {latent_cache!r}")
@@ -246,7 +250,8 @@ def _adapt(model: Any, verifier: Any, model_kw: Dict[str, Any]):
         v.bind(m.shape, m)
     for a in (m, v):
         if a is not None:
-            a.stats, a.error = BridgeStats(), None
+            a.new_stats()
+            a.error = None
     return m, v
 
 class Sampler:

@@ -44,6 +44,31 @@ def test_cpu_path_copies_no_latent():
     assert all(s == (torch.float32, "cpu", True, False) for s in seen)
 
 
+def test_repeated_runs_reuse_buffers_and_views():
+    """A Sampler's context keeps blocks of every size, so its second run hands the callables
+    the buffers of the first (the same data pointers) and builds no new tensor view."""
+    from itscale import adapters
+    ptrs = []
+
+    def model(x, t):
+        ptrs.append((x.data_ptr(), t.data_ptr()))
+        return half_x(x, t)
+
+    def verifier(x0):
+        ptrs.append((x0.data_ptr(),))
+        return neg_sq(x0)
+    views = adapters._views_for((DIM + 3,), True)  # a shape no other test uses
+    with itscale.Sampler("fk_smc", {"n": 4}, {"steps": 5}) as s:
+        runs = []
+        for seed in (1, 2, 3):
+            ptrs.clear()
+            s.run(itscale.Model(model, dim=DIM + 3), verifier, seed=seed)
+            runs.append((set(ptrs), len(views.cache)))
+    (p1, v1), (p2, v2), (p3, v3) = runs
+    assert p2 == p1 and p3 == p1
+    assert v1 > 0 and v3 == v2 == v1
+
+
 def test_callable_sees_the_library_buffer():
     """The tensor a model gets is a view of the library's memory: the address the C callback
     received, reached by calling the adapter's C callback directly on a buffer of ours."""
