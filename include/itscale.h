@@ -47,7 +47,7 @@ typedef enum its_status {
     ITS_ERR_CONFIG = -6,      /* malformed or invalid JSON configuration */
     ITS_ERR_UNSUPPORTED = -7, /* the combination asked for is not supported */
     ITS_ERR_IO = -8,          /* a file could not be read or written */
-    ITS_CANCELLED = 1         /* the progress callback asked to stop; best-so-far is returned */
+    ITS_CANCELLED = 1         /* the progress callback or the cancel flag asked to stop; best-so-far is returned */
 } its_status;
 
 /* Static name of a status ("ITS_ERR_BUDGET"); never NULL. */
@@ -127,7 +127,7 @@ typedef enum its_stop {
     ITS_STOP_COMPLETED = 0, /* the method ran to its end */
     ITS_STOP_NFE_CAP,       /* the hard NFE cap was reached; best so far returned */
     ITS_STOP_DEADLINE,      /* deadline_ms passed; best so far returned */
-    ITS_STOP_CANCELLED,     /* the progress callback returned non-zero */
+    ITS_STOP_CANCELLED,     /* the progress callback returned non-zero, or the cancel flag was set */
     ITS_STOP_VERIFIER_CAP,  /* the verifier-row cap (max_verifier_rows) was reached; best so far */
     ITS_STOP_COUNT_
 } its_stop;
@@ -564,6 +564,10 @@ typedef struct its_gen_options {
     double deadline_ms;         /* < 0 (default): the sampler's run.deadline_ms; 0: none; > 0 */
     its_progress_fn progress;   /* NULL (default): the sampler's run.progress */
     void *progress_user;
+    /* NULL (default): none. Once *cancel is non-zero (set from another thread or a signal
+     * handler) the run stops after the model call in progress, as if the progress callback had
+     * returned non-zero (ITS_CANCELLED, best so far), without a callback per model call. */
+    const volatile int *cancel;
 } its_gen_options;
 
 ITS_API void its_gen_options_init(its_gen_options *o);

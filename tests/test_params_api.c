@@ -374,6 +374,97 @@ static void test_generate_opts(void **state)
     its_sampler_free(s);
 }
 
+/* A model that sets a cancel flag on its `at`-th call. */
+typedef struct flag_model {
+    its_model inner;
+    int calls, at;
+    volatile int *flag;
+} flag_model;
+
+static int flag_eval(void *user, const float *x, const float *t, size_t n, float *out)
+{
+    flag_model *w = user;
+    if (++w->calls == w->at)
+        *w->flag = 1;
+    return w->inner.eval(w->inner.user, x, t, n, out);
+}
+
+/* The options' cancel flag: left at 0 it changes nothing; set by the model on its 3rd call it
+ * stops the run right after that call (ITS_CANCELLED, best so far, a message naming the flag),
+ * with the host's progress callback still called; an older host's options (without the field)
+ * still work; an auto sampler honours the per-call options too. */
+static void test_generate_cancel_flag(void **state)
+{
+    its_test_fixture *f = *state;
+    its_best_of_n_params bp;
+    its_best_of_n_params_init(&bp);
+    bp.n = 4;
+    its_run_params run;
+    its_run_params_init(&run);
+    run.steps = 8;
+    its_sampler *s = NULL;
+    ITS_ASSERT_OK(its_sampler_create(f->ctx, ITS_METHOD_BEST_OF_N, &bp, &run, &s));
+    volatile int flag = 0;
+    flag_model w = {.inner = f->model, .at = 3, .flag = &flag};
+    its_model m = f->model;
+    m.eval = flag_eval;
+    m.user = &w;
+    m.max_batch = 2;
+    its_gen_options o;
+    its_gen_options_init(&o);
+    assert_null(o.cancel);
+    progress_log log = {0};
+    o.progress = count_progress;
+    o.progress_user = &log;
+    o.cancel = &flag;
+    w.at = 0; /* never set */
+    its_result *r = NULL, *r0 = NULL;
+    ITS_ASSERT_OK(its_generate_opts(s, &m, &f->ver, 5, &o, &r));
+    ITS_ASSERT_OK(its_generate(s, &f->model, &f->ver, 5, &r0));
+    assert_memory_equal(its_result_sample(r, 0), its_result_sample(r0, 0), DIM * sizeof(float));
+    assert_int_equal(log.calls, 16); /* 8 steps x 2 calls of 2 rows */
+    its_result_free(r);
+    its_result_free(r0);
+
+    w.at = 3;
+    w.calls = 0;
+    log.calls = 0;
+    assert_int_equal(its_generate_opts(s, &m, &f->ver, 5, &o, &r), ITS_CANCELLED);
+    assert_non_null(r);
+    assert_int_equal(its_result_stop(r), ITS_STOP_CANCELLED);
+    assert_non_null(strstr(its_ctx_errmsg(f->ctx), "cancel flag"));
+    its_usage u;
+    its_result_usage(r, &u);
+    assert_int_equal(w.calls, 3);
+    assert_int_equal(u.nfe, 6);
+    assert_int_equal(log.calls, 2); /* the flag is read first: no callback after the 3rd call */
+    its_result_free(r);
+
+    /* an older host's options end before the flag: a set flag is not read */
+    o.size = (uint32_t)offsetof(its_gen_options, cancel);
+    w.calls = 0;
+    ITS_ASSERT_OK(its_generate_opts(s, &m, &f->ver, 5, &o, &r));
+    assert_int_equal(w.calls, 16);
+    its_result_free(r);
+    its_sampler_free(s);
+
+    /* an auto sampler runs its inner samplers with the call's options */
+    const char *doc = "{\"sampler\": \"auto\", \"run\": {\"steps\": 8, "
+                      "\"budget\": {\"max_nfe\": 64}}}";
+    ITS_ASSERT_OK(its_sampler_from_json(f->ctx, doc, strlen(doc), &s));
+    its_gen_options_init(&o);
+    o.cancel = &flag;
+    flag = 0;
+    w.calls = 0;
+    w.at = 3;
+    assert_int_equal(its_generate_opts(s, &m, &f->ver, 5, &o, &r), ITS_CANCELLED);
+    assert_non_null(r);
+    assert_int_equal(its_result_stop(r), ITS_STOP_CANCELLED);
+    assert_int_equal(w.calls, 3);
+    its_result_free(r);
+    its_sampler_free(s);
+}
+
 /* _dim callbacks: the row width comes with each call. */
 typedef struct dim_host {
     its_model inner;
@@ -460,7 +551,7 @@ int main(void)
         cmocka_unit_test(test_wrong_struct),     cmocka_unit_test(test_older_header),
         cmocka_unit_test(test_metadata),         cmocka_unit_test(test_cost),
         cmocka_unit_test(test_generate_opts),    cmocka_unit_test(test_dim_callbacks),
-        cmocka_unit_test(test_verifier_cap_stop),
+        cmocka_unit_test(test_verifier_cap_stop), cmocka_unit_test(test_generate_cancel_flag),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

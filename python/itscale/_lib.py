@@ -118,6 +118,7 @@ typedef struct its_gen_options {
     double deadline_ms;
     its_progress_fn progress;
     void *progress_user;
+    const volatile int *cancel;
 } its_gen_options;
 void its_gen_options_init(its_gen_options *o);
 void its_ctx_mem_free(its_ctx *ctx, void *ptr);

@@ -194,13 +194,15 @@ class Progress:
 
 
 class _RunControl:
-    """The library's progress callback for one run: shows progress, asks a Python callable,
-    and turns Ctrl-C into a cancel (the run stops cleanly with the best so far)."""
+    """The library's progress callback and cancel flag for one run: shows progress, asks a
+    Python callable, and turns Ctrl-C into a cancel (the run stops cleanly with the best so
+    far)."""
 
     def __init__(self, show: bool, fn: Optional[Callable[[Progress], Any]]):
         self.show = show
         self.fn = fn
         self.interrupted = False
+        self.flag = ffi.new("int *")  # the options' cancel flag, set by sigint
         self.error: Optional[BaseException] = None
         self.last = 0.0
         self.cb = ffi.callback("int(void *, const its_progress *)", self._progress, error=1,
@@ -234,6 +236,7 @@ class _RunControl:
 
     def sigint(self, signum, frame) -> None:
         self.interrupted = True
+        self.flag[0] = 1
 
 
 
@@ -385,7 +388,13 @@ class Sampler:
         ctl = _RunControl(progress is True, progress if callable(progress) else None)
         opts = ffi.new("its_gen_options *")
         lib.its_gen_options_init(opts)
-        opts.progress = ctl.cb
+        # Ctrl-C reaches the run through the cancel flag, which Python's handler sets when the
+        # interpreter next runs, inside a Python callable's call. The progress callback (a
+        # crossing into Python after every model call) is installed only when progress is shown
+        # or asked for, or when the model is native and no Python code would run otherwise.
+        opts.cancel = ctl.flag
+        if ctl.show or ctl.fn is not None or not isinstance(m, Model):
+            opts.progress = ctl.cb
         if deadline_ms is not None:
             opts.deadline_ms = float(deadline_ms)
         out = ffi.new("its_result **")

@@ -361,6 +361,22 @@ void its_gen_options_init(its_gen_options *o)
     o->deadline_ms = -1.0;
 }
 
+/* A run's progress callback when the options give a cancel flag: the flag, then the host's
+ * own callback if any. */
+typedef struct its_cancel_progress {
+    its_progress_fn fn;
+    void *user;
+    const volatile int *cancel;
+} its_cancel_progress;
+
+static int its_cancel_check(void *user, const its_progress *p)
+{
+    its_cancel_progress *c = user;
+    if (*c->cancel)
+        return 1;
+    return c->fn ? c->fn(c->user, p) : 0;
+}
+
 its_status its_generate(its_sampler *s, const its_model *m, const its_verifier *v, uint64_t seed,
                         its_result **out)
 {
@@ -392,20 +408,9 @@ its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verif
             return its_error(ctx, ITS_ERR_INVALID, "verifier.max_batch: %zu is out of range",
                              v->max_batch);
     }
-    if (s->ops)
-        return s->ops->generate(s, m, v, seed, out);
-    if (s->vt->needs_verifier && !v)
-        return its_error(ctx, ITS_ERR_INVALID, "%s needs a verifier",
-                         its_method_name(s->vt->method));
-    int grad = s->vt->needs_grad == 1 ||
-               (s->vt->needs_grad == 2 && s->vt->wants_grad && s->vt->wants_grad(s->params));
-    if (grad && (!v || !(v->grad || (v->version >= ITS_VERIFIER_V2 && v->grad_dim))))
-        return its_error(ctx, ITS_ERR_UNSUPPORTED,
-                         "%s with these parameters needs a verifier gradient (verifier.grad is NULL)",
-                         its_method_name(s->vt->method));
-
     /* this call's run parameters: the sampler's, with the request's deadline and progress */
     its_run_params run = s->run;
+    its_cancel_progress cancel = {0};
     if (opt) {
         if (opt->size < offsetof(its_gen_options, deadline_ms) + sizeof(double) ||
             opt->size > sizeof(*opt))
@@ -424,7 +429,28 @@ its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verif
             run.progress = o.progress;
             run.progress_user = o.progress_user;
         }
+        if (o.cancel) {
+            cancel = (its_cancel_progress){run.progress, run.progress_user, o.cancel};
+            run.progress = its_cancel_check;
+            run.progress_user = &cancel;
+        }
     }
+    if (s->ops) {
+        /* an auto sampler runs inner samplers from its run parameters: it gets this call's */
+        its_sampler call = *s;
+        call.run = run;
+        return s->ops->generate(&call, m, v, seed, out);
+    }
+    if (s->vt->needs_verifier && !v)
+        return its_error(ctx, ITS_ERR_INVALID, "%s needs a verifier",
+                         its_method_name(s->vt->method));
+    int grad = s->vt->needs_grad == 1 ||
+               (s->vt->needs_grad == 2 && s->vt->wants_grad && s->vt->wants_grad(s->params));
+    if (grad && (!v || !(v->grad || (v->version >= ITS_VERIFIER_V2 && v->grad_dim))))
+        return its_error(ctx, ITS_ERR_UNSUPPORTED,
+                         "%s with these parameters needs a verifier gradient (verifier.grad is NULL)",
+                         its_method_name(s->vt->method));
+
     /* the method's parameters fitted to the cap once, here (the result keeps the configured
      * ones) */
     union {
@@ -446,7 +472,8 @@ its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verif
             if (st == ITS_OK)
                 its_clear_error(ctx);
             else if (st == ITS_CANCELLED)
-                its_error(ctx, ITS_CANCELLED, "cancelled by the progress callback after %llu NFE",
+                its_error(ctx, ITS_CANCELLED, "cancelled by the %s after %llu NFE",
+                          cancel.cancel && *cancel.cancel ? "cancel flag" : "progress callback",
                           (unsigned long long)its_eng_nfe(e));
         }
     }
