@@ -13,6 +13,13 @@
 3. Where a model call's time goes in such a run (best_of_n): the crossing (the library's timer
    less the Python adapter's), the adapter's own work around the forward, the forward; and the
    same adapter's time in a warm loop, for comparison.
+4. What two of the package's choices are worth in such runs, paired: runs as the package makes
+   them, alternated with runs whose context keeps only blocks of 64 KiB and more (the library's
+   default: fresh buffers every run, so fresh tensor views) and with runs given a progress
+   callable that does nothing (what asking for progress costs: a crossing into Python and a
+   Progress object after every model call; runs without one cancel on Ctrl-C through the
+   library's cancel flag and cross nothing). The share here is everything outside the torch
+   calls over the total.
 
 Usage: bench_bridge.py [--build DIR] [--weights DIR] [--dim 16384] [--batch 8] [--steps 100]
                        [--reps 9] [--nfe 500]
@@ -262,6 +269,36 @@ def main() -> None:
     print(f"   forward (the torch module)                {med(2):7.2f}")
     print(f"   the same adapter in a warm loop           {min(warm) * 1e6:7.2f}   "
           f"(a model returning a ready [{n}, 64] tensor, best of 5 x 2000 calls)")
+
+    # ---- 4. paired toggles ----------------------------------------------------------------------
+    from itscale._lib import lib
+    reps4 = max(a.reps, 3 * a.reps)
+    print(f"\n4. the package's choices, paired: {a.nfe} NFE, {T} steps, {reps4} rounds, each running "
+          "the three variants in turn; share = (total - time in torch) / total, medians")
+    print(f"   {'sampler':10s} {'as made %':>10s} {'keep>=64KiB %':>14s} {'(paired +)':>11s} "
+          f"{'progress fn %':>14s} {'(paired +)':>11s}")
+    for name, params in runs[:2]:
+        shares: dict = {0: [], 1: [], 2: []}
+        samplers = [itscale.Sampler(name, params, {"steps": T}, max_nfe=a.nfe) for _ in range(3)]
+        lib.its_ctx_set_latent_cache_min(samplers[1]._ctx.ptr, 64 << 10)
+        try:
+            for rep in range(reps4 + 1):
+                for k, s in enumerate(samplers):
+                    fm, fv = Timed(flow), Timed(clf.log_prob)
+                    kw = {"progress": (lambda p: False)} if k == 2 else {}
+                    r = s.run(itscale.Model(fm, dim=64, max_batch=64), fv, seed=rep, **kw)
+                    if rep:  # the first round warms up
+                        shares[k].append((r.usage.total_s - fm.t - fv.t) / r.usage.total_s)
+        finally:
+            for s in samplers:
+                s.close()
+        med = {k: 100 * statistics.median(v) for k, v in shares.items()}
+        pair = {k: 100 * statistics.median(b - x for x, b in zip(shares[0], shares[k]))
+                for k in (1, 2)}
+        print(f"   {name:10s} {med[0]:10.2f} {med[1]:14.2f} {pair[1]:+11.2f} {med[2]:14.2f} "
+              f"{pair[2]:+11.2f}")
+    print("   (paired +): median over rounds of the variant's share less the share as made in the "
+          "same round")
 
 
 if __name__ == "__main__":
