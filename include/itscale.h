@@ -558,19 +558,30 @@ ITS_API its_status its_generate(its_sampler *s, const its_model *m, const its_ve
                                 uint64_t seed, its_result **out);
 
 /* Per-call options of its_generate_opts: what belongs to one request rather than to the
- * sampler (a deadline, a progress callback). The sampler is not modified. */
+ * sampler (a deadline, a progress callback, a cancel flag). The sampler is not modified. The
+ * struct grows at its end; `size` tells the library which fields the host's header had. */
 typedef struct its_gen_options {
     uint32_t size;              /* sizeof(its_gen_options), set by its_gen_options_init */
     double deadline_ms;         /* < 0 (default): the sampler's run.deadline_ms; 0: none; > 0 */
     its_progress_fn progress;   /* NULL (default): the sampler's run.progress */
     void *progress_user;
-    /* NULL (default): none. Once *cancel is non-zero (set from another thread or a signal
-     * handler) the run stops after the model call in progress, as if the progress callback had
-     * returned non-zero (ITS_CANCELLED, best so far), without a callback per model call. */
+    /* NULL (default): none. The library reads *cancel (an atomic load) after every model call,
+     * or after every wave of concurrent calls of a thread-safe model, and once it is non-zero
+     * the run stops there, as if the progress callback had returned non-zero (ITS_CANCELLED,
+     * best so far), without a callback per model call. Set it from another thread with an
+     * atomic store, or from a signal handler (declare it volatile sig_atomic_t, an int on the
+     * platforms the library builds for). Stretches with verifier calls only do not read it. */
     const volatile int *cancel;
 } its_gen_options;
 
-ITS_API void its_gen_options_init(its_gen_options *o);
+/* Writes the defaults into the first `size` bytes of *o (the size of the struct in the header
+ * the host was built with; at least through deadline_ms, else nothing is written) and stores
+ * that size, capped at this library's. its_gen_options_init(o) passes sizeof(*(o)). */
+ITS_API void its_gen_options_init_sized(its_gen_options *o, size_t size);
+#define its_gen_options_init(o) its_gen_options_init_sized((o), sizeof(*(o)))
+/* The function that hosts built against a header without `cancel` call: it writes only the
+ * fields before `cancel`. */
+ITS_API void(its_gen_options_init)(its_gen_options *o);
 /* its_generate with per-call options (opt NULL = its_generate). */
 ITS_API its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verifier *v,
                                      uint64_t seed, const its_gen_options *opt,

@@ -374,6 +374,14 @@ static void test_generate_opts(void **state)
     its_sampler_free(s);
 }
 
+/* its_gen_options as headers before the cancel flag declared it. */
+typedef struct gen_options_v1 {
+    uint32_t size;
+    double deadline_ms;
+    its_progress_fn progress;
+    void *progress_user;
+} gen_options_v1;
+
 /* A model that sets a cancel flag on its `at`-th call. */
 typedef struct flag_model {
     its_model inner;
@@ -446,6 +454,29 @@ static void test_generate_cancel_flag(void **state)
     ITS_ASSERT_OK(its_generate_opts(s, &m, &f->ver, 5, &o, &r));
     assert_int_equal(w.calls, 16);
     its_result_free(r);
+    /* a host built against that older header calls the its_gen_options_init symbol on a struct
+     * of that size (on the heap, so that a write past it is a sanitizer error): the fields it
+     * has are written, nothing beyond, and the options work */
+    assert_int_equal(sizeof(gen_options_v1), offsetof(its_gen_options, cancel));
+    gen_options_v1 *old = malloc(sizeof(*old));
+    assert_non_null(old);
+    (its_gen_options_init)((its_gen_options *)(void *)old);
+    assert_int_equal(old->size, sizeof(*old));
+    assert_true(old->deadline_ms < 0);
+    assert_null(old->progress);
+    w.calls = 0;
+    ITS_ASSERT_OK(its_generate_opts(s, &m, &f->ver, 5, (const its_gen_options *)(void *)old, &r));
+    assert_int_equal(w.calls, 16);
+    its_result_free(r);
+    free(old);
+    /* a size below deadline_ms writes nothing; one above this library's is capped */
+    its_gen_options big;
+    memset(&big, 0x5a, sizeof(big));
+    its_gen_options_init_sized(&big, 4);
+    assert_int_equal(big.size, 0x5a5a5a5au);
+    its_gen_options_init_sized(&big, sizeof(big));
+    assert_int_equal(big.size, sizeof(big));
+    assert_null(big.cancel);
     its_sampler_free(s);
 
     /* an auto sampler runs its inner samplers with the call's options */

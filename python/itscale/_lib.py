@@ -120,7 +120,7 @@ typedef struct its_gen_options {
     void *progress_user;
     const volatile int *cancel;
 } its_gen_options;
-void its_gen_options_init(its_gen_options *o);
+void its_gen_options_init_sized(its_gen_options *o, size_t size);
 void its_ctx_mem_free(its_ctx *ctx, void *ptr);
 its_status its_params_json(its_ctx *ctx, char **out);
 typedef struct its_cost {
@@ -291,7 +291,7 @@ def _check_structs() -> None:
     lib.its_verifier_init(ffi.cast("its_verifier *", buf))
     vv = ffi.cast("its_verifier *", buf).version
     buf = ffi.new("char[]", 4096)
-    lib.its_gen_options_init(ffi.cast("its_gen_options *", buf))
+    lib.its_gen_options_init_sized(ffi.cast("its_gen_options *", buf), 4096)
     gs = ffi.cast("its_gen_options *", buf).size
     buf = ffi.new("char[]", 4096)
     lib.its_tune_params_init(ffi.cast("its_tune_params *", buf))

@@ -379,7 +379,7 @@ class Sampler:
                 inside a callable is re-raised as it was, with its own traceback and a note
                 carrying the library's message.
             KeyboardInterrupt: Ctrl-C cancels the search through the library's cancel
-                callback (the run ends cleanly); the partial :class:`Result` is attached to the
+                flag (the run ends cleanly); the partial :class:`Result` is attached to the
                 exception as ``result``.
         """
         if not self._fin.alive:
@@ -387,7 +387,7 @@ class Sampler:
         m, v = _adapt(model, verifier, model_kw)
         ctl = _RunControl(progress is True, progress if callable(progress) else None)
         opts = ffi.new("its_gen_options *")
-        lib.its_gen_options_init(opts)
+        lib.its_gen_options_init_sized(opts, ffi.sizeof("its_gen_options"))
         # Ctrl-C reaches the run through the cancel flag, which Python's handler sets when the
         # interpreter next runs, inside a Python callable's call. The progress callback (a
         # crossing into Python after every model call) is installed only when progress is shown

@@ -107,8 +107,9 @@ its_status its_eng_require_nfe(its_engine *e, uint64_t need, const char *what);
 
 /* ---- memory (freed when the run ends; never call these inside a per-step loop) ---- */
 void *its_eng_alloc(its_engine *e, size_t bytes);           /* zeroed host memory */
-/* Zeroed host memory handed to callbacks (times, scores): kept on the context after the run,
- * so the next run of the same shape hands the host the same addresses. */
+/* Zeroed host memory handed to callbacks (times, scores): handed to the context's keep list
+ * after the run (kept within its cap and minimum, its_ctx_set_latent_cache_min), so that the
+ * next run of the same shape can hand the host the same addresses. */
 void *its_eng_hostbuf(its_engine *e, size_t bytes);
 float *its_eng_latents(its_engine *e, size_t rows);         /* rows x dim backend memory */
 its_status its_eng_pset(its_engine *e, its_pset *ps, size_t cap, int flags);

@@ -352,13 +352,22 @@ static its_status its_model_check(its_ctx *ctx, const its_model *m)
     return its_interp_check(ctx, &m->interp, "model.interp");
 }
 
-void its_gen_options_init(its_gen_options *o)
+void its_gen_options_init_sized(its_gen_options *o, size_t size)
 {
-    if (!o)
+    if (!o || size < offsetof(its_gen_options, deadline_ms) + sizeof(double))
         return;
-    memset(o, 0, sizeof(*o));
-    o->size = (uint32_t)sizeof(*o);
-    o->deadline_ms = -1.0;
+    if (size > sizeof(*o))
+        size = sizeof(*o);
+    its_gen_options d;
+    memset(&d, 0, sizeof(d));
+    d.size = (uint32_t)size;
+    d.deadline_ms = -1.0;
+    memcpy(o, &d, size);
+}
+
+void(its_gen_options_init)(its_gen_options *o)
+{
+    its_gen_options_init_sized(o, offsetof(its_gen_options, cancel));
 }
 
 /* A run's progress callback when the options give a cancel flag: the flag, then the host's
@@ -369,10 +378,15 @@ typedef struct its_cancel_progress {
     const volatile int *cancel;
 } its_cancel_progress;
 
+static int its_cancel_set(const volatile int *flag)
+{
+    return __atomic_load_n(flag, __ATOMIC_RELAXED) != 0;
+}
+
 static int its_cancel_check(void *user, const its_progress *p)
 {
     its_cancel_progress *c = user;
-    if (*c->cancel)
+    if (its_cancel_set(c->cancel))
         return 1;
     return c->fn ? c->fn(c->user, p) : 0;
 }
@@ -439,7 +453,14 @@ its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verif
         /* an auto sampler runs inner samplers from its run parameters: it gets this call's */
         its_sampler call = *s;
         call.run = run;
-        return s->ops->generate(&call, m, v, seed, out);
+        its_status st = s->ops->generate(&call, m, v, seed, out);
+        if (st == ITS_CANCELLED && cancel.cancel && its_cancel_set(cancel.cancel) && *out) {
+            its_usage u;
+            its_result_usage(*out, &u);
+            its_error(ctx, ITS_CANCELLED, "cancelled by the cancel flag after %llu NFE",
+                      (unsigned long long)u.nfe);
+        }
+        return st;
     }
     if (s->vt->needs_verifier && !v)
         return its_error(ctx, ITS_ERR_INVALID, "%s needs a verifier",
@@ -473,7 +494,8 @@ its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verif
                 its_clear_error(ctx);
             else if (st == ITS_CANCELLED)
                 its_error(ctx, ITS_CANCELLED, "cancelled by the %s after %llu NFE",
-                          cancel.cancel && *cancel.cancel ? "cancel flag" : "progress callback",
+                          cancel.cancel && its_cancel_set(cancel.cancel) ? "cancel flag"
+                                                                        : "progress callback",
                           (unsigned long long)its_eng_nfe(e));
         }
     }
