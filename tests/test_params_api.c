@@ -492,6 +492,7 @@ static void test_generate_cancel_flag(void **state)
     assert_non_null(r);
     assert_int_equal(its_result_stop(r), ITS_STOP_CANCELLED);
     assert_int_equal(w.calls, 3);
+    assert_non_null(strstr(its_ctx_errmsg(f->ctx), "cancelled by the cancel flag after 6 NFE"));
     its_result_free(r);
     its_sampler_free(s);
 }
