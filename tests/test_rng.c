@@ -317,6 +317,70 @@ static void test_isa_paths_identical(void **state)
     free(lref);
 }
 
+/* its_rng_lincomb_randn_rows_isa: on every path, for short rows (taken several at a time) and
+ * long ones, every count of rows around the group of four, each null pattern, in place and not,
+ * and c = 0: each row is bit for bit what its_rng_lincomb_randn_isa gives it alone on the scalar
+ * path, and nothing past a row is written. */
+static void test_lincomb_rows(void **state)
+{
+    (void)state;
+    its_rng_isa best = its_rng_isa_best();
+    const size_t lens[] = {1, 5, 16, 31, 32, 33, 63, 64, 65, 130};
+    const size_t counts[] = {1, 2, 3, 4, 5, 7, 8, 9, 13};
+    enum { NR = 13, LMAX = 130, STRIDE = LMAX + 3 };
+    float *x = falloc(NR * STRIDE), *y = falloc(NR * STRIDE), *ref = falloc(NR * STRIDE);
+    float *got = falloc(NR * STRIDE);
+    for (size_t i = 0; i < NR * STRIDE; i++) {
+        x[i] = (float)((int)(i % 101) - 50) * 0.037f;
+        y[i] = (float)((int)(i % 89) - 44) * -0.051f;
+    }
+    its_rng_row rows[NR];
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        size_t n = lens[li];
+        for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+            size_t nr = counts[ci];
+            for (int variant = 0; variant < 6; variant++) {
+                int nulls = variant & 3, in_place = variant == 4, no_noise = variant == 5;
+                float c = no_noise ? 0.0f : 0.3f;
+                for (size_t r = 0; r < nr; r++) {
+                    const float *xa = nulls & 1 ? NULL : x + r * STRIDE;
+                    const float *ya = nulls & 2 ? NULL : y + r * STRIDE;
+                    its_noise_key k = {KEY.seed, 1000 + 7 * r, KEY.stream};
+                    its_rng_lincomb_randn_isa(ITS_RNG_ISA_SCALAR, ref + r * STRIDE, n, 0.75f, xa,
+                                              -1.25f, ya, c, &k);
+                }
+                for (int isa = ITS_RNG_ISA_SCALAR; isa <= (int)best; isa++) {
+                    for (size_t i = 0; i < nr * STRIDE; i++)
+                        got[i] = 1234.5f;
+                    for (size_t r = 0; r < nr; r++) {
+                        rows[r].out = got + r * STRIDE;
+                        rows[r].x = nulls & 1 ? NULL : x + r * STRIDE;
+                        rows[r].y = nulls & 2 ? NULL : y + r * STRIDE;
+                        rows[r].key = (its_noise_key){KEY.seed, 1000 + 7 * r, KEY.stream};
+                        if (in_place) { /* out is x */
+                            memcpy(got + r * STRIDE, x + r * STRIDE, n * sizeof(float));
+                            rows[r].x = got + r * STRIDE;
+                        }
+                    }
+                    its_rng_lincomb_randn_rows_isa((its_rng_isa)isa, rows, nr, n, 0.75f, -1.25f,
+                                                   c);
+                    for (size_t r = 0; r < nr; r++) {
+                        char what[96];
+                        snprintf(what, sizeof what, "rows %s, n %zu, %zu rows, row %zu, variant %d",
+                                 its_rng_isa_name((its_rng_isa)isa), n, nr, r, variant);
+                        assert_same_bits(got + r * STRIDE, ref + r * STRIDE, n, what);
+                        assert_true(got[r * STRIDE + n] == 1234.5f);
+                    }
+                }
+            }
+        }
+    }
+    free(x);
+    free(y);
+    free(ref);
+    free(got);
+}
+
 /* The engine's check of model outputs: on every path, every finite value passes (the extremes,
  * subnormals, signed zeros) and one NaN or infinity anywhere is found (in the unrolled body, in
  * the tail, at the edges), for lengths around the vector and unroll widths. */
@@ -682,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_randn_offsets),
         cmocka_unit_test(test_randn_null_and_empty),
         cmocka_unit_test(test_isa_paths_identical),
+        cmocka_unit_test(test_lincomb_rows),
         cmocka_unit_test(test_finite_paths),
         cmocka_unit_test(test_isa_names),
         cmocka_unit_test(test_lincomb_randn),

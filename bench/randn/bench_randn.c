@@ -4,6 +4,9 @@
  *   over the same Philox blocks; the unfused lincomb (noise buffer of length n, then the loop)
  *   for comparison. Prints the CPU model and the path in use, and ns per value (median over
  *   rounds of the best of several repeats; every path in every round) with speed-ups over libm.
+ *   Then short rows, as an SDE step over small latents makes them: 64 rows of m values, each
+ *   with its own key, one its_rng_lincomb_randn call per row against one
+ *   its_rng_lincomb_randn_rows call for all of them (ns per row, the same bits).
  * Usage: bench_randn [n] [repeats] [rounds] */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
@@ -73,6 +76,33 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+enum { ROWS = 64 };
+
+/* ns per row for ROWS rows of m values (out, x, y row-major with stride m): one call per row
+ * (batched 0) or one rows call (batched 1); the best of reps. */
+static double rows_ns(its_rng_isa isa, int batched, float *out, const float *x, const float *y,
+                      size_t m, int reps)
+{
+    its_rng_row rows[ROWS];
+    for (size_t r = 0; r < ROWS; r++)
+        rows[r] = (its_rng_row){out + r * m, x + r * m, y + r * m,
+                                {12345, its_lineage_root(r), 3}};
+    double best = 1e300;
+    for (int k = 0; k < reps; k++) {
+        double t0 = its_bench_now_s();
+        if (batched)
+            its_rng_lincomb_randn_rows_isa(isa, rows, ROWS, m, 0.9f, -0.1f, 0.3f);
+        else
+            for (size_t r = 0; r < ROWS; r++)
+                its_rng_lincomb_randn_isa(isa, rows[r].out, m, 0.9f, rows[r].x, -0.1f, rows[r].y,
+                                          0.3f, &rows[r].key);
+        double t = its_bench_now_s() - t0;
+        if (t < best)
+            best = t;
+    }
+    return 1e9 * best / ROWS;
 }
 
 #define MAX_ROUNDS 64
@@ -151,6 +181,38 @@ int main(int argc, char **argv)
         printf("avx2 / %s per value: randn %.2fx, lincomb %.2fx\n", its_rng_isa_name(best),
                med[KIND_RANDN][ITS_RNG_ISA_AVX2] / med[KIND_RANDN][best],
                med[KIND_LINCOMB][ITS_RNG_ISA_AVX2] / med[KIND_LINCOMB][best]);
+
+    /* short rows: per-row calls against the rows call, on AVX2 and the best path */
+    const size_t ms[] = {16, 64, 100};
+    float *rout = malloc(ROWS * 100 * sizeof(float)), *rx = malloc(ROWS * 100 * sizeof(float)),
+          *ry = malloc(ROWS * 100 * sizeof(float));
+    if (!rout || !rx || !ry)
+        return 1;
+    for (size_t j = 0; j < ROWS * 100; j++) {
+        rx[j] = (float)(j % 97) * 0.01f;
+        ry[j] = (float)(j % 89) * -0.02f;
+    }
+    printf("\nshort rows: %d rows of m values, each its own key; ns per row, median of %d rounds, "
+           "each the best of %d repeats\n", ROWS, rounds, reps);
+    printf("%-10s %4s %14s %12s %8s\n", "path", "m", "call per row", "rows call", "ratio");
+    for (int isa = ITS_RNG_ISA_AVX2 <= best ? ITS_RNG_ISA_AVX2 : best; isa <= (int)best; isa++) {
+        for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
+            double tr[2][MAX_ROUNDS];
+            for (int r = 0; r < rounds; r++)
+                for (int b = 0; b < 2; b++) {
+                    tr[b][r] = rows_ns((its_rng_isa)isa, b, rout, rx, ry, ms[mi], reps);
+                    checksum += rout[ms[mi] * 5 + 3];
+                }
+            qsort(tr[0], (size_t)rounds, sizeof(double), cmp_double);
+            qsort(tr[1], (size_t)rounds, sizeof(double), cmp_double);
+            double a = tr[0][rounds / 2], b = tr[1][rounds / 2];
+            printf("%-10s %4zu %14.1f %12.1f %7.2fx\n", its_rng_isa_name((its_rng_isa)isa),
+                   ms[mi], a, b, a / b);
+        }
+    }
+    free(rout);
+    free(rx);
+    free(ry);
     printf("(checksum %g)\n", checksum);
     free(out);
     free(x);

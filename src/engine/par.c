@@ -1,5 +1,6 @@
 /* Parallel element-wise and per-row noise work for the engine (par.h). */
 #include "engine/par.h"
+#include "rng/rng.h"
 
 /* Floats below which an element-wise pass stays on one thread: waking a worker costs a few
  * microseconds, a pass over 256 K floats about 20-60 (memory bound). */
@@ -92,6 +93,22 @@ static void its_par_nz_rows(const its_par_nz *j, size_t r0, size_t r1)
 {
     its_engine *e = j->e;
     const size_t dim = e->dim;
+    if (e->be == its_backend_cpu() && j->c != 0.0f) {
+        /* the CPU backend's noise, many rows per call: short rows' chains overlap (rng.h) */
+        its_rng_row rows[64];
+        while (r0 < r1) {
+            size_t k = r1 - r0 < 64 ? r1 - r0 : 64;
+            for (size_t i = 0; i < k; i++) {
+                size_t r = r0 + i, s = j->idx ? j->idx[r] : r;
+                rows[i] = (its_rng_row){j->out + r * dim, j->x ? j->x + s * dim : NULL,
+                                        j->y ? j->y + s * dim : NULL,
+                                        {e->seed, j->lineage[r], j->stream}};
+            }
+            its_rng_lincomb_randn_rows(rows, k, dim, j->a, j->b, j->c);
+            r0 += k;
+        }
+        return;
+    }
     for (size_t r = r0; r < r1; r++) {
         size_t s = j->idx ? j->idx[r] : r;
         its_noise_key key = {e->seed, j->lineage[r], j->stream};

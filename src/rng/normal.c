@@ -272,6 +272,8 @@ typedef struct its_rng_kernels {
     /* out[k] = (a*x[k] + b*y[k]) + c*z[k] for k < m, z the normals from block b0 on. */
     void (*lincomb)(float *out, size_t m, float a, const float *x, float b, const float *y,
                     float c, its_philox_stream s, uint32_t b0);
+    /* lincomb on each of nr rows of m values (from block 0 of each row's key). */
+    void (*rows)(const its_rng_row *rows, size_t nr, size_t m, float a, float b, float c);
 } its_rng_kernels;
 
 /* Normals of blocks b0 .. b0 + nblk - 1 into z[0 .. 4 nblk); nblk <= BATCH. Blocks past the
@@ -412,7 +414,9 @@ typedef struct its_philox_pre {
     uint32_t k0[10], k1[10];
 } its_philox_pre;
 
-static its_philox_pre its_philox_pre_of(its_philox_stream s)
+/* Inlined: called, it built the struct in its own frame with narrow stores and copied it out
+ * with wide loads, a store-forwarding stall per 16 bytes (a quarter of a short row's time). */
+ITS_RNG_INLINE its_philox_pre its_philox_pre_of(its_philox_stream s)
 {
     its_philox_pre p;
     for (uint32_t r = 0; r < 10; r++) {
@@ -430,14 +434,6 @@ static its_philox_pre its_philox_pre_of(its_philox_stream s)
     p.r3b = y3 ^ p.k1[2];
     p.r4 = (uint32_t)b ^ p.k0[3];
     return p;
-}
-
-/* M1 (i ^ (r1 & 15)) for the block i (0 .. 15) of a 16-block run that each 64-bit lane of
- * the four counter vectors of a group holds (ITS_PHILOX_ROUNDS_FROM_P1). */
-static void its_philox_d1(uint64_t d[16], const its_philox_pre *pre, const unsigned lane_blk[16])
-{
-    for (int l = 0; l < 16; l++)
-        d[l] = (uint64_t)ITS_PHILOX_M1 * (uint64_t)(lane_blk[l] ^ (pre->r1 & 15u));
 }
 
 /* M1 ((b ^ r1) & ~15) of the run from block b, b a multiple of 16. */
@@ -486,7 +482,8 @@ static inline uint64_t its_philox_p1_base(const its_philox_pre *pre, uint32_t b)
  * full-width vectors instead of a shift and two xors per 64-bit lane vector. For a run of 16 blocks
  * from a multiple of 16, ctr ^ r1 = ((b ^ r1) & ~15) + (i ^ (r1 & 15)), i = ctr - b, and as
  * both products fit 64 bits, p1 = M1 ((b ^ r1) & ~15) + M1 (i ^ (r1 & 15)): one broadcast and
- * one 64-bit add per vector (the second terms are constants of the call, its_philox_d1)
+ * one 64-bit add per vector (the second terms are constants of the call, d1: M1 (i ^ (r1 & 15))
+ * for the block i (0 .. 15) that each 64-bit lane of a group's counter vectors holds)
  * instead of the counter add, the xor and the multiply. */
 #define ITS_PHILOX_ROUNDS_FROM_P1(V, set1, mul, srl, xor, kv, p1in, x0, x1, x2, x3)            \
     do {                                                                                       \
@@ -763,13 +760,18 @@ typedef struct its_rng_d1_avx2 {
 static const unsigned its_rng__lane_blk_avx2[16] = {0, 2, 1, 3, 8, 10, 9, 11,
                                                    4, 6, 5, 7, 12, 14, 13, 15};
 
+/* d1 in vector lanes from each lane's block number: the same 32 x 32 -> 64 products as scalars,
+ * without a wide load of narrow stores (a store-forwarding stall on every call). */
 __attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE void
 its_rng__d1_avx2(const its_philox_pre *pre, its_rng_d1_avx2 *d)
 {
-    uint64_t t[16];
-    its_philox_d1(t, pre, its_rng__lane_blk_avx2);
-    for (int k = 0; k < 4; k++)
-        d->v[k] = _mm256_loadu_si256((const __m256i *)(const void *)(t + 4 * k));
+    const __m256i r = _mm256_set1_epi64x((long long)(pre->r1 & 15u));
+    const __m256i m1 = _mm256_set1_epi64x((long long)ITS_PHILOX_M1);
+    for (int k = 0; k < 4; k++) {
+        const unsigned *l = its_rng__lane_blk_avx2 + 4 * k;
+        const __m256i blk = _mm256_setr_epi64x(l[0], l[1], l[2], l[3]);
+        d->v[k] = _mm256_mul_epu32(_mm256_xor_si256(blk, r), m1);
+    }
 }
 
 __attribute__((target(ITS_RNG_AVX2))) ITS_RNG_INLINE void
@@ -845,10 +847,13 @@ static const unsigned its_rng__lane_blk_avx512[16] = {0, 4, 8, 12, 1, 5, 9, 13,
 __attribute__((target(ITS_RNG_AVX512))) ITS_RNG_INLINE void
 its_rng__d1_avx512(const its_philox_pre *pre, its_rng_d1_avx512 *d)
 {
-    uint64_t t[16];
-    its_philox_d1(t, pre, its_rng__lane_blk_avx512);
-    d->v[0] = _mm512_loadu_si512((const void *)t);
-    d->v[1] = _mm512_loadu_si512((const void *)(t + 8));
+    const __m512i r = _mm512_set1_epi64((long long)(pre->r1 & 15u));
+    const __m512i m1 = _mm512_set1_epi64((long long)ITS_PHILOX_M1);
+    for (int k = 0; k < 2; k++) {
+        const unsigned *l = its_rng__lane_blk_avx512 + 8 * k;
+        const __m512i blk = _mm512_setr_epi64(l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7]);
+        d->v[k] = _mm512_mul_epu32(_mm512_xor_si512(blk, r), m1);
+    }
 }
 
 __attribute__((target(ITS_RNG_AVX512))) ITS_RNG_INLINE void
@@ -936,6 +941,39 @@ __attribute__((target(ITS_RNG_AVX2))) static inline __m256i its_rng__mask_avx2(s
 #define ITS_RNG_G 4
 #define ITS_RNG_DEFINE_REG_KERNELS(sfx, attr, W, NV, PS, PI, PW, set1, set1i, add, mul, LOAD, \
                                    STORE)                                                      \
+    /* The values of one group (NV vectors of W from words w) at out + k .. as mode says: the  \
+     * normals (mode < 0), or (a x + b y) + c z with the terms mode names (3: x and y, 1: x, 2: \
+     * y, 0: none), up to m; the last vectors of a row loaded and stored with masks. Every load \
+     * of x and y at an offset precedes the store there, so out may alias x or y. */            \
+    attr ITS_RNG_INLINE void its_rng__emit_##sfx(float *out, size_t m, PS va, const float *x,  \
+                                                 PS vb, const float *y, PS vc, PW *w, size_t k, \
+                                                 int mode)                                     \
+    {                                                                                          \
+        PS o[NV];                                                                              \
+        its_rng__normals_##sfx(w, o);                                                          \
+        for (size_t v = 0; v < (NV); v++) {                                                    \
+            size_t at = k + v * (W);                                                           \
+            if (at >= m)                                                                       \
+                break;                                                                         \
+            size_t cnt = m - at < (W) ? m - at : (W);                                          \
+            PS t;                                                                              \
+            if (mode < 0) {                                                                    \
+                t = o[v];                                                                      \
+            } else {                                                                           \
+                PS cz = mul(vc, o[v]);                                                         \
+                if (mode == 3)                                                                 \
+                    t = add(add(mul(va, LOAD(x + at, cnt, (W))), mul(vb, LOAD(y + at, cnt, (W)))), \
+                            cz);                                                               \
+                else if (mode == 1)                                                            \
+                    t = add(mul(va, LOAD(x + at, cnt, (W))), cz);                              \
+                else if (mode == 2)                                                            \
+                    t = add(mul(vb, LOAD(y + at, cnt, (W))), cz);                              \
+                else                                                                           \
+                    t = cz;                                                                    \
+            }                                                                                  \
+            STORE(out + at, t, cnt, (W));                                                      \
+        }                                                                                      \
+    }                                                                                          \
     attr ITS_RNG_INLINE void its_rng__run_##sfx(float *out, size_t m, float a, const float *x, \
                                                 float b, const float *y, float c,              \
                                                 its_philox_stream s, uint32_t b0, int mode)    \
@@ -958,33 +996,33 @@ __attribute__((target(ITS_RNG_AVX2))) static inline __m256i its_rng__mask_avx2(s
             for (size_t g = 0; g < ng; g++)                                                    \
                 its_rng__words_##sfx(kv, &pre, d1, b0 + (uint32_t)((k0 + g * (NV) * (W)) / 4),  \
                                      w[g]);                                            \
+            for (size_t g = 0; g < ng; g++)                                                    \
+                its_rng__emit_##sfx(out, m, va, x, vb, y, vc, w[g], k0 + g * (NV) * (W), mode);  \
+        }                                                                                      \
+    }                                                                                          \
+    /* Rows of at most NV W values (one group each), G rows at a time: their Philox and        \
+     * Box-Muller chains overlap as the groups of one long row do in run, and each row gets     \
+     * the bits run gives it alone (the same words, normals and lincomb, from block 0). */      \
+    attr ITS_RNG_INLINE void its_rng__rows_run_##sfx(const its_rng_row *rows, size_t nr,       \
+                                                     size_t m, float a, float b, float c,      \
+                                                     int mode)                                 \
+    {                                                                                          \
+        const PS va = set1(a), vb = set1(b), vc = set1(c);                                     \
+        for (size_t r0 = 0; r0 < nr; r0 += ITS_RNG_G) {                                        \
+            size_t ng = nr - r0 < ITS_RNG_G ? nr - r0 : ITS_RNG_G;                             \
+            PW w[ITS_RNG_G][4];                                                                \
             for (size_t g = 0; g < ng; g++) {                                                  \
-                PS o[NV];                                                                      \
-                its_rng__normals_##sfx(w[g], o);                                               \
-                size_t k = k0 + g * (NV) * (W);                                                \
-                for (size_t v = 0; v < (NV); v++) {                                            \
-                    size_t at = k + v * (W);                                                   \
-                    if (at >= m)                                                               \
-                        break;                                                                 \
-                    size_t cnt = m - at < (W) ? m - at : (W);                                  \
-                    PS t;                                                                      \
-                    if (mode < 0) {                                                            \
-                        t = o[v];                                                              \
-                    } else {                                                                   \
-                        PS cz = mul(vc, o[v]);                                                 \
-                        if (mode == 3)                                                         \
-                            t = add(add(mul(va, LOAD(x + at, cnt, (W))),                       \
-                                        mul(vb, LOAD(y + at, cnt, (W)))),                      \
-                                    cz);                                                       \
-                        else if (mode == 1)                                                    \
-                            t = add(mul(va, LOAD(x + at, cnt, (W))), cz);                      \
-                        else if (mode == 2)                                                    \
-                            t = add(mul(vb, LOAD(y + at, cnt, (W))), cz);                      \
-                        else                                                                   \
-                            t = cz;                                                            \
-                    }                                                                          \
-                    STORE(out + at, t, cnt, (W));                                              \
-                }                                                                              \
+                const its_philox_pre pre =                                                     \
+                    its_philox_pre_of(its_philox_stream_of(&rows[r0 + g].key));                \
+                PI kv[ITS_PHILOX_KV_N];                                                        \
+                ITS_PHILOX_KV_FILL(kv, set1i, pre);                                            \
+                its_rng_d1_##sfx d1v;                                                          \
+                its_rng__d1_##sfx(&pre, &d1v);                                                 \
+                its_rng__words_##sfx(kv, &pre, &d1v, 0, w[g]);                                 \
+            }                                                                                  \
+            for (size_t g = 0; g < ng; g++) {                                                  \
+                const its_rng_row *r = &rows[r0 + g];                                          \
+                its_rng__emit_##sfx(r->out, m, va, r->x, vb, r->y, vc, w[g], 0, mode);         \
             }                                                                                  \
         }                                                                                      \
     }                                                                                          \
@@ -1004,6 +1042,25 @@ __attribute__((target(ITS_RNG_AVX2))) static inline __m256i its_rng__mask_avx2(s
             its_rng__run_##sfx(out, m, a, x, b, y, c, s, b0, 2);                               \
         else                                                                                   \
             its_rng__run_##sfx(out, m, a, x, b, y, c, s, b0, 0);                               \
+    }                                                                                          \
+    attr static void its_rng__rows_##sfx(const its_rng_row *rows, size_t nr, size_t m,         \
+                                         float a, float b, float c)                            \
+    {                                                                                          \
+        if (m > (size_t)(NV) * (W)) {                                                          \
+            for (size_t r = 0; r < nr; r++)                                                    \
+                its_rng__lincomb_##sfx(rows[r].out, m, a, rows[r].x, b, rows[r].y, c,          \
+                                       its_philox_stream_of(&rows[r].key), 0);                 \
+            return;                                                                            \
+        }                                                                                      \
+        int mode = (rows[0].x ? 1 : 0) | (rows[0].y ? 2 : 0);                                  \
+        if (mode == 3)                                                                         \
+            its_rng__rows_run_##sfx(rows, nr, m, a, b, c, 3);                                  \
+        else if (mode == 1)                                                                    \
+            its_rng__rows_run_##sfx(rows, nr, m, a, b, c, 1);                                  \
+        else if (mode == 2)                                                                    \
+            its_rng__rows_run_##sfx(rows, nr, m, a, b, c, 2);                                  \
+        else                                                                                   \
+            its_rng__rows_run_##sfx(rows, nr, m, a, b, c, 0);                                  \
     }
 
 ITS_RNG_DEFINE_REG_KERNELS(avx2, __attribute__((target(ITS_RNG_AVX2))), 8, 8, __m256, its_m256i2,
@@ -1019,12 +1076,25 @@ void its_rng_normal_pair(uint32_t wa, uint32_t wb, float *z0, float *z1)
     its_rng__box_muller(wa, wb, z0, z1);
 }
 
+/* The scalar and generic paths' rows: one lincomb call per row (no chains to overlap). */
+#define ITS_RNG_DEFINE_ROWS_EACH(sfx)                                                          \
+    static void its_rng__rows_##sfx(const its_rng_row *rows, size_t nr, size_t m, float a,    \
+                                    float b, float c)                                          \
+    {                                                                                          \
+        for (size_t r = 0; r < nr; r++)                                                        \
+            its_rng__lincomb_##sfx(rows[r].out, m, a, rows[r].x, b, rows[r].y, c,              \
+                                   its_philox_stream_of(&rows[r].key), 0);                     \
+    }
+ITS_RNG_DEFINE_ROWS_EACH(scalar)
+ITS_RNG_DEFINE_ROWS_EACH(generic)
+
 static const its_rng_kernels its_rng__table[] = {
-    [ITS_RNG_ISA_SCALAR] = {its_rng__fill_scalar, its_rng__lincomb_scalar},
-    [ITS_RNG_ISA_GENERIC] = {its_rng__fill_generic, its_rng__lincomb_generic},
+    [ITS_RNG_ISA_SCALAR] = {its_rng__fill_scalar, its_rng__lincomb_scalar, its_rng__rows_scalar},
+    [ITS_RNG_ISA_GENERIC] = {its_rng__fill_generic, its_rng__lincomb_generic,
+                             its_rng__rows_generic},
 #if ITS_RNG_X86
-    [ITS_RNG_ISA_AVX2] = {its_rng__fill_avx2, its_rng__lincomb_avx2},
-    [ITS_RNG_ISA_AVX512] = {its_rng__fill_avx512, its_rng__lincomb_avx512},
+    [ITS_RNG_ISA_AVX2] = {its_rng__fill_avx2, its_rng__lincomb_avx2, its_rng__rows_avx2},
+    [ITS_RNG_ISA_AVX512] = {its_rng__fill_avx512, its_rng__lincomb_avx512, its_rng__rows_avx512},
 #endif
 };
 
@@ -1145,6 +1215,26 @@ void its_rng_lincomb_randn_isa(its_rng_isa isa, float *out, size_t n, float a, c
         return;
     }
     its_rng__kernels(isa)->lincomb(out, n, a, x, b, y, c, its_philox_stream_of(key), 0);
+}
+
+void its_rng_lincomb_randn_rows_isa(its_rng_isa isa, const its_rng_row *rows, size_t nr,
+                                    size_t n, float a, float b, float c)
+{
+    if (!rows || nr == 0 || n == 0)
+        return;
+    if (c == 0.0f) {
+        for (size_t r = 0; r < nr; r++)
+            its_rng_lincomb_randn_isa(isa, rows[r].out, n, a, rows[r].x, b, rows[r].y, 0.0f,
+                                      NULL);
+        return;
+    }
+    its_rng__kernels(isa)->rows(rows, nr, n, a, b, c);
+}
+
+void its_rng_lincomb_randn_rows(const its_rng_row *rows, size_t nr, size_t n, float a, float b,
+                                float c)
+{
+    its_rng_lincomb_randn_rows_isa(its_rng_isa_active(), rows, nr, n, a, b, c);
 }
 
 void its_rng_lincomb_randn(float *out, size_t n, float a, const float *x, float b,

@@ -46,6 +46,19 @@
 void its_rng_lincomb_randn(float *out, size_t n, float a, const float *x, float b,
                            const float *y, float c, const its_noise_key *key);
 
+/* its_rng_lincomb_randn on nr rows of n values, each with its own pointers and key: row r gets
+ * exactly what its_rng_lincomb_randn(rows[r].out, n, a, rows[r].x, b, rows[r].y, c,
+ * &rows[r].key) gives. x (and y) must be NULL in every row or in none. Short rows (one vector
+ * group: 64 values on the AVX-512 and AVX2 paths) go several at a time, so that their
+ * generation chains overlap; longer rows go one by one. */
+typedef struct its_rng_row {
+    float *out;
+    const float *x, *y;
+    its_noise_key key;
+} its_rng_row;
+void its_rng_lincomb_randn_rows(const its_rng_row *rows, size_t nr, size_t n, float a, float b,
+                                float c);
+
 /* One Box-Muller pair from Philox words (wa, wb) as in the layout above: *z0 = r cos, *z1 = r sin.
  * The scalar definition every path reproduces. */
 void its_rng_normal_pair(uint32_t wa, uint32_t wb, float *z0, float *z1);
@@ -90,6 +103,8 @@ void its_randn_isa(its_rng_isa isa, float *out, size_t n, const its_noise_key *k
                    uint64_t offset);
 void its_rng_lincomb_randn_isa(its_rng_isa isa, float *out, size_t n, float a, const float *x,
                                float b, const float *y, float c, const its_noise_key *key);
+void its_rng_lincomb_randn_rows_isa(its_rng_isa isa, const its_rng_row *rows, size_t nr,
+                                    size_t n, float a, float b, float c);
 /* 1 when no element of x[0 .. n) is NaN or Inf (an exponent field of all ones), on an explicit
  * path (lowered to the best the CPU has); the engine's check of every model output
  * (backend_cpu.c). */
