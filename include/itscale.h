@@ -239,15 +239,16 @@ ITS_API void its_ctx_mem_free(its_ctx *ctx, void *ptr);
  * size, so repeated runs on one context do not map and fault in fresh pages (outputs are the
  * same either way). Default: 64 MiB on the CPU backend, 0 (off) on a host backend; a host
  * backend that turns it on gets its free slot called from here and from its_ctx_free as well
- * as at the end of a run. The memory kept is at most what one run used. 0 frees the kept
- * blocks and keeps none from then on; its_ctx_free frees them too. */
+ * as at the end of a run. What is kept is bounded by `bytes` and the 32 blocks only: runs of
+ * different shapes leave blocks of different sizes, which stay until they are the oldest. 0
+ * frees the kept blocks and keeps none from then on; its_ctx_free frees them too. */
 ITS_API its_status its_ctx_set_latent_cache(its_ctx *ctx, size_t bytes);
-/* The smallest block the latent cache keeps: 64 KiB by default (the heap serves smaller ones
- * without fresh pages). A host that wraps the memory it is handed (a Python view per address,
- * a pinned-memory registration) sets 0: every latent block and the host buffers a run hands to
- * callbacks (model times, verifier scores) are then kept, and the next run of the same shape
- * hands the callbacks the same addresses (within the cap and the slots, now 32). Kept blocks
- * below a new minimum are freed. */
+/* The smallest block the latent cache keeps, for latent blocks and for the host buffers a run
+ * hands to callbacks (model times, verifier scores) alike: 64 KiB by default (the heap serves
+ * smaller ones without fresh pages). A host that wraps the memory it is handed (a Python view
+ * per address, a pinned-memory registration) sets 0: every such block is then kept, and the
+ * next run of the same configuration hands the callbacks the same addresses (within the cap
+ * and the 32 blocks). Kept blocks below a new minimum are freed. */
 ITS_API its_status its_ctx_set_latent_cache_min(its_ctx *ctx, size_t min_bytes);
 
 /* ---------------------------------------------------------------------------------------------
@@ -580,7 +581,9 @@ typedef struct its_gen_options {
 ITS_API void its_gen_options_init_sized(its_gen_options *o, size_t size);
 #define its_gen_options_init(o) its_gen_options_init_sized((o), sizeof(*(o)))
 /* The function that hosts built against a header without `cancel` call: it writes only the
- * fields before `cancel`. */
+ * fields before `cancel` and stores that size, so a cancel flag set afterwards is not read.
+ * A binding that calls the library by symbol (an FFI, dlsym) calls its_gen_options_init_sized
+ * with its own struct's size instead. */
 ITS_API void(its_gen_options_init)(its_gen_options *o);
 /* its_generate with per-call options (opt NULL = its_generate). */
 ITS_API its_status its_generate_opts(its_sampler *s, const its_model *m, const its_verifier *v,

@@ -2,9 +2,9 @@
  *
  *   itscale samplers [--markdown] [--set run.steps=T]
  *   itscale tasks
- *   itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S] [--set key=value]...
+ *   itscale run [--task T] --sampler NAME [--nfe N [--cap-only]] [--seed S] [--set key=value]...
  *               [--config FILE] [--json] [--out FILE] [--png FILE]
- *   itscale bench --task T --samplers a,b,c --nfe 50,100,200 [--seeds K] [--seed S]
+ *   itscale bench [--task T] --samplers a,b,c --nfe 50,100,200 [--seeds K] [--seed S]
  *                 [--set key=value]... [--config FILE] --out DIR
  *   itscale tune --task T --nfe 100,500,2000 [--seeds K] [--eval-seeds K2] ... --out DIR
  *
@@ -49,7 +49,7 @@ static const cli_cmd cli_cmds[] = {
      "Every task with its settings (task.KEY, default, meaning) and metrics.\n"},
     {"run", CLI_F_RUNS | CLI_F_SAMPLER | CLI_F_JSON | CLI_F_CAP_ONLY | CLI_F_PNG, 1, NULL,
      cli_cmd_run,
-     "usage: itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S]\n"
+     "usage: itscale run [--task T] --sampler NAME [--nfe N [--cap-only]] [--seed S]\n"
      "                   [--set key=value]... [--config FILE] [--json] [--out FILE]\n"
      "                   [--png FILE]\n"
      "One run of one sampler on a task; a summary, or the result as JSON.\n"
@@ -63,7 +63,7 @@ static const cli_cmd cli_cmds[] = {
      "  --out FILE        write there instead of stdout\n"
      "  --png FILE        the returned samples (best first) as a PNG grid (image tasks)\n"},
     {"bench", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS, 1, NULL, cli_cmd_bench,
-     "usage: itscale bench --task T --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
+     "usage: itscale bench [--task T] --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
      "                   [--seed S] [--set key=value]... [--config FILE] --out DIR\n"
      "Quality against compute: each sampler scaled to each NFE budget, K seeds per point;\n"
      "writes DIR/curves.json, curves.csv and curves.svg and prints a table; for an image task\n"
@@ -99,10 +99,10 @@ static void cli_usage(FILE *f)
 {
     fprintf(f, "usage: itscale samplers [--markdown] [--set run.steps=T]\n"
                "       itscale tasks\n"
-               "       itscale run --task T --sampler NAME [--nfe N [--cap-only]] [--seed S]\n"
+               "       itscale run [--task T] --sampler NAME [--nfe N [--cap-only]] [--seed S]\n"
                "                   [--set key=value]... [--config FILE] [--json] [--out FILE]\n"
                "                   [--png FILE]\n"
-               "       itscale bench --task T --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
+               "       itscale bench [--task T] --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
                "                   [--seed S] [--set key=value]... [--config FILE] --out DIR\n"
                "       itscale tune --task T --nfe 100,500,2000 [--seeds K] [--seed S]\n"
                "                   [--samplers a,b] [--eval-seeds K2] [--eval-seed S2]\n"

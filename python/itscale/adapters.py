@@ -67,9 +67,10 @@ class BridgeStats:
     """What the bridge did: calls, rows, and bytes copied on the way in and out.
 
     ``bytes_in`` counts latent bytes copied before a callable saw them (0 on the CPU path);
-    ``bytes_out`` counts bytes copied from a callable's return value into the library's buffer
-    (0 when a model writes into ``out`` itself). Both are a fixed number of bytes per row for
-    an adapter, so a call counts only its rows.
+    ``bytes_out`` counts bytes a model's return value was copied into the library's buffer
+    with (0 when a model writes into ``out`` itself; a verifier's scores and gradients are not
+    counted). Both are a fixed number of bytes per row of an adapter, so a call counts only its
+    rows.
     """
 
     __slots__ = ("calls", "rows", "_in_row", "_out_row")
