@@ -282,6 +282,15 @@ if _num // 10000 != LIB_MAJOR or (_num // 100) % 100 < LIB_MINOR:
 
 
 def _check_structs() -> None:
+    try:
+        _check_structs_of(lib)
+    except AttributeError as e:  # a function this package declares is missing from the library
+        raise ImportError(
+            f"itscale: {library_path} is older than this package ({e}): rebuild or update the "
+            "library") from None
+
+
+def _check_structs_of(lib) -> None:
     # _init functions write the whole struct as the library knows it: give them room to spare
     # and read the version they write.
     buf = ffi.new("char[]", 4096)

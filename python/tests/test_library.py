@@ -69,3 +69,23 @@ def test_not_found_lists_where_it_looked(tmp_path):
         pytest.skip("libitscale.so.0 is installed where any import finds it")
     assert "No libitscale.so.0 in:" in r.stderr and "/usr/local/lib" in r.stderr
     assert "ITSCALE_LIBRARY" in r.stderr
+
+
+def test_older_library_is_a_clear_import_error(monkeypatch):
+    """A library that lacks a function this package declares (an older build of the same
+    version) fails the import check with an ImportError naming it, not an AttributeError."""
+    import pytest
+    from itscale import _lib
+
+    real = _lib.lib
+
+    class Older:
+        def __getattr__(self, name):
+            if name == "its_gen_options_init_sized":
+                raise AttributeError(f"function/symbol '{name}' not found in library")
+            return getattr(real, name)
+    _lib._check_structs()  # the real library passes
+    monkeypatch.setattr(_lib, "lib", Older())
+    with pytest.raises(ImportError, match="older than this package.*its_gen_options_init_sized"):
+        _lib._check_structs()
+    monkeypatch.setattr(_lib, "lib", real)
