@@ -263,6 +263,28 @@ static void its_kept_put(its_ctx *ctx, void *p, size_t bytes, int host)
     ctx->kept_bytes += bytes;
 }
 
+static void *its_kept_alloc_raw(its_ctx *ctx, size_t bytes, int host)
+{
+    return host ? ctx->alloc.alloc(ctx->alloc.opaque, bytes, ITS_ALIGN)
+                : its_latent_alloc_raw(ctx, bytes);
+}
+
+/* A block of this size and kind: the newest kept one (*reused = 1), else a fresh one; when that
+ * fails with blocks kept, they are given back and it tries once more. NULL when both fail
+ * (nothing recorded). */
+static void *its_kept_alloc(its_ctx *ctx, size_t bytes, int host, int *reused)
+{
+    void *p = its_kept_take(ctx, bytes, host);
+    *reused = p != NULL;
+    if (!p)
+        p = its_kept_alloc_raw(ctx, bytes, host);
+    if (!p && ctx->n_kept > 0) {
+        its_latent_drop(ctx, 0);
+        p = its_kept_alloc_raw(ctx, bytes, host);
+    }
+    return p;
+}
+
 float *its_latent_alloc(its_ctx *ctx, size_t nfloats)
 {
     size_t bytes;
@@ -270,19 +292,12 @@ float *its_latent_alloc(its_ctx *ctx, size_t nfloats)
         its_error(ctx, ITS_ERR_NOMEM, "latent buffer size overflows (%zu floats)", nfloats);
         return NULL;
     }
-    void *p = its_kept_take(ctx, bytes, 0);
-    if (p) {
-        /* Under memcheck a reused block reads as uninitialised, as a fresh one would, so a
-         * run that reads a latent before writing it is caught (a no-op otherwise). */
-        if (!ctx->backend->alloc)
-            VALGRIND_MAKE_MEM_UNDEFINED(p, bytes);
-        return p;
-    }
-    p = its_latent_alloc_raw(ctx, bytes);
-    if (!p && ctx->n_kept > 0) { /* give the kept blocks back and try once more */
-        its_latent_drop(ctx, 0);
-        p = its_latent_alloc_raw(ctx, bytes);
-    }
+    int reused;
+    void *p = its_kept_alloc(ctx, bytes, 0, &reused);
+    /* Under memcheck a reused block reads as uninitialised, as a fresh one would, so a run that
+     * reads a latent before writing it is caught (a no-op otherwise). */
+    if (reused && !ctx->backend->alloc)
+        VALGRIND_MAKE_MEM_UNDEFINED(p, bytes);
     if (!p) {
         if (ctx->backend->alloc)
             its_error(ctx, ITS_ERR_NOMEM, "backend '%s' out of memory allocating %zu bytes",
@@ -309,17 +324,11 @@ void *its_scratch_alloc(its_ctx *ctx, size_t bytes)
 {
     if (bytes == 0)
         bytes = 1;
-    void *p = its_kept_take(ctx, bytes, 1);
+    int reused;
+    void *p = its_kept_alloc(ctx, bytes, 1, &reused);
     if (!p) {
-        p = ctx->alloc.alloc(ctx->alloc.opaque, bytes, ITS_ALIGN);
-        if (!p && ctx->n_kept > 0) { /* give the kept blocks back and try once more */
-            its_latent_drop(ctx, 0);
-            p = ctx->alloc.alloc(ctx->alloc.opaque, bytes, ITS_ALIGN);
-        }
-        if (!p) {
-            its_error(ctx, ITS_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
-            return NULL;
-        }
+        its_error(ctx, ITS_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+        return NULL;
     }
     memset(p, 0, bytes); /* zeroed, as its_calloc's memory is */
     return p;
