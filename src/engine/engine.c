@@ -60,28 +60,31 @@ its_status its_eng_require_nfe(its_engine *e, uint64_t need, const char *what)
 /* ------------------------------------------------------------------------------------------
  * memory
  * ---------------------------------------------------------------------------------------- */
-static its_status its_arena_push(its_engine *e, void *p, size_t latent, size_t scratch)
+static void its_arena_free(its_ctx *ctx, its_arena_item it)
 {
+    if (it.kind == ITS_ARENA_LATENT)
+        its_latent_free(ctx, it.p, it.n);
+    else if (it.kind == ITS_ARENA_SCRATCH)
+        its_scratch_free(ctx, it.p, it.n);
+    else
+        its_mfree(ctx, it.p);
+}
+
+static its_status its_arena_push(its_engine *e, void *p, size_t n, its_arena_kind kind)
+{
+    its_arena_item it = {p, n, kind};
     if (e->n_arena == ITS_ARENA_CAP) {
-        if (latent)
-            its_latent_free(e->ctx, p, latent);
-        else if (scratch)
-            its_scratch_free(e->ctx, p, scratch);
-        else
-            its_mfree(e->ctx, p);
+        its_arena_free(e->ctx, it);
         return its_error(e->ctx, ITS_ERR_NOMEM, "engine arena full (%d buffers)", ITS_ARENA_CAP);
     }
-    e->arena[e->n_arena].p = p;
-    e->arena[e->n_arena].latent = latent;
-    e->arena[e->n_arena].scratch = scratch;
-    e->n_arena++;
+    e->arena[e->n_arena++] = it;
     return ITS_OK;
 }
 
 void *its_eng_alloc(its_engine *e, size_t bytes)
 {
     void *p = its_calloc(e->ctx, 1, bytes ? bytes : 1);
-    if (!p || its_arena_push(e, p, 0, 0) != ITS_OK)
+    if (!p || its_arena_push(e, p, 0, ITS_ARENA_HEAP) != ITS_OK)
         return NULL;
     return p;
 }
@@ -90,7 +93,7 @@ void *its_eng_hostbuf(its_engine *e, size_t bytes)
 {
     bytes = bytes ? bytes : 1;
     void *p = its_scratch_alloc(e->ctx, bytes);
-    if (!p || its_arena_push(e, p, 0, bytes) != ITS_OK)
+    if (!p || its_arena_push(e, p, bytes, ITS_ARENA_SCRATCH) != ITS_OK)
         return NULL;
     return p;
 }
@@ -104,7 +107,7 @@ float *its_eng_latents(its_engine *e, size_t rows)
         return NULL;
     }
     float *p = its_latent_alloc(e->ctx, n);
-    if (!p || its_arena_push(e, p, n, 0) != ITS_OK)
+    if (!p || its_arena_push(e, p, n, ITS_ARENA_LATENT) != ITS_OK)
         return NULL;
     return p;
 }
@@ -164,14 +167,8 @@ its_status its_engine_setup(its_engine *e, its_ctx *ctx, const its_method_vt *vt
 
 void its_engine_release(its_engine *e)
 {
-    for (size_t i = e->n_arena; i-- > 0;) {
-        if (e->arena[i].latent)
-            its_latent_free(e->ctx, e->arena[i].p, e->arena[i].latent);
-        else if (e->arena[i].scratch)
-            its_scratch_free(e->ctx, e->arena[i].p, e->arena[i].scratch);
-        else
-            its_mfree(e->ctx, e->arena[i].p);
-    }
+    for (size_t i = e->n_arena; i-- > 0;)
+        its_arena_free(e->ctx, e->arena[i]);
     e->n_arena = 0;
 }
 

@@ -10,10 +10,16 @@
 #define ITS_TRACE_CAP 1024
 #define ITS_WAVE_MAX 64 /* most concurrent model calls (thread-safe models) */
 
+typedef enum its_arena_kind {
+    ITS_ARENA_HEAP,    /* its_calloc */
+    ITS_ARENA_LATENT,  /* its_latent_alloc; n: floats */
+    ITS_ARENA_SCRATCH, /* its_scratch_alloc; n: bytes */
+} its_arena_kind;
+
 typedef struct its_arena_item {
     void *p;
-    size_t latent;  /* floats of a latent block (its_latent_free needs them); 0: host memory */
-    size_t scratch; /* bytes of kept host scratch (its_scratch_free needs them); 0: heap */
+    size_t n; /* the size its free function needs */
+    its_arena_kind kind;
 } its_arena_item;
 
 struct its_engine {
