@@ -380,6 +380,18 @@ static void its_rng__lincomb_scalar(float *out, size_t m, float a, const float *
     }
 }
 
+/* Rows of m values, one lincomb call each (from block 0 of each row's key). */
+typedef void (*its_rng_lincomb_fn)(float *out, size_t m, float a, const float *x, float b,
+                                   const float *y, float c, its_philox_stream s, uint32_t b0);
+
+static void its_rng__rows_each(its_rng_lincomb_fn lincomb, const its_rng_row *rows, size_t nr,
+                               size_t m, float a, float b, float c)
+{
+    for (size_t r = 0; r < nr; r++)
+        lincomb(rows[r].out, m, a, rows[r].x, b, rows[r].y, c, its_philox_stream_of(&rows[r].key),
+                0);
+}
+
 /* ---- avx2 / avx512: a group of blocks in registers ---------------------------------------- */
 
 #if ITS_RNG_X86
@@ -1047,9 +1059,7 @@ __attribute__((target(ITS_RNG_AVX2))) static inline __m256i its_rng__mask_avx2(s
                                          float a, float b, float c)                            \
     {                                                                                          \
         if (m > (size_t)(NV) * (W)) {                                                          \
-            for (size_t r = 0; r < nr; r++)                                                    \
-                its_rng__lincomb_##sfx(rows[r].out, m, a, rows[r].x, b, rows[r].y, c,          \
-                                       its_philox_stream_of(&rows[r].key), 0);                 \
+            its_rng__rows_each(its_rng__lincomb_##sfx, rows, nr, m, a, b, c);                  \
             return;                                                                            \
         }                                                                                      \
         int mode = (rows[0].x ? 1 : 0) | (rows[0].y ? 2 : 0);                                  \
@@ -1077,16 +1087,17 @@ void its_rng_normal_pair(uint32_t wa, uint32_t wb, float *z0, float *z1)
 }
 
 /* The scalar and generic paths' rows: one lincomb call per row (no chains to overlap). */
-#define ITS_RNG_DEFINE_ROWS_EACH(sfx)                                                          \
-    static void its_rng__rows_##sfx(const its_rng_row *rows, size_t nr, size_t m, float a,    \
-                                    float b, float c)                                          \
-    {                                                                                          \
-        for (size_t r = 0; r < nr; r++)                                                        \
-            its_rng__lincomb_##sfx(rows[r].out, m, a, rows[r].x, b, rows[r].y, c,              \
-                                   its_philox_stream_of(&rows[r].key), 0);                     \
-    }
-ITS_RNG_DEFINE_ROWS_EACH(scalar)
-ITS_RNG_DEFINE_ROWS_EACH(generic)
+static void its_rng__rows_scalar(const its_rng_row *rows, size_t nr, size_t m, float a, float b,
+                                 float c)
+{
+    its_rng__rows_each(its_rng__lincomb_scalar, rows, nr, m, a, b, c);
+}
+
+static void its_rng__rows_generic(const its_rng_row *rows, size_t nr, size_t m, float a, float b,
+                                  float c)
+{
+    its_rng__rows_each(its_rng__lincomb_generic, rows, nr, m, a, b, c);
+}
 
 static const its_rng_kernels its_rng__table[] = {
     [ITS_RNG_ISA_SCALAR] = {its_rng__fill_scalar, its_rng__lincomb_scalar, its_rng__rows_scalar},
