@@ -351,7 +351,15 @@ class Model(_Callback):
         if y.dtype != self.dtype:
             raise _BadReturn(f"model returned dtype {y.dtype}, expected {self.dtype}")
 
-    def _views(self, x, t, out, n: int) -> Tuple[Any, Any, np.ndarray, Any]:
+    def _begin(self, x, t, out, n: int) -> Tuple[Any, Any, np.ndarray, Any]:
+        """Counts a call of n rows and returns its views (x, t, out as numpy, out): one lookup
+        once the library's buffers have been seen."""
+        if self._lock is None:
+            st = self.stats
+            st.calls += 1
+            st.rows += n
+        else:
+            self._tally(n)
         key = (x, t, out, n)
         v = self._calls.get(key)
         if v is None:
@@ -383,20 +391,11 @@ class Model(_Callback):
 
     # The per-call paths below run after the model's forward has pushed the interpreter's own
     # code and data out of the CPU caches, where every bytecode costs several times what it
-    # does in a warm loop: they are kept short (one lookup for the views, type and dtype
-    # compared by identity, the full check only when those differ).
+    # does in a warm loop: they are kept short (one lookup for the views in _begin, type and
+    # dtype compared by identity, the full check only when those differ).
 
     def _eval_torch(self, user, x, t, n, out):
-        if self._lock is None:
-            st = self.stats
-            st.calls += 1
-            st.rows += n
-        else:
-            self._tally(n)
-        v = self._calls.get((x, t, out, n))
-        if v is None:
-            v = self._views(x, t, out, n)
-        xv, tv, _, ov = v
+        xv, tv, _, ov = self._begin(x, t, out, n)
         if self._moves:
             xv = xv.to(self.device, self.dtype)
             tv = tv.to(self.device, self.dtype)
@@ -416,16 +415,7 @@ class Model(_Callback):
         return 0
 
     def _eval_numpy(self, user, x, t, n, out):
-        if self._lock is None:
-            st = self.stats
-            st.calls += 1
-            st.rows += n
-        else:
-            self._tally(n)
-        v = self._calls.get((x, t, out, n))
-        if v is None:
-            v = self._views(x, t, out, n)
-        xv, tv, _, ov = v
+        xv, tv, _, ov = self._begin(x, t, out, n)
         if self._moves:
             xv = xv.astype(self.dtype)
             tv = tv.astype(self.dtype)
