@@ -9,7 +9,9 @@
    bridge's own count.
 2. The library + bridge share of the total time with the torch digits flow model at 500 NFE:
    the library's time (usage.library_s) plus the bridge's (callback time the library measured
-   minus the time spent inside the torch module and classifier), over the run's total.
+   minus the time spent inside the torch module and classifier), over the run's total; with
+   OpenBLAS (torch's matrix products) on one thread, as everything else, and alternating run by
+   run with OpenBLAS's default thread count where that differs.
 3. Where a model call's time goes in such a run (best_of_n): the crossing (the library's timer
    less the Python adapter's), the adapter's own work around the forward, the forward; and the
    same adapter's time in a warm loop, for comparison.
@@ -70,6 +72,19 @@ def simd_path() -> str:
     return "avx2" if "avx2" in flags else "generic"
 
 
+def openblas():
+    """The process's OpenBLAS (Debian's torch does its matrix products there, and the library
+    links it), as a ctypes handle, or None when none is loaded."""
+    import ctypes
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        path = line.split()[-1] if len(line.split()) >= 6 else ""
+        if "libopenblas" in path:
+            lib = ctypes.CDLL(path)
+            if hasattr(lib, "openblas_set_num_threads"):
+                return lib
+    return None
+
+
 def find_build(arg: str | None) -> Path:
     for d in ([Path(arg)] if arg else []) + [REPO / "build" / s for s in
                                              ("release", "bench", "dev", "test")]:
@@ -95,10 +110,19 @@ def main() -> None:
     import itscale
     from itscale._lib import ffi
     torch.set_num_threads(1)
+    # torch.set_num_threads does not reach OpenBLAS's own threads, which Debian's torch uses for
+    # its matrix products: they are pinned to one too (its idle workers spin after every product,
+    # on the cores the run's thread uses), and section 2 also runs at OpenBLAS's default.
+    ob = openblas()
+    blas_default = ob.openblas_get_num_threads() if ob else 0
+    if ob:
+        ob.openblas_set_num_threads(1)
+    blas = (f"OpenBLAS 1 thread (its default here: {blas_default})" if ob
+            else "no OpenBLAS loaded")
 
     print(f"machine: {cpu_model()}, {os.cpu_count()} cpus; SIMD path {simd_path()}; "
           f"library {itscale.library_version} ({itscale.library_path}); torch {torch.__version__} "
-          f"(1 thread); numpy {np.__version__}; Python {platform.python_version()}")
+          f"(1 thread; {blas}); numpy {np.__version__}; Python {platform.python_version()}")
 
     # ---- 1. per-call overhead -------------------------------------------------------------
     nffi = cffi.FFI()
@@ -196,29 +220,39 @@ def main() -> None:
             ("rbf", {"chains": 2, "init": max(1, a.nfe // 20)}),
             ("rbf spec=16", {"chains": 2, "init": max(1, a.nfe // 20), "speculative": 16}),
             ("svdd", {"n": 2, "children": max(1, a.nfe // (2 * T))})]
+    settings = [1] + ([blas_default] if ob and blas_default != 1 else [])
     print(f"\n2. torch digits model ({wdir}/flow.itsw, {sum(p.numel() for p in flow.parameters()):,}"
-          f" parameters), {a.nfe} NFE, {T} steps, max_batch 64, median of {a.reps} runs")
-    print(f"   {'sampler':12s} {'NFE':>5s} {'calls':>5s} {'total ms':>9s} {'model ms':>9s} {'verifier ms':>11s} "
-          f"{'library %':>9s} {'bridge %':>9s} {'lib+bridge %':>12s} {'model br us':>11s} "
-          f"{'verif br us':>11s}")
+          f" parameters), {a.nfe} NFE, {T} steps, max_batch 64, median of {a.reps} runs; "
+          f"OpenBLAS threads {' and '.join(map(str, settings))} in turn")
+    print(f"   {'sampler':12s} {'blas':>4s} {'NFE':>5s} {'calls':>5s} {'total ms':>9s} {'model ms':>9s} "
+          f"{'verifier ms':>11s} {'library %':>9s} {'bridge %':>9s} {'lib+bridge %':>12s} "
+          f"{'model br us':>11s} {'verif br us':>11s}")
     for name, params in runs:
-        rows = []
+        rows: dict = {k: [] for k in settings}
         with itscale.Sampler(name.split()[0], params, {"steps": T}, max_nfe=a.nfe) as s:
             for rep in range(a.reps + 1):
-                fm, fv = Timed(flow), Timed(clf.log_prob)
-                r = s.run(itscale.Model(fm, dim=64, max_batch=64), fv, seed=rep)
-                u = r.usage
-                bridge = (u.model_s - fm.t) + (u.verifier_s - fv.t)
-                rows.append((u.total_s, fm.t, fv.t, u.library_s, bridge, u.nfe, u.model_calls,
-                             (u.model_s - fm.t) / u.model_calls,
-                             (u.verifier_s - fv.t) / max(1, u.verifier_calls)))
-        rows = rows[1:]  # the first run warms up
-        med = lambda i: statistics.median(x[i] for x in rows)  # noqa: E731
-        share = statistics.median((x[3] + x[4]) / x[0] for x in rows)
-        # (columns: medians of each quantity; lib+bridge %: median of the per-run share)
-        print(f"   {name:12s} {rows[-1][5]:5d} {rows[-1][6]:5d} {med(0) * 1e3:9.2f} {med(1) * 1e3:9.2f} "
-              f"{med(2) * 1e3:11.2f} {100 * med(3) / med(0):9.2f} {100 * med(4) / med(0):9.2f} "
-              f"{100 * share:12.2f} {med(7) * 1e6:11.2f} {med(8) * 1e6:11.2f}")
+                for k in settings:  # the settings alternate run by run
+                    if ob:
+                        ob.openblas_set_num_threads(k)
+                    fm, fv = Timed(flow), Timed(clf.log_prob)
+                    r = s.run(itscale.Model(fm, dim=64, max_batch=64), fv, seed=rep)
+                    u = r.usage
+                    bridge = (u.model_s - fm.t) + (u.verifier_s - fv.t)
+                    if rep:  # the first round warms up
+                        rows[k].append((u.total_s, fm.t, fv.t, u.library_s, bridge, u.nfe,
+                                        u.model_calls, (u.model_s - fm.t) / u.model_calls,
+                                        (u.verifier_s - fv.t) / max(1, u.verifier_calls)))
+        if ob:
+            ob.openblas_set_num_threads(1)
+        for k in settings:
+            rk = rows[k]
+            med = lambda i: statistics.median(x[i] for x in rk)  # noqa: E731
+            share = statistics.median((x[3] + x[4]) / x[0] for x in rk)
+            # (columns: medians of each quantity; lib+bridge %: median of the per-run share)
+            print(f"   {name:12s} {k:4d} {rk[-1][5]:5d} {rk[-1][6]:5d} {med(0) * 1e3:9.2f} "
+                  f"{med(1) * 1e3:9.2f} {med(2) * 1e3:11.2f} {100 * med(3) / med(0):9.2f} "
+                  f"{100 * med(4) / med(0):9.2f} {100 * share:12.2f} {med(7) * 1e6:11.2f} "
+                  f"{med(8) * 1e6:11.2f}")
     print("   bridge: the callbacks' time as the library measured it minus the time inside the "
           "torch module and the\n   classifier; model br us, verif br us: that per model call "
           "and per verifier call (medians)")
