@@ -33,8 +33,7 @@ typedef struct cli_cmd {
     "                    run.dynamics.kind=sde, task.dim=64; VALUE as JSON, else a string\n"      \
     "  --config FILE     a JSON configuration ({\"sampler\", \"params\", \"run\", \"task\"});\n"  \
     "                    --sampler, --nfe and --set apply on top\n"                             \
-    "  --task T          the task (default gmm; see itscale tasks)\n"                           \
-    "  --seed S          the first seed (default 0)\n"
+    "  --task T          the task (default gmm; see itscale tasks)\n"
 
 static const cli_cmd cli_cmds[] = {
     {"samplers", CLI_F_MARKDOWN | CLI_F_SET, 0, cli_cmd_samplers, NULL,
@@ -59,6 +58,7 @@ static const cli_cmd cli_cmds[] = {
      "                    sampler auto fits its policy's entry to N itself\n"
      "  --cap-only        with --nfe: only the cap; the method keeps its configured size\n"
      CLI_SET_HELP
+     "  --seed S          the run's seed (default 0)\n"
      "  --json            the result as JSON, with the task's metrics\n"
      "  --out FILE        write there instead of stdout\n"
      "  --png FILE        the returned samples (best first) as a PNG grid (image tasks)\n"},
@@ -70,7 +70,8 @@ static const cli_cmd cli_cmds[] = {
      "also DIR/grid-SAMPLER.png (a row per budget, a column per seed: each run's best sample).\n"
      "  --samplers a,b,c  the methods, comma-separated\n"
      "  --nfe N1,N2,...   increasing NFE budgets\n"
-     "  --seeds K         seeds per point (default 8)\n" CLI_SET_HELP
+     "  --seeds K         seeds per point (default 8), seeds S .. S+K-1\n" CLI_SET_HELP
+     "  --seed S          the first seed (default 0)\n"
      "  --out DIR         the output directory (created when missing)\n"},
     {"tune", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS | CLI_F_EVAL_SEEDS | CLI_F_EVAL_SEED | CLI_F_SELECT, 1,
      NULL, cli_cmd_tune,
