@@ -32,7 +32,7 @@ typedef struct cli_cmd {
     "  --set KEY=VALUE   one configuration value (repeatable): params.n=8, run.steps=10,\n"        \
     "                    run.dynamics.kind=sde, task.dim=64; VALUE as JSON, else a string\n"      \
     "  --config FILE     a JSON configuration ({\"sampler\", \"params\", \"run\", \"task\"});\n"  \
-    "                    --sampler, --nfe and --set apply on top\n"                             \
+    "                    the options given here and --set apply on top\n"                      \
     "  --task T          the task (default gmm; see itscale tasks)\n"
 
 static const cli_cmd cli_cmds[] = {
@@ -70,8 +70,8 @@ static const cli_cmd cli_cmds[] = {
      "also DIR/grid-SAMPLER.png (a row per budget, a column per seed: each run's best sample).\n"
      "  --samplers a,b,c  the methods, comma-separated\n"
      "  --nfe N1,N2,...   increasing NFE budgets\n"
-     "  --seeds K         seeds per point (default 8), seeds S .. S+K-1\n" CLI_SET_HELP
-     "  --seed S          the first seed (default 0)\n"
+     "  --seeds K         seeds per point (default 8), seeds S .. S+K-1\n"
+     "  --seed S          the first seed (default 0)\n" CLI_SET_HELP
      "  --out DIR         the output directory (created when missing)\n"},
     {"tune", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS | CLI_F_EVAL_SEEDS | CLI_F_EVAL_SEED | CLI_F_SELECT, 1,
      NULL, cli_cmd_tune,
