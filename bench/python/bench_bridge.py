@@ -72,17 +72,32 @@ def simd_path() -> str:
     return "avx2" if "avx2" in flags else "generic"
 
 
+class _OpenBLAS:
+    """Every OpenBLAS the process has loaded (Debian's torch does its matrix products there, and
+    the library links it; normally one), set and read together."""
+
+    def __init__(self, libs):
+        self.libs = libs
+
+    def get(self) -> int:
+        return self.libs[0].openblas_get_num_threads()
+
+    def set(self, n: int) -> None:
+        for lib in self.libs:
+            lib.openblas_set_num_threads(n)
+
+
 def openblas():
-    """The process's OpenBLAS (Debian's torch does its matrix products there, and the library
-    links it), as a ctypes handle, or None when none is loaded."""
+    """The process's OpenBLAS libraries as an _OpenBLAS, or None when none is loaded."""
     import ctypes
+    paths = []
     for line in Path("/proc/self/maps").read_text().splitlines():
-        path = line.split()[-1] if len(line.split()) >= 6 else ""
-        if "libopenblas" in path:
-            lib = ctypes.CDLL(path)
-            if hasattr(lib, "openblas_set_num_threads"):
-                return lib
-    return None
+        f = line.split(maxsplit=5)
+        path = f[5].removesuffix(" (deleted)") if len(f) == 6 else ""
+        if "libopenblas" in Path(path).name and path not in paths:
+            paths.append(path)
+    libs = [lib for lib in map(ctypes.CDLL, paths) if hasattr(lib, "openblas_set_num_threads")]
+    return _OpenBLAS(libs) if libs else None
 
 
 def find_build(arg: str | None) -> Path:
@@ -114,9 +129,9 @@ def main() -> None:
     # its matrix products: they are pinned to one too (its idle workers spin after every product,
     # on the cores the run's thread uses), and section 2 also runs at OpenBLAS's default.
     ob = openblas()
-    blas_default = ob.openblas_get_num_threads() if ob else 0
+    blas_default = ob.get() if ob else 0
     if ob:
-        ob.openblas_set_num_threads(1)
+        ob.set(1)
     blas = (f"OpenBLAS 1 thread (its default here: {blas_default})" if ob
             else "no OpenBLAS loaded")
 
@@ -220,36 +235,49 @@ def main() -> None:
             ("rbf", {"chains": 2, "init": max(1, a.nfe // 20)}),
             ("rbf spec=16", {"chains": 2, "init": max(1, a.nfe // 20), "speculative": 16}),
             ("svdd", {"n": 2, "children": max(1, a.nfe // (2 * T))})]
+    # Each OpenBLAS setting runs as a block of back-to-back runs (a warm-up run first, not
+    # counted), as a host would run them; the blocks alternate sampler by sampler. OpenBLAS's
+    # workers keep spinning for about 0.13 s after their last product (here; also after the
+    # count is lowered), so with two settings a block starts after 0.25 s of busy waiting: the
+    # workers of the block before are asleep by then, and the core is busy up to the run.
     settings = [1] + ([blas_default] if ob and blas_default != 1 else [])
+    blas_note = (f"OpenBLAS threads {' and '.join(map(str, settings))}, a block of runs each"
+                 if len(settings) > 1 else "OpenBLAS 1 thread" if ob else "no OpenBLAS loaded")
     print(f"\n2. torch digits model ({wdir}/flow.itsw, {sum(p.numel() for p in flow.parameters()):,}"
           f" parameters), {a.nfe} NFE, {T} steps, max_batch 64, median of {a.reps} runs; "
-          f"OpenBLAS threads {' and '.join(map(str, settings))} in turn")
+          f"{blas_note}")
     print(f"   {'sampler':12s} {'blas':>4s} {'NFE':>5s} {'calls':>5s} {'total ms':>9s} {'model ms':>9s} "
           f"{'verifier ms':>11s} {'library %':>9s} {'bridge %':>9s} {'lib+bridge %':>12s} "
           f"{'model br us':>11s} {'verif br us':>11s}")
     for name, params in runs:
         rows: dict = {k: [] for k in settings}
         with itscale.Sampler(name.split()[0], params, {"steps": T}, max_nfe=a.nfe) as s:
-            for rep in range(a.reps + 1):
-                for k in settings:  # the settings alternate run by run
-                    if ob:
-                        ob.openblas_set_num_threads(k)
+            for k in settings:
+                if len(settings) > 1:
+                    ob.set(k)
+                    t_end = time.perf_counter() + 0.25
+                    while time.perf_counter() < t_end:
+                        pass
+                for rep in range(a.reps + 1):
                     fm, fv = Timed(flow), Timed(clf.log_prob)
                     r = s.run(itscale.Model(fm, dim=64, max_batch=64), fv, seed=rep)
                     u = r.usage
                     bridge = (u.model_s - fm.t) + (u.verifier_s - fv.t)
-                    if rep:  # the first round warms up
+                    if rep:  # the first run of a block warms up
                         rows[k].append((u.total_s, fm.t, fv.t, u.library_s, bridge, u.nfe,
                                         u.model_calls, (u.model_s - fm.t) / u.model_calls,
                                         (u.verifier_s - fv.t) / max(1, u.verifier_calls)))
-        if ob:
-            ob.openblas_set_num_threads(1)
+        if len(settings) > 1:  # back to one thread, its workers asleep, for what follows
+            ob.set(1)
+            t_end = time.perf_counter() + 0.25
+            while time.perf_counter() < t_end:
+                pass
         for k in settings:
             rk = rows[k]
             med = lambda i: statistics.median(x[i] for x in rk)  # noqa: E731
             share = statistics.median((x[3] + x[4]) / x[0] for x in rk)
             # (columns: medians of each quantity; lib+bridge %: median of the per-run share)
-            print(f"   {name:12s} {k:4d} {rk[-1][5]:5d} {rk[-1][6]:5d} {med(0) * 1e3:9.2f} "
+            print(f"   {name:12s} {str(k) if ob else '-':>4s} {rk[-1][5]:5d} {rk[-1][6]:5d} {med(0) * 1e3:9.2f} "
                   f"{med(1) * 1e3:9.2f} {med(2) * 1e3:11.2f} {100 * med(3) / med(0):9.2f} "
                   f"{100 * med(4) / med(0):9.2f} {100 * share:12.2f} {med(7) * 1e6:11.2f} "
                   f"{med(8) * 1e6:11.2f}")
