@@ -6,7 +6,8 @@
  *     same 12 bytes per element, so bound = 12 * dim / triad bandwidth per NFE;
  *   - its_randn's throughput (ns per normal value) for the torch.randn comparison;
  *   - the library's share of the time on a model that does real work (two sgemms through a
- *     dim x hidden matrix per call).
+ *     dim x hidden matrix per call), with OpenBLAS on the bench's thread count and at its own
+ *     default count when that differs.
  * Lines starting with "KV " are read by overhead_torch.py, which prints the ratios.
  * --threads with a list (e.g. 1,2) compares the context's thread counts instead: every method
  * runs with each count in turn, round after round (--rounds), and the medians over the rounds
