@@ -591,7 +591,8 @@ ITS_API its_status its_generate_opts(its_sampler *s, const its_model *m, const i
                                      its_result **out);
 
 /* Builds a sampler from a JSON document (see README, "Configuration"). ITS_ERR_CONFIG names the
- * JSON path of the first problem. */
+ * JSON path of the first problem; ITS_ERR_BUDGET: run.budget.max_nfe is below what the method
+ * needs (the message says how much). */
 ITS_API its_status its_sampler_from_json(its_ctx *ctx, const char *json, size_t len,
                                          its_sampler **out);
 /* The full effective configuration (defaults filled in) as JSON; owned by s, valid until the next

@@ -227,6 +227,14 @@ static void test_bad_configs(void **state)
     const char *n0 = "{\"sampler\":\"best_of_n\",\"params\":{\"n\":0}}";
     assert_int_equal(its_sampler_from_json(ctx, n0, strlen(n0), &s), ITS_ERR_CONFIG);
     assert_string_equal(its_ctx_errmsg(ctx), "params.n: expected integer in [1, 65536], got 0");
+    /* a budget below what the method needs is ITS_ERR_BUDGET, as from its_sampler_create */
+    const char *small = "{\"sampler\":\"rbf\",\"params\":{\"chains\":2,\"init\":25},"
+                        "\"run\":{\"steps\":20,\"dynamics\":{\"kind\":\"sde\"},"
+                        "\"budget\":{\"max_nfe\":10}}}";
+    s = (its_sampler *)0x1;
+    assert_int_equal(its_sampler_from_json(ctx, small, strlen(small), &s), ITS_ERR_BUDGET);
+    assert_null(s);
+    assert_non_null(strstr(its_ctx_errmsg(ctx), "rbf needs at least 90 NFE"));
     its_ctx_free(ctx);
 }
 

@@ -503,9 +503,10 @@ its_status its_cfg_sampler_from_json(its_ctx *ctx, const char *json, size_t len,
     its_status st = its_sampler_create(ctx, vt->method, params, &run, out);
     its_mfree(ctx, params);
     its_mfree(ctx, grid);
-    /* cross-field checks (method check, interpolant ranges, a budget too small for the method)
-     * speak in paths already */
-    if (st == ITS_ERR_INVALID || st == ITS_ERR_UNSUPPORTED || st == ITS_ERR_BUDGET) {
+    /* cross-field checks (method check, interpolant ranges) speak in paths already; a budget
+     * too small for the method stays ITS_ERR_BUDGET, as its_sampler_create and its_generate
+     * report it (the message names run.budget.max_nfe or the budget) */
+    if (st == ITS_ERR_INVALID || st == ITS_ERR_UNSUPPORTED) {
         char msg[ITS_ERRMSG_CAP];
         snprintf(msg, sizeof(msg), "%s", its_ctx_errmsg(ctx));
         st = its_error(ctx, ITS_ERR_CONFIG, "%s", msg);
