@@ -110,11 +110,16 @@ def _framework(fn: Any, framework: Optional[str]) -> str:
 
 
 def _module_param(fn: Any):
-    """An ``nn.Module``'s first parameter (its device and dtype are the model's), else None."""
+    """The first parameter of an ``nn.Module``, or of the module a bound method belongs to
+    (``clf.log_prob``): its device and dtype are the callable's. None otherwise."""
     t = sys.modules.get("torch")  # an nn.Module means torch is imported already
-    if t is not None and isinstance(fn, t.nn.Module):
-        return next(iter(fn.parameters()), None)
-    return None
+    if t is None:
+        return None
+    if not isinstance(fn, t.nn.Module):
+        fn = getattr(fn, "__self__", None)
+        if not isinstance(fn, t.nn.Module):
+            return None
+    return next(iter(fn.parameters()), None)
 
 
 def _module_device(fn: Any):
@@ -271,6 +276,7 @@ class Model(_Callback):
         super().__init__()
         self.fn = fn
         self.framework = _framework(fn, framework)
+        self._framework_given = framework is not None
         if shape is None and dim is None:
             shape = getattr(fn, "shape", None)
             dim = getattr(fn, "dim", None)
@@ -339,9 +345,11 @@ class Model(_Callback):
         want = (n,) + self.shape
         if self.framework == "torch":
             if not isinstance(y, torch.Tensor):
-                hint = (" (the program imported torch, so callables get tensors; pass "
-                        "framework='numpy' for a numpy model)" if isinstance(y, np.ndarray)
-                        else "")
+                hint = ("" if not isinstance(y, np.ndarray) else
+                        " (framework='torch' was given; pass framework='numpy' for a numpy "
+                        "model)" if self._framework_given else
+                        " (the program imported torch, so callables get tensors; pass "
+                        "framework='numpy' for a numpy model)")
                 raise _BadReturn(f"model returned {type(y).__name__}, expected a torch.Tensor"
                                  + hint)
         elif not isinstance(y, np.ndarray):
@@ -460,7 +468,9 @@ class Verifier(_Callback):
         self.framework = _framework(fn, framework)
         self.max_batch = int(max_batch)
         self.device_arg = device if device is not None else _module_device(fn)
-        self.dtype_arg = dtype
+        # as for a model: a module's (or a module method's) floating dtype, e.g. after .double()
+        self.dtype_arg = dtype if dtype is not None or self.framework != "torch" else \
+            _module_dtype(fn)
         self.autograd = autograd
         self._struct = ffi.new("its_verifier *")
         self.shape: Optional[Tuple[int, ...]] = None

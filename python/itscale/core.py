@@ -26,6 +26,7 @@ __all__ = ["Context", "Sampler", "Result", "Usage", "StepUsage", "Progress", "ge
 
 ITS_OK = 0
 ITS_CANCELLED = 1
+ITS_ERR_UNSUPPORTED = -7
 
 #: Methods that steer SDE particles: without ``run.dynamics.kind`` in the configuration they get
 #: ``sde``, as the command line does.
@@ -117,7 +118,10 @@ class Result:
         stop: why the run ended: ``completed``, ``nfe_cap``, ``deadline`` or ``cancelled``.
         status: the library's status name (``ITS_OK`` or ``ITS_CANCELLED``).
         seed: the seed.
-        config: the full effective configuration (the schema of the command line's files).
+        config: the configuration the run was given, defaults filled in (the schema of the
+            command line's files). Under a cap (``run.budget.max_nfe``) a method whose size
+            would not fit runs smaller, as :meth:`Sampler.cost` plans (``planned``); the sizes
+            here are the configured ones, which with the same cap reproduce the run.
         model_stats, verifier_stats: what the bridge did (:class:`BridgeStats`).
     """
     samples: Any
@@ -185,7 +189,10 @@ def _load_config(config: Union[str, os.PathLike, Dict[str, Any]]) -> Dict[str, A
 
 @dataclass(frozen=True)
 class Progress:
-    """What a running search has spent, as the library reports it before model calls."""
+    """What a running search has spent, as the library reports it before model calls.
+    ``best_score`` is the best verifier score seen so far, look-ahead predictions (x0_hat of
+    particles still in flight) included, so it can be above the final samples' scores;
+    ``max_nfe`` is the cap (0: none)."""
     nfe: int
     max_nfe: int
     verifier_rows: int
@@ -212,6 +219,10 @@ class _RunControl:
         if isinstance(exc_value, KeyboardInterrupt):
             self.interrupted = True
         elif self.error is None:
+            if exc_value is None:
+                exc_value = exc_type()
+            if exc_value.__traceback__ is None and tb is not None:
+                exc_value = exc_value.with_traceback(tb)
             self.error = exc_value
 
     def _progress(self, user, p) -> int:
@@ -227,11 +238,14 @@ class _RunControl:
                                          p.elapsed_s)) else 0
         return 0
 
-    @staticmethod
-    def _print(p, end: str) -> None:
+    def _print(self, p, end: str, label: str = "best seen") -> None:
         cap = f"/{p.max_nfe}" if p.max_nfe else ""
-        best = "" if p.best_score == float("-inf") else f"  best {p.best_score:.4g}"
-        sys.stderr.write(f"\ritscale: NFE {p.nfe}{cap}{best}  {p.elapsed_s:.1f} s{end}")
+        best = "" if p.best_score == float("-inf") else f"  {label} {p.best_score:.4g}"
+        line = f"itscale: NFE {p.nfe}{cap}{best}  {p.elapsed_s:.1f} s"
+        # padded over the longest line before it, which a shorter one would leave showing
+        width = max(len(line), getattr(self, "_width", 0))
+        self._width = width
+        sys.stderr.write("\r" + line.ljust(width) + end)
         sys.stderr.flush()
 
     def sigint(self, signum, frame) -> None:
@@ -321,9 +335,14 @@ class Sampler:
         self._ptr = out[0]
         self._fin = weakref.finalize(self, _free_sampler, self._ptr, self._ctx)
 
+    def _open(self) -> None:
+        if not self._fin.alive:
+            raise ValueError("sampler is closed")
+
     @property
     def config(self) -> Dict[str, Any]:
         """The full effective configuration (defaults filled in)."""
+        self._open()
         js = lib.its_sampler_to_json(self._ptr)
         if js == ffi.NULL:
             raise MemoryError("itscale: its_sampler_to_json ran out of memory")
@@ -348,6 +367,7 @@ class Sampler:
         """The library's cost model for this configuration: ``trajectory`` (NFE of one
         trajectory), ``minimum`` (the least max_nfe it runs with), ``planned`` (the most it
         spends after fitting under the cap) and ``needs_cap``."""
+        self._open()
         c = ffi.new("its_cost *")
         self._ctx.check(lib.its_sampler_cost(self._ptr, c))
         return {"trajectory": c.trajectory, "minimum": c.minimum, "planned": c.planned,
@@ -382,8 +402,9 @@ class Sampler:
                 flag (the run ends cleanly); the partial :class:`Result` is attached to the
                 exception as ``result``.
         """
-        if not self._fin.alive:
-            raise ValueError("sampler is closed")
+        self._open()
+        if not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2 ** 64:
+            raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
         m, v = _adapt(model, verifier, model_kw)
         ctl = _RunControl(progress is True, progress if callable(progress) else None)
         opts = ffi.new("its_gen_options *")
@@ -420,6 +441,11 @@ class Sampler:
         try:
             if st != ITS_OK and st != ITS_CANCELLED:
                 lib_err = self._ctx.error(st)
+                if err is None and st == ITS_ERR_UNSUPPORTED and \
+                        "needs a verifier gradient" in lib_err.message:
+                    lib_err = type(lib_err)(st, lib_err.status_name, lib_err.message +
+                                            "; give Verifier(fn, grad=...) or a torch verifier "
+                                            "(its gradient is then taken by autograd)")
                 if ctl.interrupted and err is None:
                     raise KeyboardInterrupt
                 if err is None:
@@ -431,14 +457,18 @@ class Sampler:
                     err.add_note(f"itscale: {lib_err}")
                 raise err
             if err is not None:
+                if err is ctl.error and hasattr(err, "add_note"):
+                    err.add_note(f"itscale: raised by the progress callable; the run stopped "
+                                 f"there ({cstr(lib.its_ctx_errmsg(self._ctx.ptr)) or 'cancelled'})")
                 raise err
             res = _read_result(r, m)
             if v is not None:
                 res.verifier_stats = v.stats
             if progress is True:
-                ctl._print(Progress(res.usage.nfe, 0, res.usage.verifier_rows,
+                cap = res.config.get("run", {}).get("budget", {}).get("max_nfe", 0)
+                ctl._print(Progress(res.usage.nfe, int(cap or 0), res.usage.verifier_rows,
                                     float(res.scores[0]) if len(res.scores) else float("-inf"),
-                                    res.usage.total_s), "\n")
+                                    res.usage.total_s), "\n", "best")
             if ctl.interrupted:
                 ki = KeyboardInterrupt()
                 ki.result = res  # type: ignore[attr-defined]

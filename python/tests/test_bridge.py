@@ -319,6 +319,29 @@ def test_module_dtype_is_followed():
     assert torch.equal(a.samples, b.samples) and b.samples.dtype == torch.float32
 
 
+def test_verifier_module_dtype_is_followed():
+    """As for a model: a verifier module turned to float64 (or a method of one) gets float64
+    inputs without dtype=, and its scores equal the float32 module's where both are exact."""
+    class Score(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(DIM))
+
+        def forward(self, x0):
+            assert x0.dtype == self.w.dtype
+            return -(x0 * x0 * self.w).sum(-1)
+
+        def score(self, x0):
+            return self.forward(x0)
+    m = itscale.Model(half_x, dim=DIM)
+    a = itscale.generate(m, Score(), sampler="best_of_n", max_nfe=40, seed=3)
+    v64 = Score().double()
+    b = itscale.generate(m, v64, sampler="best_of_n", max_nfe=40, seed=3)
+    c = itscale.generate(m, v64.score, sampler="best_of_n", max_nfe=40, seed=3)
+    assert torch.equal(a.samples, b.samples) and torch.equal(b.samples, c.samples)
+    assert b.verifier_stats.bytes_in > 0 and a.verifier_stats.bytes_in == 0
+
+
 def test_shape_and_dim_arguments():
     assert itscale.Model(half_x, shape=DIM).shape == (DIM,)
     assert itscale.Model(half_x, shape=torch.Size([2, 16]), dim=DIM).shape == (2, 16)
@@ -329,8 +352,12 @@ def test_shape_and_dim_arguments():
 
 
 def test_numpy_return_under_torch_names_the_fix():
-    with pytest.raises(itscale.CallbackError, match="framework='numpy'"):
+    with pytest.raises(itscale.CallbackError, match="imported torch.*framework='numpy'"):
         _run(lambda x, t: np.zeros(tuple(x.shape), np.float32))
+    with pytest.raises(itscale.CallbackError, match="framework='torch' was given"):
+        itscale.generate(itscale.Model(lambda x, t: np.zeros(tuple(x.shape), np.float32),
+                                       dim=DIM, framework="torch"), neg_sq,
+                         sampler="best_of_n", max_nfe=40)
 
 
 def test_gradient_in_inference_mode_says_why():

@@ -108,6 +108,33 @@ def test_budget_too_small():
     with pytest.raises(itscale.BudgetError) as ei:
         run(lin, max_nfe=3)                        # one trajectory needs 5
     assert ei.value.status == -5 and "5" in ei.value.message
+    # a budget below what the configuration needs is the same error when the sampler is built
+    # (rbf checks it then: init x chains + steps x chains)
+    with pytest.raises(itscale.BudgetError, match="needs at least 90 NFE"):
+        itscale.Sampler("rbf", {"chains": 2, "init": 25}, {"steps": 20}, max_nfe=10)
+
+
+def test_closed_sampler_raises():
+    s = itscale.Sampler("best_of_n")
+    s.close()
+    for use in (lambda: s.config, lambda: s.method, s.cost, lambda: s.run(lin, score, dim=DIM)):
+        with pytest.raises(ValueError, match="closed"):
+            use()
+    with itscale.Sampler("none") as s2:
+        pass
+    with pytest.raises(ValueError, match="closed"):
+        s2.config
+
+
+def test_bad_seed_names_the_seed():
+    for seed in (-1, 2 ** 64, 1.5):
+        with pytest.raises(ValueError, match="seed"):
+            run(lin, seed=seed)
+
+
+def test_gradient_method_without_gradient_says_what_to_give():
+    with pytest.raises(itscale.UnsupportedError, match=r"Verifier\(fn, grad=\.\.\.\)"):
+        run(lin, sampler="local_search", max_nfe=60)
 
 
 def test_sampler_usable_after_errors():
@@ -176,8 +203,12 @@ def test_progress_callable_cancels():
 def test_exception_in_progress_callable():
     def progress(p):
         raise LookupError("progress broke")
-    with pytest.raises(LookupError, match="progress broke"):
+    with pytest.raises(LookupError, match="progress broke") as ei:
         run(lin, progress=progress)
+    # its own traceback, and a note from the library, as for a model's exception
+    tb = "".join(traceback.format_exception(ei.value))
+    assert "in progress" in tb and "raise LookupError" in tb
+    assert any("progress callable" in n for n in getattr(ei.value, "__notes__", []))
 
 
 def _rss_kib() -> int:
@@ -241,6 +272,11 @@ def test_progress_display(capsys):
     run(lin, progress=True)
     err = capsys.readouterr().err
     assert "itscale: NFE" in err and err.endswith("\n")
+    # every line is written over the last in full: the final one, with the cap and the best
+    # sample's score, is as long as the longest before it
+    lines = err.rstrip("\n").split("\r")[1:]
+    assert lines and len(lines[-1]) == max(len(x) for x in lines)
+    assert lines[-1].startswith("itscale: NFE ") and "/40 " in lines[-1] and " best " in lines[-1]
 
 
 def test_deadline_returns_best_so_far():
