@@ -11,3 +11,7 @@ target_compile_definitions(test_digits PRIVATE
 target_sources(test_digits PRIVATE ${PROJECT_SOURCE_DIR}/examples/itscale/task_digits.c)
 target_include_directories(test_digits PRIVATE ${PROJECT_SOURCE_DIR}/examples/itscale)
 target_compile_definitions(test_digits PRIVATE ITS_HAVE_TASK_DIGITS=1)
+# The task draws its pictures with the fashion library's PNG writer (libpng), as the CLI, which
+# builds both tasks, does; fashion.cmake makes that library when the examples are not built.
+target_link_libraries(test_digits PRIVATE its_fashion)
+target_compile_definitions(test_digits PRIVATE ITS_HAVE_TASK_FASHION=1)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "its_digits.h"
+#include "its_fashion.h" /* the PNG writer and reader the task's pictures use */
 #include "task.h"
 
 /* Class counts of the UCI optical digits test set (UCI / scikit-learn documentation). */
@@ -801,6 +802,24 @@ static void test_task(void **state)
     assert_int_equal(vt->measure(inst.state, sevens.x, 1, out, err, sizeof(err)), 0);
     assert_true(isnan(out[3]) && isnan(out[4]));
     assert_true(out[1] == 0.0 || out[1] == 1.0);
+    /* pictures: three sevens as a PNG grid, 8 x 8 pixels each drawn 7 x 7, dark ink on white */
+    assert_non_null(vt->write_png);
+    assert_int_equal(vt->write_png(inst.state, sevens.x, 3, 8, "test_digits_task/sevens.png", err,
+                                   sizeof(err)),
+                     0);
+    unsigned char *pix = NULL;
+    int w = 0, h = 0;
+    ITS_ASSERT_OK(its_fashion_read_png("test_digits_task/sevens.png", &pix, &w, &h, NULL, 0));
+    assert_int_equal(w, 3 * 56 + 4 * 2);
+    assert_int_equal(h, 56 + 2 * 2);
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 64; i++) {
+            int px = 2 + k * 58 + (i % 8) * 7 + 3, py = 2 + (i / 8) * 7 + 3;
+            assert_int_equal(pix[(size_t)py * (size_t)w + (size_t)px],
+                             255 - its_fashion_pixel_byte(sevens.x[(size_t)k * 64 + (size_t)i]));
+        }
+    free(pix);
+    remove("test_digits_task/sevens.png");
     vt->free(inst.state);
     vt->free(NULL);
     /* a damaged weight file stops create() with the file's name and the cause */

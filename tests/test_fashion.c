@@ -569,13 +569,19 @@ static void test_png_roundtrip(void **state)
     (void)state;
     const char *path = "test_fashion_grid.png";
     const size_t n = 5;
-    const int cols = 3, zoom = 2;
-    for (int invert = 0; invert <= 1; invert++) {
-        ITS_ASSERT_OK(its_fashion_write_png(path, g_test.x, n, cols, zoom, invert, NULL, 0));
+    const int cols = 3;
+    /* fashion's 28 x 28 images, and 8 x 8 ones (the digits task's) through the general writer */
+    for (int run = 0; run < 4; run++) {
+        const int invert = run & 1, side = run < 2 ? 28 : 8, zoom = run < 2 ? 2 : 7;
+        if (side == 28)
+            ITS_ASSERT_OK(its_fashion_write_png(path, g_test.x, n, cols, zoom, invert, NULL, 0));
+        else
+            ITS_ASSERT_OK(its_png_write_grid(path, g_test.x, n, side, cols, zoom, invert, NULL,
+                                             0));
         unsigned char *pix = NULL;
         int w = 0, h = 0;
         ITS_ASSERT_OK(its_fashion_read_png(path, &pix, &w, &h, NULL, 0));
-        const int cell = 28 * zoom, gut = 2;
+        const int cell = side * zoom, gut = 2;
         assert_int_equal(w, cols * cell + (cols + 1) * gut);
         assert_int_equal(h, 2 * cell + 3 * gut);
         /* every pixel: the image's byte inside a cell, white in gutters and empty cells */
@@ -586,14 +592,15 @@ static void test_png_roundtrip(void **state)
                 int want = 255;
                 size_t k = (size_t)cy * cols + (size_t)cx;
                 if (px >= gut && py >= gut && ox < cell && oy < cell && k < n) {
-                    float v = g_test.x[k * ITS_FASHION_DIM + (oy / zoom) * 28 + ox / zoom];
+                    float v = g_test.x[k * (size_t)(side * side) + (size_t)(oy / zoom) * side +
+                                       (size_t)(ox / zoom)];
                     want = its_fashion_pixel_byte(v);
                     if (invert)
                         want = 255 - want;
                 }
                 if (pix[(size_t)py * w + px] != want)
-                    fail_msg("invert %d pixel (%d, %d): %d, expected %d", invert, px, py,
-                             pix[(size_t)py * w + px], want);
+                    fail_msg("side %d invert %d pixel (%d, %d): %d, expected %d", side, invert, px,
+                             py, pix[(size_t)py * w + px], want);
             }
         free(pix);
     }

@@ -232,6 +232,10 @@ void its_fashion_bundle_free(its_fashion_bundle *b);
  * invert, else as in the data (light on black). Cells past n stay white. */
 its_status its_fashion_write_png(const char *path, const float *x, size_t n, int cols, int zoom,
                                  int invert, char *err, size_t errcap);
+/* The same for square images of any side (n x side^2 pixels scaled to [-1, 1]): the digits
+ * task's 8 x 8 images too. */
+its_status its_png_write_grid(const char *path, const float *x, size_t n, int side, int cols,
+                              int zoom, int invert, char *err, size_t errcap);
 /* Reads an 8-bit grey PNG (for tests): *pix (malloc'd) gets w x h bytes. */
 its_status its_fashion_read_png(const char *path, unsigned char **pix, int *w, int *h, char *err,
                                 size_t errcap);

@@ -39,10 +39,18 @@ static void png_on_warning(png_structp png, png_const_charp msg)
 its_status its_fashion_write_png(const char *path, const float *x, size_t n, int cols, int zoom,
                                  int invert, char *err, size_t errcap)
 {
-    if (!path || (!x && n) || n == 0 || cols < 1 || zoom < 1 || zoom > 16 || n > 100000)
+    return its_png_write_grid(path, x, n, ITS_FASHION_SIDE, cols, zoom, invert, err, errcap);
+}
+
+its_status its_png_write_grid(const char *path, const float *x, size_t n, int side, int cols,
+                              int zoom, int invert, char *err, size_t errcap)
+{
+    if (!path || (!x && n) || n == 0 || side < 1 || side > 4096 || cols < 1 || zoom < 1 ||
+        zoom > 16 || n > 100000)
         return its_fm_fail(err, errcap, ITS_ERR_INVALID,
-                           "png: needs a path, 1..100000 images, cols >= 1, zoom 1..16");
-    const size_t S = ITS_FASHION_SIDE, gut = 2, cell = S * (size_t)zoom;
+                           "png: needs a path, 1..100000 images of side 1..4096, cols >= 1, "
+                           "zoom 1..16");
+    const size_t S = (size_t)side, gut = 2, cell = S * (size_t)zoom;
     size_t c = (size_t)cols < n ? (size_t)cols : n, rows = (n + c - 1) / c;
     size_t W = c * cell + (c + 1) * gut, H = rows * cell + (rows + 1) * gut;
     if (W > 65535 || H > 65535)
@@ -60,7 +68,7 @@ its_status its_fashion_write_png(const char *path, const float *x, size_t n, int
         for (size_t py = 0; py < cell; py++)
             for (size_t px = 0; px < cell; px++) {
                 unsigned char v =
-                    its_fashion_pixel_byte(x[k * ITS_FASHION_DIM + (py / zoom) * S + px / zoom]);
+                    its_fashion_pixel_byte(x[k * S * S + (py / zoom) * S + px / zoom]);
                 pix[(oy + py) * W + ox + px] = invert ? (unsigned char)(255 - v) : v;
             }
     }

@@ -61,13 +61,15 @@ static const cli_cmd cli_cmds[] = {
      "  --seed S          the run's seed (default 0)\n"
      "  --json            the result as JSON, with the task's metrics\n"
      "  --out FILE        write there instead of stdout\n"
-     "  --png FILE        the returned samples (best first) as a PNG grid (image tasks)\n"},
+     "  --png FILE        the returned samples (best first) as a PNG grid (tasks digits,\n"
+     "                    fashion)\n"},
     {"bench", CLI_F_RUNS | CLI_F_SAMPLERS | CLI_F_SEEDS, 1, NULL, cli_cmd_bench,
      "usage: itscale bench [--task T] --samplers a,b,c --nfe 50,100,200,500 [--seeds K]\n"
      "                   [--seed S] [--set key=value]... [--config FILE] --out DIR\n"
      "Quality against compute: each sampler scaled to each NFE budget, K seeds per point;\n"
-     "writes DIR/curves.json, curves.csv and curves.svg and prints a table; for an image task\n"
-     "also DIR/grid-SAMPLER.png (a row per budget, a column per seed: each run's best sample).\n"
+     "writes DIR/curves.json, curves.csv and curves.svg and prints a table; for a task with\n"
+     "pictures (digits, fashion) also DIR/grid-SAMPLER.png (a row per budget, a column per\n"
+     "seed: each run's best sample).\n"
      "  --samplers a,b,c  the methods, comma-separated\n"
      "  --nfe N1,N2,...   increasing NFE budgets\n"
      "  --seeds K         seeds per point (default 8), seeds S .. S+K-1\n"

@@ -120,6 +120,22 @@ static int dt_measure(void *state, const float *samples, size_t n, double *out, 
     return 0;
 }
 
+#ifdef ITS_HAVE_TASK_FASHION
+#include "its_fashion.h" /* the PNG grid writer (libpng), built with the fashion task */
+
+/* Pictures as the fashion task draws them: dark ink on white, each pixel 7 x 7 (56-pixel
+ * cells, as fashion's 28 x 2). */
+static int dt_write_png(void *state, const float *samples, size_t n, int cols, const char *path,
+                        char *err, size_t errcap)
+{
+    (void)state;
+    return its_png_write_grid(path, samples, n, 8, cols, 7, 1, err, errcap) ==
+                   ITS_OK
+               ? 0
+               : -1;
+}
+#endif
+
 const its_task_vt its_task_digits = {
     .version = ITS_TASK_V1,
     .name = "digits",
@@ -131,4 +147,7 @@ const its_task_vt its_task_digits = {
     .create = dt_create,
     .measure = dt_measure,
     .free = dt_free,
+#ifdef ITS_HAVE_TASK_FASHION
+    .write_png = dt_write_png,
+#endif
 };
