@@ -701,6 +701,11 @@ static void test_hostile_bodies(void **state)
         {"{\"body: bytes after the JSON object (at offset 7\":\"\"}", 53,
          "\"body: bytes after the JSON object (at offset 7\": unknown key"},
         {"{\"a\\\"b\":1}", 10, "\"a\\\"b\": unknown key"},
+        /* \u0000 would cut the key it decodes into ("co"): refused with its offset; an escaped
+         * backslash before "u0000" is text, and the key is quoted whole */
+        {"{\"co\\u0000l\":1}", 15, "\\u0000 (NUL) in a string at offset 4"},
+        {"{\"task\":\"gmm\\u0000\"}", 20, "\\u0000 (NUL) in a string at offset 12"},
+        {"{\"co\\\\u0000l\":1}", 16, "\"co\\\\u0000l\": unknown key"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         http_resp r = http(s.port, "POST", "/v1/generate", bad[i].body, bad[i].len);

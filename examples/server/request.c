@@ -90,6 +90,20 @@ int its_srv_parse_generate(const its_sched *s, const char *body, size_t len, its
 {
     const char *end = NULL;
     char qbuf[64 * 4 + 3];
+    /* a \u0000 escape would cut the C string it decodes into (a key "co\u0000l" would read as
+     * "co"): refused before parsing, so no name is read other than as sent. An escape is a
+     * backslash preceded by an even number of backslashes. */
+    for (size_t i = 0; i + 6 <= len; i++)
+        if (body[i] == '\\' && body[i + 1] == 'u' && !memcmp(body + i + 2, "0000", 4)) {
+            size_t bs = 0;
+            while (bs < i && body[i - 1 - bs] == '\\')
+                bs++;
+            if (bs % 2 == 0) {
+                snprintf(err, errcap, "body: \\u0000 (NUL) in a string at offset %zu: no key "
+                                      "or value may hold it", i);
+                return 0;
+            }
+        }
     cJSON *o = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     int ok = 0;
     if (!o || !cJSON_IsObject(o)) {
