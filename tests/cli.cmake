@@ -77,6 +77,10 @@ if(ITS_BUILD_EXAMPLES)
     "bad_bench_nfe|bench --samplers none --nfe 100,50 --out ${TMP}/x"
     "bad_bench_sampler|bench --samplers none,nope --nfe 100 --out ${TMP}/x"
     "bench_out_unwritable|bench --samplers none --nfe 100 --out /proc"
+    "bench_sampler_twice|bench --samplers none,none --nfe 100 --out ${TMP}/x"
+    "bench_empty_nfe|bench --samplers none --nfe 50,,100 --out ${TMP}/x"
+    "samplers_other_set|samplers --set params.n=3"
+    "config_is_folder|run --config ${TMP} --sampler none"
     "bad_command|frobnicate")
   foreach(c ${ITS_CLI_BAD})
     string(REPLACE "|" ";" parts "${c}")
@@ -86,7 +90,19 @@ if(ITS_BUILD_EXAMPLES)
       "mkdir -p ${TMP}; if ${CLI} ${args} > /dev/null 2> ${TMP}/${name}.err; then echo 'exit 0 for: ${args}'; exit 1; fi; \
        test $(wc -l < ${TMP}/${name}.err) -eq 1 || { cat ${TMP}/${name}.err; exit 1; }")
   endforeach()
-  set_tests_properties(cli_run_nfe_scales cli_run_auto_nfe cli_bench_clamp_and_spent cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
+  # Keys of the command line's own "task" object are checked for duplicates as the library checks
+  # its own; a config without "sampler" names an unknown key first (a misspelt "sampler").
+  add_test(NAME cli_config_task_keys COMMAND sh -c
+    "mkdir -p ${TMP} && printf '%s' '{\"sampler\":\"none\",\"task\":{\"dim\":8,\"dim\":9}}' > ${TMP}/dup1.json && \
+     printf '%s' '{\"sampler\":\"none\",\"task\":{\"dim\":8},\"task\":{\"dim\":9}}' > ${TMP}/dup2.json && \
+     printf '%s' '{\"smpler\":\"none\"}' > ${TMP}/nos.json && \
+     ! ${CLI} run --config ${TMP}/dup1.json 2> ${TMP}/dup1.err > /dev/null && \
+     grep -q 'task.dim: duplicate key' ${TMP}/dup1.err && \
+     ! ${CLI} run --config ${TMP}/dup2.json 2> ${TMP}/dup2.err > /dev/null && \
+     grep -q 'task: duplicate key' ${TMP}/dup2.err && \
+     ! ${CLI} run --config ${TMP}/nos.json 2> ${TMP}/nos.err > /dev/null && \
+     grep -q 'smpler: unknown key' ${TMP}/nos.err")
+  set_tests_properties(cli_config_task_keys cli_run_nfe_scales cli_run_auto_nfe cli_bench_clamp_and_spent cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
 endif()
 
 # The README's parameter tables are the CLI's own output, so they cannot drift from the
@@ -134,6 +150,18 @@ function(its_cli_late_tests CLI TMP)
          --json > ${TMP}/one.json && grep -Eq '\"diversity\":[[:space:]]*null' ${TMP}/one.json && \
        grep -q '\"metrics_na\"' ${TMP}/one.json")
     set_tests_properties(cli_run_one_sample PROPERTIES LABELS unit)
+    # The digits task draws its samples as a PNG grid when the build has the PNG writer (the
+    # fashion library): 4 samples of 8 x 8 drawn 7 x 7 with 2-pixel gutters, 4 * 58 + 2 wide.
+    if(TARGET its_fashion)
+      add_test(NAME cli_run_digits_png COMMAND sh -c
+        "rm -rf ${TMP}/dp && mkdir -p ${TMP} && $<TARGET_FILE:itscale-digits-train> --out ${TMP}/dp \
+           --epochs 2 --hidden 16 --layers 1 > /dev/null 2>&1 && \
+         ${CLI} run --task digits --sampler best_of_n --set run.steps=5 --set run.top_k=4 \
+           --set task.weights=${TMP}/dp --png ${TMP}/dp/grid.png > /dev/null && \
+         test \"$(od -An -tx1 -N4 ${TMP}/dp/grid.png | tr -d ' \\n')\" = 89504e47 && \
+         test \"$(od -An -tx1 -j16 -N8 ${TMP}/dp/grid.png | tr -d ' \\n')\" = 000000ea0000003c")
+      set_tests_properties(cli_run_digits_png PROPERTIES LABELS unit)
+    endif()
     # A y label longer than the plot is high (digits: "held-out accuracy (evaluator argmax =
     # target)") goes on two lines; no rotated label keeps more than 36 characters on one line.
     add_test(NAME cli_plot_long_labels COMMAND sh -c

@@ -85,10 +85,18 @@ int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 /* Splits s in place at commas into at most max parts; returns how many. */
 size_t cli_split(char *s, char **parts, size_t max);
 
+/* 0 after a message naming opt when the comma-separated list s has an empty entry ("50,,100",
+ * a leading or trailing comma), else 1. */
+int cli_list_ok(const char *opt, const char *s);
+
 /* ---- messages and files (cli_io.c) --------------------------------------------------------- */
 
 /* One line on stderr, "itscale: ..." */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* msg without a leading "word: " that the caller's own prefix already says ("config: ..." after
+ * "config: "), so a message is not prefixed twice. */
+const char *cli_unprefix(const char *msg, const char *word);
 
 /* "itscale: warning: ..." on stderr, on a line of its own even while a progress bar is drawn. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

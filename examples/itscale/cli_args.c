@@ -45,6 +45,16 @@ size_t cli_split(char *s, char **parts, size_t max)
     return n;
 }
 
+int cli_list_ok(const char *opt, const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || s[0] == ',' || s[n - 1] == ',' || strstr(s, ",,")) {
+        cli_err("%s: an empty entry in \"%s\"", opt, s);
+        return 0;
+    }
+    return 1;
+}
+
 int cli_parse_args(int argc, char **argv, int first, const char *cmd, unsigned accepted,
                    cli_opts *o)
 {

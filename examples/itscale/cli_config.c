@@ -83,6 +83,18 @@ cJSON *cli_build_doc(const cli_opts *o, int with_nfe, cJSON **task_set)
                 cJSON_Delete(t);
                 goto fail;
             }
+            /* the library checks its own keys for duplicates; task is the command line's */
+            const char *dup = NULL;
+            for (const cJSON *a = t->child; a && !dup; a = a->next)
+                for (const cJSON *b = a->next; b && !dup; b = b->next)
+                    if (strcmp(a->string, b->string) == 0)
+                        dup = a->string;
+            if (dup || cJSON_GetObjectItemCaseSensitive(doc, "task")) {
+                cli_err("%s: task%s%s: duplicate key", o->config_file, dup ? "." : "",
+                        dup ? dup : "");
+                cJSON_Delete(t);
+                goto fail;
+            }
             cJSON_Delete(*task_set);
             *task_set = t;
         }
@@ -97,7 +109,7 @@ cJSON *cli_build_doc(const cli_opts *o, int with_nfe, cJSON **task_set)
     if (with_nfe && o->nfe) {
         uint64_t n;
         if (cli_parse_u64(o->nfe, CLI_MAX_JSON_INT, &n) != 0 || n == 0) {
-            cli_err("--nfe: expected a whole number >= 1, got \"%s\"", o->nfe);
+            cli_err("--nfe: expected a whole number in [1, 2^53], got \"%s\"", o->nfe);
             goto fail;
         }
         if (cli_doc_set(doc, "run.budget.max_nfe", cJSON_CreateNumber((double)n), "--nfe") != 0)
@@ -124,6 +136,13 @@ cJSON *cli_build_doc(const cli_opts *o, int with_nfe, cJSON **task_set)
         }
     }
     if (!cJSON_GetObjectItemCaseSensitive(doc, "sampler")) {
+        /* an unknown key first: a misspelt "sampler" is the likelier cause */
+        for (const cJSON *it = doc->child; it; it = it->next)
+            if (strcmp(it->string, "params") != 0 && strcmp(it->string, "run") != 0) {
+                cli_err("config: %s: unknown key (expected one of sampler, params, run, task)",
+                        it->string);
+                goto fail;
+            }
         cli_err("no sampler: give --sampler NAME or \"sampler\" in the config file");
         goto fail;
     }
@@ -168,7 +187,7 @@ static its_sampler *cli_sampler_make(its_ctx *ctx, const cJSON *doc, int quiet)
     cJSON_free(txt);
     if (st != ITS_OK) {
         if (!quiet)
-            cli_err("config: %s", its_ctx_errmsg(ctx));
+            cli_err("config: %s", cli_unprefix(its_ctx_errmsg(ctx), "config"));
         return NULL;
     }
     return s;

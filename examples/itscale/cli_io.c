@@ -52,8 +52,21 @@ int cli_check_writable(const char *dir)
     return 0;
 }
 
+const char *cli_unprefix(const char *msg, const char *word)
+{
+    size_t n = strlen(word);
+    if (strncmp(msg, word, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
+}
+
 char *cli_read_file(const char *path, size_t *len)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_err("%s: is a directory, not a file", path);
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         cli_err("%s: %s", path, strerror(errno));

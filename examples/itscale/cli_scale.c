@@ -82,7 +82,11 @@ int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe, cl
     if (cli_size_param(m, &info) >= 0)
         v = cJSON_GetObjectItemCaseSensitive(params, info.name);
     if (!cJSON_IsNumber(v)) {
-        snprintf(out->what, sizeof(out->what), "only the cap is set (%s)", its_method_scale_rule(m));
+        const char *rule = its_method_scale_rule(m);
+        if (strstr(rule, "only the cap is set")) /* the rule says it already */
+            snprintf(out->what, sizeof(out->what), "%s", rule);
+        else
+            snprintf(out->what, sizeof(out->what), "only the cap is set (%s)", rule);
         cJSON_Delete(eff);
         return 0;
     }

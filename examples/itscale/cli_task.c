@@ -92,7 +92,7 @@ int cli_task_create(its_ctx *ctx, const its_task_vt *vt, const cJSON *set, cli_t
     }
     char err[256] = "";
     if (vt->create(ctx, t->vals, &t->inst, err, sizeof(err)) != 0) {
-        cli_err("task %s: %s", vt->name, err[0] ? err : "could not be created");
+        cli_err("task %s: %s", vt->name, err[0] ? cli_unprefix(err, vt->name) : "could not be created");
         goto fail;
     }
     t->live = 1;
@@ -144,7 +144,7 @@ int cli_write_png(cli_task *t, const its_result *r, const char *path)
     int rc = t->vt->write_png(t->inst.state, x, n, n < 8 ? (int)n : 8, path, err, sizeof(err));
     free(x);
     if (rc != 0) {
-        cli_err("--png: %s", err[0] ? err : path);
+        cli_err("--png: %s", err[0] ? cli_unprefix(err, "png") : path);
         return -1;
     }
     return 0;

@@ -39,9 +39,9 @@ static void cli_print_table(const cli_opts *o, char *const *names, size_t ns, co
 {
     size_t np = o->task->n_metrics > 0 ? 2 : 1;
     for (size_t p = 0; p < np; p++) {
-        printf("\n%s (mean ± standard error over %llu seeds)\n%-18s",
+        printf("\n%s (mean ± standard error over %llu seed%s)\n%-18s",
                p == 0 ? "verifier score" : o->task->metrics[0].name,
-               (unsigned long long)o->seeds, "sampler \\ NFE");
+               (unsigned long long)o->seeds, o->seeds == 1 ? "" : "s", "sampler \\ NFE");
         for (size_t j = 0; j < nn; j++)
             printf(" %16.0f", xs[j]);
         printf("\n");
@@ -80,6 +80,8 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
         cli_err("--samplers or --nfe: list too long");
         return 2;
     }
+    if (!cli_list_ok("--samplers", o->samplers) || !cli_list_ok("--nfe", o->nfe))
+        return 2;
     snprintf(sbuf, sizeof(sbuf), "%s", o->samplers);
     snprintf(nbuf, sizeof(nbuf), "%s", o->nfe);
     char *names[MAXL], *nfes[MAXL];
@@ -96,12 +98,17 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
                     names[i]);
             return 2;
         }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(names[j], names[i]) == 0) {
+                cli_err("--samplers: \"%s\" given twice", names[i]);
+                return 2;
+            }
     }
     for (size_t i = 0; i < nn; i++) {
         uint64_t v;
         if (cli_parse_u64(nfes[i], CLI_MAX_JSON_INT, &v) != 0 || v == 0 ||
             (i && (double)v <= xs[i - 1])) {
-            cli_err("--nfe: expected increasing whole numbers >= 1, got \"%s\"", nfes[i]);
+            cli_err("--nfe: expected increasing whole numbers in [1, 2^53], got \"%s\"", nfes[i]);
             return 2;
         }
         xs[i] = (double)v;
@@ -369,8 +376,8 @@ int cli_cmd_bench(its_ctx *ctx, const cli_opts *o)
     char title[160], sub[200];
     snprintf(title, sizeof(title), "itscale: quality vs compute on task %s", o->task->name);
     snprintf(sub, sizeof(sub),
-             "mean \xc2\xb1 standard error over %zu seeds at the mean NFE spent; ticks at the "
-             "budgets", K);
+             "mean \xc2\xb1 standard error over %zu seed%s at the mean NFE spent; ticks at the "
+             "budgets", K, K == 1 ? "" : "s");
     cli_plot plot = {title, sub, np, ns, nn, pname, plabel, (const char *const *)names, xs, px,
                      pm, ps};
     snprintf(path, sizeof(path), "%s/curves.svg", o->out);

@@ -131,6 +131,11 @@ const char *cli_minimum_steps(const cli_opts *o, char *buf, size_t cap)
 
 int cli_cmd_samplers(const cli_opts *o)
 {
+    for (size_t i = 0; i < o->n_sets; i++)
+        if (strncmp(o->sets[i], "run.steps=", 10) != 0) {
+            cli_err("--set: samplers reads only run.steps=T, got \"%s\"", o->sets[i]);
+            return 2;
+        }
     if (o->markdown)
         return cli_cmd_docs(o);
     char steps[32];
@@ -142,6 +147,17 @@ int cli_cmd_samplers(const cli_opts *o)
     if (!doc)
         return 1;
     const cJSON *meth;
+    int w = 14; /* the longest parameter name, for the columns */
+    cJSON_ArrayForEach(meth, cJSON_GetObjectItemCaseSensitive(doc, "methods"))
+    {
+        const cJSON *p;
+        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(meth, "params"))
+        {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+            if (cJSON_IsString(name) && (int)strlen(name->valuestring) > w)
+                w = (int)strlen(name->valuestring);
+        }
+    }
     cJSON_ArrayForEach(meth, cJSON_GetObjectItemCaseSensitive(doc, "methods"))
     {
         const cJSON *sum = cJSON_GetObjectItemCaseSensitive(meth, "summary");
@@ -153,7 +169,7 @@ int cli_cmd_samplers(const cli_opts *o)
             cli_param_text(p, def, sizeof(def), range, sizeof(range));
             const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
             const cJSON *d = cJSON_GetObjectItemCaseSensitive(p, "doc");
-            printf("    %-14s %-12s %-28s %s\n", name->valuestring, def, range,
+            printf("    %-*s %-12s %-28s %s\n", w, name->valuestring, def, range,
                    cJSON_IsString(d) ? d->valuestring : "");
         }
         const cJSON *rule = cJSON_GetObjectItemCaseSensitive(meth, "scale_rule");
@@ -162,12 +178,16 @@ int cli_cmd_samplers(const cli_opts *o)
         unsigned long long mn, pl;
         if (its_method_parse(meth->string, &m) == ITS_OK &&
             cli_method_minimum(m, steps, &mn, &pl) == 0) {
-            printf("    at %s steps: needs at least %llu NFE", steps, mn);
+            printf("    at %s steps with its defaults: needs at least %llu NFE", steps, mn);
             if (pl)
-                printf(", spends at most %llu with its defaults", pl);
+                printf(", spends at most %llu", pl);
             printf("\n");
         }
     }
+    printf("%-18s %s\n", "auto",
+           "one of the methods above, sized to the budget, chosen by a policy (params.policy, "
+           "as itscale tune writes it) or by pilot runs (params.pilot_share); see README, "
+           "\"Choosing the method for a budget\"");
     printf("\nrun parameters (\"run\": {...}, e.g. --set run.steps=10):\n");
     const cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "run"))

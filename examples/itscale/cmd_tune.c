@@ -168,13 +168,15 @@ int cli_cmd_tune(its_ctx *ctx, const cli_opts *o)
         cli_err("--nfe: list too long");
         return 2;
     }
+    if (!cli_list_ok("--nfe", o->nfe) || (o->samplers && !cli_list_ok("--samplers", o->samplers)))
+        return 2;
     snprintf(nbuf, sizeof(nbuf), "%s", o->nfe);
     size_t nb = cli_split(nbuf, nfes, TUNE_MAX_BUDGETS);
     uint64_t budgets[TUNE_MAX_BUDGETS];
     for (size_t i = 0; i < nb; i++)
         if (cli_parse_u64(nfes[i], 9007199254740992ull, &budgets[i]) != 0 || budgets[i] == 0 ||
             (i && budgets[i] <= budgets[i - 1])) {
-            cli_err("--nfe: expected increasing whole numbers >= 1, got \"%s\"", nfes[i]);
+            cli_err("--nfe: expected increasing whole numbers in [1, 2^53], got \"%s\"", nfes[i]);
             return 2;
         }
     if (nb == 0) {
