@@ -118,6 +118,11 @@ static int known_message(const char *e)
     /* These prefixes are the server's own: a client's key in a message is quoted. */
     if (!strncmp(e, "body: bytes after the JSON object (at offset ", 44) && e[strlen(e) - 1] == ')')
         return 1;
+    const char *nul = "body: \\u0000 (NUL) in a string at offset ";
+    const char *nul_tail = ": no key or value may hold it";
+    if (!strncmp(e, nul, strlen(nul)) && strlen(e) > strlen(nul) + strlen(nul_tail) &&
+        !strcmp(e + strlen(e) - strlen(nul_tail), nul_tail))
+        return 1;
     int quoted = !strncmp(e, "task: unknown task \"", 20) ||
                  !strncmp(e, "profile: unknown profile \"", 26);
     if (quoted && e[strlen(e) - 1] == '"')
