@@ -229,7 +229,8 @@ ITS_API void its_ctx_params_init(its_ctx_params *p);
 ITS_API its_status its_ctx_create(const its_ctx_params *p, its_ctx **out);
 ITS_API void its_ctx_free(its_ctx *ctx);
 /* The last error's message with detail ("" after success); owned by ctx, valid until the next
- * call on ctx. NULL ctx gives a static string. */
+ * call on ctx. NULL ctx: why the last its_ctx_create on this thread failed (also sent to
+ * params.log at ITS_LOG_ERROR), else "no context". */
 ITS_API const char *its_ctx_errmsg(const its_ctx *ctx);
 ITS_API its_status its_ctx_errcode(const its_ctx *ctx);
 /* Memory from the context's allocator (for strings the library returns); NULL-safe free. */
@@ -545,7 +546,11 @@ typedef struct its_result its_result;
 
 /* Creates a sampler for method m. method_params points to the method's params struct (NULL =
  * defaults), run to run parameters (NULL = defaults); both are copied. Values are validated
- * here: ITS_ERR_INVALID names the field. The sampler keeps ctx (which must outlive it). */
+ * here: ITS_ERR_INVALID names the field; ITS_ERR_UNSUPPORTED for a combination the method
+ * does not take (rbf under ODE dynamics); ITS_ERR_BUDGET where the method checks its budget
+ * when built (rbf: chains x (init + steps)). Other methods report a budget below one
+ * trajectory from its_generate (its_sampler_cost gives the minimum beforehand). The sampler
+ * keeps ctx (which must outlive it). */
 ITS_API its_status its_sampler_create(its_ctx *ctx, its_method m, const void *method_params,
                                       const its_run_params *run, its_sampler **out);
 ITS_API void its_sampler_free(its_sampler *s);
@@ -554,7 +559,12 @@ ITS_API its_method its_sampler_method(const its_sampler *s);
 /* Runs the method once. The model is required; the verifier is required by every method but
  * `none` (which scores its output when one is given). Noise is a pure function of seed, so a run
  * is bit-identical for any max_batch. On ITS_OK or ITS_CANCELLED *out is a new result the caller
- * frees with its_result_free; on an error *out is NULL and its_ctx_errmsg says why. */
+ * frees with its_result_free; on an error *out is NULL and its_ctx_errmsg says why.
+ * A run stopped early returns what it has scored. Cancelled (flag or progress callback), that
+ * is ITS_CANCELLED with a result of the best so far, which has no sample (count 0) when
+ * nothing was scored yet. Stopped by the deadline or max_verifier_rows before anything was
+ * scored, it is ITS_ERR_BUDGET with the stop named in the message ("the run stopped
+ * (deadline) before any sample was scored"), as a budget too small for one output is. */
 ITS_API its_status its_generate(its_sampler *s, const its_model *m, const its_verifier *v,
                                 uint64_t seed, its_result **out);
 
@@ -591,8 +601,8 @@ ITS_API its_status its_generate_opts(its_sampler *s, const its_model *m, const i
                                      its_result **out);
 
 /* Builds a sampler from a JSON document (see README, "Configuration"). ITS_ERR_CONFIG names the
- * JSON path of the first problem; ITS_ERR_BUDGET: run.budget.max_nfe is below what the method
- * needs (the message says how much). */
+ * JSON path of the first problem; ITS_ERR_BUDGET where its_sampler_create would give it (a
+ * budget the method checks when built is below what it needs; the message says how much). */
 ITS_API its_status its_sampler_from_json(its_ctx *ctx, const char *json, size_t len,
                                          its_sampler **out);
 /* The full effective configuration (defaults filled in) as JSON; owned by s, valid until the next
@@ -714,7 +724,8 @@ typedef struct its_usage {
 /* The anytime trace: each point is the score of what the run would return had it stopped at
  * that NFE (the best output once there is one, before that the best look-ahead candidate), so
  * the last point equals its_result_score(r, 0). It may fall when the first outputs replace
- * look-ahead candidates. */
+ * look-ahead candidates. A score of -inf is not a point: a run whose every score is -inf has an
+ * empty trace. */
 typedef struct its_trace_point {
     uint64_t nfe;       /* NFE spent when the returned score changed to `best` */
     double best;        /* score of the sample the run would return from here on */
@@ -727,6 +738,10 @@ typedef struct its_step_usage {
     int64_t used;       /* NFE spent in this step */
 } its_step_usage;
 
+/* The readers take NULL: counts, seeds, NFE and usage 0, samples NULL, scores NaN,
+ * its_result_trace and its_result_steps 0 with *pts / *steps NULL, its_result_status
+ * ITS_ERR_INVALID, its_result_method ITS_METHOD_COUNT_ and its_result_stop ITS_STOP_COMPLETED
+ * (check the result first: that value is not a stop reason then). */
 ITS_API void its_result_free(its_result *r);
 ITS_API size_t its_result_count(const its_result *r);         /* <= top_k */
 ITS_API size_t its_result_dim(const its_result *r);

@@ -100,6 +100,14 @@ static int contains(const char *hay, const char *needle)
 
 /* ------------------------------------------------------------------------------------------ */
 
+static int log_calls;
+static void count_log(void *user, its_log_level level, const char *msg)
+{
+    (void)user;
+    (void)msg;
+    log_calls += level == ITS_LOG_ERROR;
+}
+
 static void test_ctx_create(void **state)
 {
     (void)state;
@@ -116,25 +124,39 @@ static void test_ctx_create(void **state)
     p.version = 99;
     assert_int_equal(its_ctx_create(&p, &ctx), ITS_ERR_INVALID);
     assert_null(ctx);
+    /* with no context to hold it, the reason is its_ctx_errmsg(NULL) (this thread's last failed
+     * create) and goes to the host's log */
+    assert_non_null(strstr(its_ctx_errmsg(NULL), "its_ctx_params_init"));
     its_ctx_params_init(&p);
     p.n_threads = -3;
+    log_calls = 0;
+    p.log = count_log;
     assert_int_equal(its_ctx_create(&p, &ctx), ITS_ERR_INVALID);
+    assert_non_null(strstr(its_ctx_errmsg(NULL), "n_threads: expected 0 .. 1024"));
+    assert_int_equal(log_calls, 1);
     its_ctx_params_init(&p);
     p.log_level = (its_log_level)42;
     assert_int_equal(its_ctx_create(&p, &ctx), ITS_ERR_INVALID);
+    assert_non_null(strstr(its_ctx_errmsg(NULL), "log_level"));
     its_test_alloc a = {0};
     its_test_ctx_params(&a, &p);
     p.allocator.free = NULL; /* alloc without free */
     assert_int_equal(its_ctx_create(&p, &ctx), ITS_ERR_INVALID);
+    assert_non_null(strstr(its_ctx_errmsg(NULL), "allocator"));
     its_backend_i be = *its_backend_cpu();
     be.version = 0;
     its_ctx_params_init(&p);
     p.backend = &be;
     assert_int_equal(its_ctx_create(&p, &ctx), ITS_ERR_INVALID);
+    assert_non_null(strstr(its_ctx_errmsg(NULL), "backend"));
     be = *its_backend_cpu();
     be.lincomb = NULL;
     assert_int_equal(its_ctx_create(&p, &ctx), ITS_ERR_INVALID);
     assert_null(ctx);
+    /* a create that succeeds clears the reason */
+    ITS_ASSERT_OK(its_ctx_create(NULL, &ctx));
+    assert_string_equal(its_ctx_errmsg(NULL), "no context");
+    its_ctx_free(ctx);
     /* the counting allocator: create and free leave nothing behind */
     its_test_ctx_params(&a, &p);
     ITS_ASSERT_OK(its_ctx_create(&p, &ctx));

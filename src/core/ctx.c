@@ -41,26 +41,44 @@ void its_ctx_params_init(its_ctx_params *p)
     p->n_threads = 1;
 }
 
+/* Why the last its_ctx_create on this thread failed (no context holds it): its_ctx_errmsg(NULL). */
+static _Thread_local char its_noctx_msg[160];
+
+/* A failed context creation: the reason for its_ctx_errmsg(NULL) and the host's log, if any. */
+static its_status its_ctx_fail(const its_ctx_params *p, its_status st, const char *msg)
+{
+    snprintf(its_noctx_msg, sizeof(its_noctx_msg), "its_ctx_create: %s", msg);
+    if (p && p->log && (unsigned)p->log_level < ITS_LOG_COUNT_) /* ERROR passes every level */
+        p->log(p->log_user, ITS_LOG_ERROR, its_noctx_msg);
+    return st;
+}
+
 its_status its_ctx_init(const its_ctx_params *p, const its_backend_i *be, int cpu,
                         its_ctx **out)
 {
     its_ctx_params def;
+    its_noctx_msg[0] = '\0';
     if (!out)
-        return ITS_ERR_INVALID;
+        return its_ctx_fail(p, ITS_ERR_INVALID, "out is NULL");
     *out = NULL;
     if (!p) {
         its_ctx_params_init(&def);
         p = &def;
     }
     if (p->version != ITS_CTX_PARAMS_V1)
-        return ITS_ERR_INVALID;
+        return its_ctx_fail(NULL, ITS_ERR_INVALID,
+                            "params.version is not ITS_CTX_PARAMS_V1 (call its_ctx_params_init)");
     if ((p->allocator.alloc == NULL) != (p->allocator.free == NULL))
-        return ITS_ERR_INVALID;
-    if (p->n_threads < 0 || p->n_threads > 1024 || (unsigned)p->log_level >= ITS_LOG_COUNT_)
-        return ITS_ERR_INVALID;
+        return its_ctx_fail(p, ITS_ERR_INVALID, "allocator: set both alloc and free, or neither");
+    if (p->n_threads < 0 || p->n_threads > 1024)
+        return its_ctx_fail(p, ITS_ERR_INVALID, "n_threads: expected 0 .. 1024");
+    if ((unsigned)p->log_level >= ITS_LOG_COUNT_)
+        return its_ctx_fail(NULL, ITS_ERR_INVALID, "log_level: not an its_log_level");
     if (!be || be->version != ITS_BACKEND_V1 || !be->copy || !be->lincomb || !be->lincomb_randn ||
         !be->dot || ((be->alloc == NULL) != (be->free == NULL)))
-        return ITS_ERR_INVALID;
+        return its_ctx_fail(p, ITS_ERR_INVALID,
+                            "backend: wrong version, a required function missing, or only one "
+                            "of alloc and free");
 
     its_allocator a = p->allocator;
     if (!a.alloc) {
@@ -70,7 +88,7 @@ its_status its_ctx_init(const its_ctx_params *p, const its_backend_i *be, int cp
     }
     its_ctx *ctx = a.alloc(a.opaque, sizeof(*ctx), ITS_ALIGN);
     if (!ctx)
-        return ITS_ERR_NOMEM;
+        return its_ctx_fail(p, ITS_ERR_NOMEM, "out of memory for the context");
     memset(ctx, 0, sizeof(*ctx));
     ctx->alloc = a;
     ctx->log = p->log;
@@ -85,8 +103,11 @@ its_status its_ctx_init(const its_ctx_params *p, const its_backend_i *be, int cp
     if (ctx->n_threads > 1 && cpu) {
         its_status st = its_tpool_create(ctx, ctx->n_threads - 1, -1, &ctx->pool);
         if (st != ITS_OK) {
+            char why[128];
+            snprintf(why, sizeof(why), "%.120s", ctx->errmsg[0] ? ctx->errmsg
+                                                            : "cannot start the worker threads");
             a.free(a.opaque, ctx);
-            return st;
+            return its_ctx_fail(p, st, why);
         }
     }
     *out = ctx;
@@ -105,7 +126,9 @@ void its_ctx_free(its_ctx *ctx)
 
 const char *its_ctx_errmsg(const its_ctx *ctx)
 {
-    return ctx ? ctx->errmsg : "no context";
+    if (ctx)
+        return ctx->errmsg;
+    return its_noctx_msg[0] ? its_noctx_msg : "no context";
 }
 
 its_status its_ctx_errcode(const its_ctx *ctx)
