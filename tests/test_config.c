@@ -194,6 +194,10 @@ static void test_bad_configs(void **state)
         {"01", "leading zero at offset 0"},
         /* inside a string the digits are text: the key check answers, not the number scan */
         {"{\"sampler\":\"none\",\"01\":1}", "01: unknown key"},
+        /* the escape \u0000 would cut the string it decodes into ("none"); an escaped backslash
+         * before u0000 is text */
+        {"{\"sampler\":\"none\\u0000zz\"}", "\\u0000 (NUL) in a string at offset 16"},
+        {"{\"sampler\":\"none\\\\u0000zz\"}", "sampler: expected one of"},
     };
     char deep[200];
     size_t o = 0;

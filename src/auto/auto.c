@@ -320,7 +320,15 @@ its_status its_sampler_from_json(its_ctx *ctx, const char *json, size_t len, its
     its_status st;
     if (auto_from_json(ctx, json, len, out, &st))
         return st;
-    return its_cfg_sampler_from_json(ctx, json, len, out);
+    st = its_cfg_sampler_from_json(ctx, json, len, out);
+    /* "auto" is read here, above the parser that lists the methods: its message offers it */
+    const char *m = its_ctx_errmsg(ctx), *got = strstr(m, ", got ");
+    if (st == ITS_ERR_CONFIG && strncmp(m, "sampler: expected one of ", 25) == 0 && got) {
+        char msg[ITS_ERRMSG_CAP];
+        snprintf(msg, sizeof(msg), "%.*s, or \"auto\"%s", (int)(got - m), m, got);
+        its_error(ctx, ITS_ERR_CONFIG, "%s", msg);
+    }
+    return st;
 }
 
 static char *auto_to_json(its_sampler *s)

@@ -448,9 +448,6 @@ its_status its_cfg_parse(its_ctx *ctx, const char *json, size_t len, const its_m
         char expect[512];
         its_enum_expect(cfg_method_name, ITS_METHOD_COUNT_, expect,
                       sizeof(expect));
-        /* "auto" (a policy over these) is read one layer up, by its_sampler_from_json */
-        size_t el = strlen(expect);
-        snprintf(expect + el, sizeof(expect) - el, ", or \"auto\" with a policy");
         st = cfg_bad(ctx, "sampler", expect, sampler);
         goto done;
     }

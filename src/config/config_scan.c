@@ -91,6 +91,10 @@ its_status its_cfg_scan(its_ctx *ctx, const char *json, size_t len, int *open)
             return its_error(ctx, ITS_ERR_CONFIG,
                              "config: invalid UTF-8 at offset %zu (expected UTF-8 text)", i);
         if (in_str) {
+            if (c == '\\' && i + 5 < len && !memcmp(p + i + 1, "u0000", 5))
+                return its_error(ctx, ITS_ERR_CONFIG,
+                                 "config: \\u0000 (NUL) in a string at offset %zu: no name or "
+                                 "key may hold it", i);
             if (c == '\\' && i + 1 < len && p[i + 1] < 0x80 && p[i + 1] != 0)
                 n = 2; /* skip the escaped (ASCII) character */
             else if (c == '"')

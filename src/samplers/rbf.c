@@ -87,11 +87,11 @@ static its_status rbf_check(its_ctx *ctx, const void *params, const its_run_para
     if (max_nfe < I * B + T * B)
         return its_error(ctx, ITS_ERR_BUDGET,
                          "rbf needs at least %llu NFE (init %llu x chains %llu, then 1 per step and "
-                         "chain for %llu steps), but the budget is %llu%s",
+                         "chain for %llu steps), but %s is %llu",
                          (unsigned long long)(I * B + T * B), (unsigned long long)I,
                          (unsigned long long)B, (unsigned long long)T,
-                         (unsigned long long)max_nfe,
-                         run->max_nfe ? "" : " (run.budget.max_nfe is 0: params.nfe)");
+                         run->max_nfe ? "budget.max_nfe" : "params.nfe (budget.max_nfe is 0)",
+                         (unsigned long long)max_nfe);
     return ITS_OK;
 }
 
