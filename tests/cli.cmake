@@ -101,7 +101,12 @@ if(ITS_BUILD_EXAMPLES)
      ! ${CLI} run --config ${TMP}/dup2.json 2> ${TMP}/dup2.err > /dev/null && \
      grep -q 'task: duplicate key' ${TMP}/dup2.err && \
      ! ${CLI} run --config ${TMP}/nos.json 2> ${TMP}/nos.err > /dev/null && \
-     grep -q 'smpler: unknown key' ${TMP}/nos.err")
+     grep -q 'smpler: unknown key' ${TMP}/nos.err && \
+     printf '%s' '{\"sampler\":\"none\",\"task\":{\"dim\\u0000zz\":3}}' > ${TMP}/nul.json && \
+     ! ${CLI} run --config ${TMP}/nul.json 2> ${TMP}/nul.err > /dev/null && \
+     grep -q 'NUL (raw or .u0000) at byte 30' ${TMP}/nul.err && \
+     ! ${CLI} run --config ${TMP} --sampler none 2> ${TMP}/dir.err > /dev/null && \
+     grep -q 'is a directory' ${TMP}/dir.err")
   set_tests_properties(cli_config_task_keys cli_run_nfe_scales cli_run_auto_nfe cli_bench_clamp_and_spent cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
 endif()
 

@@ -706,6 +706,8 @@ static void test_hostile_bodies(void **state)
         {"{\"co\\u0000l\":1}", 15, "\\u0000 (NUL) in a string at offset 4"},
         {"{\"task\":\"gmm\\u0000\"}", 20, "\\u0000 (NUL) in a string at offset 12"},
         {"{\"co\\\\u0000l\":1}", 16, "\"co\\\\u0000l\": unknown key"},
+        {"{\"co\0l\":1}", 10, "body: NUL byte in a string at offset 4"},
+        {"{\"task\":\"gmm\0x\"}", 16, "body: NUL byte in a string at offset 12"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         http_resp r = http(s.port, "POST", "/v1/generate", bad[i].body, bad[i].len);

@@ -52,6 +52,28 @@ static cJSON *cli_set_value(const char *v)
     return cJSON_CreateString(v);
 }
 
+/* The offset of a NUL, raw or as the escape \u0000, in the text of a config file, or -1: cJSON
+ * would cut a key or value there (the library refuses both in what it reads; the task object
+ * is read here). */
+static long cli_nul_at(const char *t, size_t len)
+{
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (t[i] == 0)
+            return (long)i;
+        if (!in_str) {
+            in_str = t[i] == '"';
+        } else if (t[i] == '"') {
+            in_str = 0;
+        } else if (t[i] == '\\') {
+            if (i + 5 < len && memcmp(t + i + 1, "u0000", 5) == 0)
+                return (long)i;
+            i++; /* the escaped character */
+        }
+    }
+    return -1;
+}
+
 /* The configuration from --config, --sampler, --nfe and --set; task settings split off into
  * *task_set. Returns NULL after printing the reason. */
 cJSON *cli_build_doc(const cli_opts *o, int with_nfe, cJSON **task_set)
@@ -63,6 +85,13 @@ cJSON *cli_build_doc(const cli_opts *o, int with_nfe, cJSON **task_set)
         char *txt = cli_read_file(o->config_file, &len);
         if (!txt)
             goto fail;
+        long nul = cli_nul_at(txt, len);
+        if (nul >= 0) {
+            cli_err("%s: a NUL (raw or \\u0000) at byte %ld: no key or value may hold it",
+                    o->config_file, nul);
+            free(txt);
+            goto fail;
+        }
         const char *end = NULL;
         doc = cJSON_ParseWithLengthOpts(txt, len, &end, 0);
         int trailing = 0;

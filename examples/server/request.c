@@ -115,6 +115,13 @@ int its_srv_parse_generate(const its_sched *s, const char *body, size_t len, its
             snprintf(err, errcap, "body: bytes after the JSON object (at offset %zu)", at);
             goto done;
         }
+    /* a raw NUL inside a string would cut it as the escape would */
+    const char *nul = memchr(body, 0, (size_t)(end - body));
+    if (nul) {
+        snprintf(err, errcap, "body: NUL byte in a string at offset %zu: no key or value may "
+                              "hold it", (size_t)(nul - body));
+        goto done;
+    }
     its_sched_req_init(r);
     r->task = 0;
     for (const cJSON *k = o->child; k; k = k->next) {
