@@ -110,8 +110,9 @@ def _framework(fn: Any, framework: Optional[str]) -> str:
 
 
 def _module_param(fn: Any):
-    """The first parameter of an ``nn.Module``, or of the module a bound method belongs to
-    (``clf.log_prob``): its device and dtype are the callable's. None otherwise."""
+    """The first floating-point parameter of an ``nn.Module``, or of the module a bound method
+    belongs to (``clf.log_prob``), else its first parameter: its device and dtype are the
+    callable's. None for other callables."""
     t = sys.modules.get("torch")  # an nn.Module means torch is imported already
     if t is None:
         return None
@@ -119,7 +120,12 @@ def _module_param(fn: Any):
         fn = getattr(fn, "__self__", None)
         if not isinstance(fn, t.nn.Module):
             return None
-    return next(iter(fn.parameters()), None)
+    first = None
+    for p in fn.parameters():
+        if p.dtype.is_floating_point:
+            return p
+        first = first if first is not None else p
+    return first
 
 
 def _module_device(fn: Any):
@@ -128,7 +134,8 @@ def _module_device(fn: Any):
 
 
 def _module_dtype(fn: Any):
-    """The floating dtype of a module's first parameter (e.g. after ``.double()``), else None."""
+    """The dtype of a module's first floating-point parameter (e.g. after ``.double()``), else
+    None."""
     p = _module_param(fn)
     return p.dtype if p is not None and p.dtype.is_floating_point else None
 

@@ -115,7 +115,8 @@ class Result:
         usage: the cost (:class:`Usage`).
         trace: the anytime trace, ``(nfe, best score so far)`` in increasing NFE.
         steps: per-step budget use (:class:`StepUsage`), empty where the method keeps none.
-        stop: why the run ended: ``completed``, ``nfe_cap``, ``deadline`` or ``cancelled``.
+        stop: why the run ended: ``completed``, ``nfe_cap``, ``verifier_cap``, ``deadline`` or
+            ``cancelled``.
         status: the library's status name (``ITS_OK`` or ``ITS_CANCELLED``).
         seed: the seed.
         config: the configuration the run was given, defaults filled in (the schema of the
@@ -403,7 +404,8 @@ class Sampler:
                 exception as ``result``.
         """
         self._open()
-        if not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2 ** 64:
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or \
+                not 0 <= int(seed) < 2 ** 64:
             raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
         m, v = _adapt(model, verifier, model_kw)
         ctl = _RunControl(progress is True, progress if callable(progress) else None)
@@ -444,8 +446,9 @@ class Sampler:
                 if err is None and st == ITS_ERR_UNSUPPORTED and \
                         "needs a verifier gradient" in lib_err.message:
                     lib_err = type(lib_err)(st, lib_err.status_name, lib_err.message +
-                                            "; give Verifier(fn, grad=...) or a torch verifier "
-                                            "(its gradient is then taken by autograd)")
+                                            "; give Verifier(fn, grad=...), or a torch verifier "
+                                            "with autograd on (its gradient is then taken by "
+                                            "autograd)")
                 if ctl.interrupted and err is None:
                     raise KeyboardInterrupt
                 if err is None:

@@ -127,7 +127,7 @@ def test_closed_sampler_raises():
 
 
 def test_bad_seed_names_the_seed():
-    for seed in (-1, 2 ** 64, 1.5):
+    for seed in (-1, 2 ** 64, 1.5, True):
         with pytest.raises(ValueError, match="seed"):
             run(lin, seed=seed)
 
