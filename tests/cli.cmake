@@ -48,7 +48,11 @@ if(ITS_BUILD_EXAMPLES)
      ${CLI} run --task gmm --set task.dim=8 --nfe 150 --config ${TMP}/auto/auto.json --json \
        > ${TMP}/auto/run.json && \
      grep -Eq '\"mode\":[[:space:]]*\"policy\"' ${TMP}/auto/run.json && \
-     grep -Eq '\"max_nfe\":[[:space:]]*150,' ${TMP}/auto/run.json")
+     grep -Eq '\"max_nfe\":[[:space:]]*150,' ${TMP}/auto/run.json && \
+     ${CLI} run --task gmm --set task.dim=8 --nfe 150 --config ${TMP}/auto/auto.json | \
+       grep -Eq '^  auto +policy entry [0-9]+ [(]tuned at [0-9]+ NFE' && \
+     ${CLI} run --task gmm --set task.dim=8 --nfe 2000 --sampler auto | \
+       grep -Eq '^  auto +online: [a-z_]+, the best of [0-9]+ pilot rounds'")
   # A clamp is announced (stderr and the point's "clamped"); each point of the figure stands at
   # the NFE spent: `none` spends 10 at both budgets, so its two points share one x per panel.
   add_test(NAME cli_bench_clamp_and_spent COMMAND sh -c

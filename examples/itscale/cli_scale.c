@@ -39,8 +39,12 @@ int cli_scale_doc(its_ctx *ctx, cJSON *doc, const char *method, uint64_t nfe, cl
     /* auto picks its policy's entry for run.budget.max_nfe (already set to the budget) and
      * sizes it with its_cost_fit itself: fitting here would have no method to fit */
     if (strcmp(method, "auto") == 0) {
-        snprintf(out->what, sizeof(out->what),
-                 "only the cap is set (auto sizes its policy's entry to the budget)");
+        const cJSON *pp = cJSON_GetObjectItemCaseSensitive(doc, "params");
+        snprintf(out->what, sizeof(out->what), "%s",
+                 cJSON_GetObjectItemCaseSensitive(pp, "policy")
+                     ? "only the cap is set (auto sizes its policy's entry to the budget)"
+                     : "only the cap is set (auto, online: pilot runs of its candidates pick "
+                       "one, sized to the budget)");
         return 0;
     }
     its_method m;

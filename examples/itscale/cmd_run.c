@@ -6,6 +6,38 @@
 
 #include "cli.h"
 
+/* What auto chose, from the result's "auto" block: the policy's entry, or the online pilots'
+ * winner. Nothing for other samplers. */
+static void cli_print_auto(FILE *f, int w, its_result *r)
+{
+    const char *js = its_result_to_json(r);
+    cJSON *doc = js ? cJSON_Parse(js) : NULL;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(doc, "auto");
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(a, "mode");
+    if (cJSON_IsString(mode) && strcmp(mode->valuestring, "online") == 0) {
+        const cJSON *win = cJSON_GetObjectItemCaseSensitive(a, "winner");
+        const cJSON *rounds = cJSON_GetObjectItemCaseSensitive(a, "rounds");
+        const cJSON *pn = cJSON_GetObjectItemCaseSensitive(a, "pilot_nfe");
+        fprintf(f, "  %-*s online: %s", w, "auto",
+                cJSON_IsString(win) ? win->valuestring : "(none)");
+        if (cJSON_GetArraySize(rounds) > 0)
+            fprintf(f, ", the best of %d pilot rounds (%.0f NFE of pilots)\n",
+                    cJSON_GetArraySize(rounds), cJSON_IsNumber(pn) ? pn->valuedouble : 0.0);
+        else
+            fprintf(f, ", its first candidate (the budget leaves no room for pilots)\n");
+    } else if (cJSON_IsString(mode)) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(a, "entry");
+        const cJSON *at = cJSON_GetObjectItemCaseSensitive(a, "tuned_at");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(a, "expected_mean");
+        const cJSON *se = cJSON_GetObjectItemCaseSensitive(a, "expected_se");
+        fprintf(f, "  %-*s policy entry %d (tuned at %.0f NFE, expected score %.4g ± %.2g)\n", w,
+                "auto", cJSON_IsNumber(e) ? e->valueint : -1,
+                cJSON_IsNumber(at) ? at->valuedouble : 0.0,
+                cJSON_IsNumber(m) ? m->valuedouble : NAN, cJSON_IsNumber(se) ? se->valuedouble : NAN);
+    }
+    cJSON_Delete(doc);
+}
+
 int cli_cmd_run(its_ctx *ctx, const cli_opts *o)
 {
     if (o->png && !o->task->write_png) {
@@ -128,6 +160,7 @@ int cli_cmd_run(its_ctx *ctx, const cli_opts *o)
                 (unsigned long long)u.model_calls, (unsigned long long)u.verifier_rows);
         if (budget)
             fprintf(f, "  %-*s %s\n", w, "scaling", sc.what);
+        cli_print_auto(f, w, r);
         fprintf(f, "  %-*s %.4f s (model %.4f, verifier %.4f, library %.4f)\n", w, "time",
                 u.total_s, u.model_s, u.verifier_s, u.library_s);
     }

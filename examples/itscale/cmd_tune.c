@@ -170,6 +170,19 @@ int cli_cmd_tune(its_ctx *ctx, const cli_opts *o)
     }
     if (!cli_list_ok("--nfe", o->nfe) || (o->samplers && !cli_list_ok("--samplers", o->samplers)))
         return 2;
+    if (o->samplers) {
+        char sbuf[1024], *names[64];
+        snprintf(sbuf, sizeof(sbuf), "%s", o->samplers);
+        size_t ns = cli_split(sbuf, names, 64);
+        for (size_t i = 0; i < ns; i++) {
+            its_method m;
+            if (its_method_parse(names[i], &m) != ITS_OK || !its_method_summary(m)) {
+                cli_err("--samplers: unknown or unavailable sampler \"%s\" (see itscale "
+                        "samplers)", names[i]);
+                return 2;
+            }
+        }
+    }
     snprintf(nbuf, sizeof(nbuf), "%s", o->nfe);
     size_t nb = cli_split(nbuf, nfes, TUNE_MAX_BUDGETS);
     uint64_t budgets[TUNE_MAX_BUDGETS];
@@ -208,7 +221,8 @@ int cli_cmd_tune(its_ctx *ctx, const cli_opts *o)
     size_t n_series = 0;
     cJSON *out = NULL;
     if (nc == 0) {
-        cli_err("--samplers: no candidate of the built-in grid is left");
+        cli_err("--samplers: no candidate of the built-in grid is left (see itscale samplers "
+                "for the names)");
         goto done;
     }
     if (cli_task_create(ctx, o->task, task_set, &task) != 0 || cli_mkdir(o->out) != 0)
@@ -285,8 +299,11 @@ int cli_cmd_tune(its_ctx *ctx, const cli_opts *o)
             snprintf(range, sizeof(range), "%llu..%llu", (unsigned long long)e.nfe_lo,
                      (unsigned long long)e.nfe_hi);
         snprintf(ms, sizeof(ms), "%.4g ± %.2g", e.mean, e.se);
-        snprintf(rs, sizeof(rs), "%s %.4g ± %.2g", e.has_runner_up ? its_method_name(e.runner_up) : "-",
-                 e.runner_up_mean, e.runner_up_se);
+        if (e.has_runner_up)
+            snprintf(rs, sizeof(rs), "%s %.4g ± %.2g", its_method_name(e.runner_up),
+                     e.runner_up_mean, e.runner_up_se);
+        else
+            snprintf(rs, sizeof(rs), "- (no other candidate)");
         printf("%-10llu %-14s %-22s %-15s %s\n", (unsigned long long)e.tuned_at, range,
                its_method_name(e.method), ms, rs);
     }
