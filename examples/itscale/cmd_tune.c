@@ -351,8 +351,18 @@ int cli_cmd_tune(its_ctx *ctx, const cli_opts *o)
                     cJSON *ad = cJSON_CreateObject();
                     cJSON_AddStringToObject(ad, "sampler", "auto");
                     cJSON *pp = cJSON_AddObjectToObject(ad, "params");
-                    if (si == nc)
+                    if (si == nc) {
                         cJSON_AddItemToObject(pp, "policy", cJSON_Parse(its_policy_to_json(pol)));
+                    } else if (o->samplers) {
+                        /* online mode picks among the methods tuning was limited to, so that
+                         * the oracle (the best of those) stays a bound on it */
+                        char sbuf[1024], *names[64];
+                        snprintf(sbuf, sizeof(sbuf), "%s", o->samplers);
+                        size_t ns = cli_split(sbuf, names, 64);
+                        cJSON *cl = cJSON_AddArrayToObject(pp, "candidates");
+                        for (size_t i = 0; i < ns; i++)
+                            cJSON_AddItemToArray(cl, cJSON_CreateString(names[i]));
+                    }
                     cJSON *rr = user_run ? cJSON_Duplicate(user_run, 1) : cJSON_CreateObject();
                     cJSON *bo = cJSON_AddObjectToObject(rr, "budget");
                     cJSON_AddNumberToObject(bo, "max_nfe", (double)budgets[b]);
