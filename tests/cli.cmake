@@ -111,6 +111,22 @@ if(ITS_BUILD_EXAMPLES)
      grep -q 'NUL (raw or .u0000) at byte 30' ${TMP}/nul.err && \
      ! ${CLI} run --config ${TMP} --sampler none 2> ${TMP}/dir.err > /dev/null && \
      grep -q 'is a directory' ${TMP}/dir.err")
+  # tune --samplers narrows the held-out online mode too: with one method it runs that method,
+  # so its held-out scores are the default candidate's (before, it took the default list).
+  find_package(Python3 COMPONENTS Interpreter)
+  if(Python3_Interpreter_FOUND)
+    add_test(NAME cli_tune_online_samplers COMMAND sh -c
+      "rm -rf ${TMP}/tuneo && ${CLI} tune --task gmm --set task.dim=8 --set run.steps=5 \
+         --samplers best_of_n --nfe 40,200 --seeds 2 --eval-seeds 2 --out ${TMP}/tuneo \
+         > /dev/null 2>&1 && ${Python3_EXECUTABLE} -c \"import json, sys; \
+d = json.load(open(sys.argv[1])); e = {s['name']: s for s in d['eval']}; \
+on = [p['scores'] for p in e['auto_online']['points']]; \
+c = [p['scores'] for p in d['eval'][0]['points']]; \
+g = d['eval'][0]['config']; \
+assert g['sampler'] == 'best_of_n' and 'params' not in g and 'dynamics' not in g.get('run', {}), g; \
+assert on == c, (on, c)\" ${TMP}/tuneo/tuning.json")
+    set_tests_properties(cli_tune_online_samplers PROPERTIES LABELS unit)
+  endif()
   set_tests_properties(cli_config_task_keys cli_run_nfe_scales cli_run_auto_nfe cli_bench_clamp_and_spent cli_samplers cli_run_json cli_run_config_file cli_bench PROPERTIES LABELS unit)
 endif()
 

@@ -354,8 +354,8 @@ int cli_cmd_tune(its_ctx *ctx, const cli_opts *o)
                     if (si == nc) {
                         cJSON_AddItemToObject(pp, "policy", cJSON_Parse(its_policy_to_json(pol)));
                     } else if (o->samplers) {
-                        /* online mode picks among the methods tuning was limited to, so that
-                         * the oracle (the best of those) stays a bound on it */
+                        /* online mode picks among the methods tuning was limited to, the
+                         * ones the oracle column covers */
                         char sbuf[1024], *names[64];
                         snprintf(sbuf, sizeof(sbuf), "%s", o->samplers);
                         size_t ns = cli_split(sbuf, names, 64);
