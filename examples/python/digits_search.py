@@ -7,6 +7,7 @@ budgets over a few seeds, and saves the quality-vs-compute plot (verifier score,
 accuracy of a held-out classifier that the search never sees) and sample grids as PNG.
 
     python3 examples/python/digits_search.py [--weights DIR] [--out DIR] [--seeds 8]
+                                             [--budgets 50,100,200,500,1000]
 
 Weights: flow.itsw, verifier.itsw and evaluator.itsw in --weights (default: the build tree's
 digits cache). Missing ones are trained with itscale-digits-train (a few minutes on 2 cores).
@@ -72,10 +73,24 @@ def configs(nfe: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--weights")
-    ap.add_argument("--out", default="out/python")
-    ap.add_argument("--seeds", type=int, default=8)
+    ap.add_argument("--weights", metavar="DIR",
+                    help="folder of flow.itsw, verifier.itsw, evaluator.itsw (default: the build "
+                         "tree's digits cache; missing files are trained there)")
+    ap.add_argument("--out", default="out/python", metavar="DIR",
+                    help="where the PNGs go (default: %(default)s)")
+    ap.add_argument("--seeds", type=int, default=8, metavar="K",
+                    help="seeds per point (default: %(default)s)")
+    ap.add_argument("--budgets", default=",".join(map(str, BUDGETS)), metavar="N1,N2,...",
+                    help="increasing NFE budgets for the search methods (default: %(default)s)")
     a = ap.parse_args()
+    try:
+        budgets = [int(x) for x in a.budgets.split(",")]
+    except ValueError:
+        ap.error(f"--budgets: expected whole numbers separated by commas, got {a.budgets!r}")
+    if not budgets or budgets != sorted(set(budgets)) or budgets[0] < STEPS:
+        ap.error(f"--budgets: expected increasing budgets of at least {STEPS} (one trajectory)")
+    if a.seeds < 2:
+        ap.error("--seeds: at least 2 (a standard error)")
     wdir = find_weights(a.weights)
     ensure_weights(wdir)
     out = Path(a.out)
@@ -92,7 +107,7 @@ def main() -> None:
 
     rows = []  # (method, nfe spent, budget, verifier mean, se, held-out accuracy mean, se)
     grids = {}
-    runs = [("none", {}, STEPS)] + [(m, p, n) for n in BUDGETS for m, p in configs(n)]
+    runs = [("none", {}, STEPS)] + [(m, p, n) for n in budgets for m, p in configs(n)]
     for method, params, nfe in runs:
         sampler = itscale.Sampler(method, params, {"steps": STEPS}, max_nfe=nfe)
         ver, acc, spent, best = [], [], [], []
@@ -111,7 +126,7 @@ def main() -> None:
         print(f"{method:10s} budget {nfe:5d}  NFE {np.mean(spent):7.1f}  "
               f"verifier log p {np.mean(ver):8.3f} +- {se(ver):.3f}  "
               f"held-out accuracy {np.mean(acc):.2f} +- {se(acc):.2f}")
-        if nfe in (STEPS, max(BUDGETS)):
+        if nfe in (STEPS, max(budgets)):
             grids[method] = torch.stack(best)
 
     # quality against compute
@@ -141,7 +156,7 @@ def main() -> None:
         img = torch.cat([torch.nn.functional.pad(x, (1, 1, 1, 1), value=-1.0) for x in xs], 1)
         ax.imshow(-img.numpy(), cmap="gray", vmin=-1, vmax=1)  # dark ink on white
         ax.set_axis_off()
-        ax.set_title(f"{method} ({STEPS if method == 'none' else max(BUDGETS)} NFE)", fontsize=9)
+        ax.set_title(f"{method} ({STEPS if method == 'none' else max(budgets)} NFE)", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "samples.png", dpi=120)
     print(f"wrote {out / 'quality_vs_compute.png'} and {out / 'samples.png'}")
